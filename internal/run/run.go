@@ -1,0 +1,234 @@
+// Package run provides Runs, the records of Flow executions, and Jobs, the
+// queue messages that ask a worker to execute one.
+package run
+
+import (
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"wiresk/internal/wiresk"
+)
+
+// Status is the state of a Run.
+type Status string
+
+// Run statuses. A Run is queued until a worker picks it up, and goes back to
+// queued (with Error set) while a failed delivery waits to be retried.
+const (
+	Queued    Status = "queued"
+	Running   Status = "running"
+	Succeeded Status = "succeeded"
+	Failed    Status = "failed"
+)
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool { return s == Queued || s == Running || s == Succeeded || s == Failed }
+
+// Final reports whether the Run has ended.
+func (s Status) Final() bool { return s == Succeeded || s == Failed }
+
+// Mode says how a Run was started.
+type Mode string
+
+// Modes.
+const (
+	ModeWebhook Mode = "webhook"
+	ModeRunOnce Mode = "run_once"
+	ModeReplay  Mode = "replay"
+)
+
+// Request is the trigger request as the Flow sees it. Credentials the caller
+// presented (Authorization, X-API-Key, Cookie) are never kept.
+type Request struct {
+	Method  string            `json:"method,omitempty"`
+	Headers map[string]string `json:"headers"`
+	Query   map[string]string `json:"query"`
+	// Body holds a JSON body as is.
+	Body json.RawMessage `json:"body,omitempty"`
+	// BodyText holds any other UTF-8 body; BodyBase64 a binary one.
+	BodyText   string `json:"bodyText,omitempty"`
+	BodyBase64 []byte `json:"bodyBase64,omitempty"`
+}
+
+// dropped lists the request headers that carry credentials.
+var dropped = map[string]bool{"authorization": true, "x-api-key": true, "cookie": true, "proxy-authorization": true}
+
+// CaptureRequest builds the Request of an incoming webhook.
+func CaptureRequest(method string, h http.Header, q url.Values, body []byte) Request {
+	r := Request{Method: method, Headers: make(map[string]string, len(h)), Query: make(map[string]string, len(q))}
+	for k, v := range h {
+		lk := strings.ToLower(k)
+		if dropped[lk] {
+			continue
+		}
+		r.Headers[lk] = strings.Join(v, ", ")
+	}
+	for k, v := range q {
+		if len(v) > 0 {
+			r.Query[k] = v[0]
+		}
+	}
+	r.SetBody(body)
+	return r
+}
+
+// SetBody stores body in the field that fits it.
+func (r *Request) SetBody(body []byte) {
+	r.Body, r.BodyText, r.BodyBase64 = nil, "", nil
+	switch {
+	case len(body) == 0:
+	case json.Valid(body):
+		r.Body = json.RawMessage(body)
+	case utf8.Valid(body):
+		r.BodyText = string(body)
+	default:
+		r.BodyBase64 = body
+	}
+}
+
+// Env returns the `trigger` value templates see: body (parsed JSON, form
+// fields, text, or base64 text), headers and query.
+func (r Request) Env() map[string]any {
+	var body any
+	switch {
+	case r.Body != nil:
+		_ = json.Unmarshal(r.Body, &body)
+	case r.BodyText != "" && strings.HasPrefix(r.Headers["content-type"], "application/x-www-form-urlencoded"):
+		if form, err := url.ParseQuery(r.BodyText); err == nil {
+			m := make(map[string]any, len(form))
+			for k, v := range form {
+				if len(v) == 1 {
+					m[k] = v[0]
+				} else {
+					m[k] = v
+				}
+			}
+			body = m
+		} else {
+			body = r.BodyText
+		}
+	case r.BodyText != "":
+		body = r.BodyText
+	case r.BodyBase64 != nil:
+		b, _ := json.Marshal(r.BodyBase64)
+		body = strings.Trim(string(b), `"`)
+	}
+	headers := make(map[string]any, len(r.Headers))
+	for k, v := range r.Headers {
+		headers[k] = v
+	}
+	query := make(map[string]any, len(r.Query))
+	for k, v := range r.Query {
+		query[k] = v
+	}
+	return map[string]any{"body": body, "headers": headers, "query": query}
+}
+
+// Job is the queue message that asks a worker to execute a Run. It carries
+// everything the worker needs, so the webhook ingress writes nothing.
+type Job struct {
+	RunID      string    `json:"runId"`
+	GroupID    string    `json:"groupId"`
+	FlowID     string    `json:"flowId"`
+	TriggerID  string    `json:"triggerId,omitempty"`
+	APIKeyID   string    `json:"apiKeyId,omitempty"`
+	Mode       Mode      `json:"mode"`
+	ReplayOf   string    `json:"replayOf,omitempty"`
+	Request    Request   `json:"request"`
+	ReceivedAt time.Time `json:"receivedAt"`
+}
+
+// StepStatus is the outcome of one step.
+type StepStatus string
+
+// Step outcomes.
+const (
+	StepSucceeded StepStatus = "succeeded"
+	StepFailed    StepStatus = "failed"
+	StepSkipped   StepStatus = "skipped"
+)
+
+// StepResult records one step of a Run.
+type StepResult struct {
+	ID         string     `json:"id"`
+	App        string     `json:"app"`
+	Method     string     `json:"method"`
+	Status     StepStatus `json:"status"`
+	Input      any        `json:"input,omitempty"`
+	Output     any        `json:"output,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	Attempts   int        `json:"attempts"`
+	DurationMs int64      `json:"durationMs"`
+	StartedAt  time.Time  `json:"startedAt"`
+}
+
+// Run is one execution of a Flow.
+type Run struct {
+	ID          string       `json:"id"`
+	GroupID     string       `json:"groupId"`
+	FlowID      string       `json:"flowId"`
+	FlowVersion int          `json:"flowVersion,omitempty"`
+	TriggerID   string       `json:"triggerId,omitempty"`
+	APIKeyID    string       `json:"apiKeyId,omitempty"`
+	Mode        Mode         `json:"mode"`
+	ReplayOf    string       `json:"replayOf,omitempty"`
+	Status      Status       `json:"status"`
+	Request     Request      `json:"request"`
+	Steps       []StepResult `json:"steps"`
+	Error       string       `json:"error,omitempty"`
+	// Deliveries counts how many times the worker received the Run's Job.
+	Deliveries int        `json:"deliveries"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	StartedAt  *time.Time `json:"startedAt,omitempty"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+	DurationMs int64      `json:"durationMs,omitempty"`
+}
+
+// Step returns the recorded result of step id, if any.
+func (r *Run) Step(id string) (*StepResult, bool) {
+	for i := range r.Steps {
+		if r.Steps[i].ID == id {
+			return &r.Steps[i], true
+		}
+	}
+	return nil, false
+}
+
+// NewID returns a fresh Run id.
+func NewID(at time.Time) string { return wiresk.NewIDAt("run", at) }
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// IdempotentID returns the Run id of a delivery to trigger triggerID that
+// carries Idempotency-Key key: the same inputs always give the same id, so a
+// retried delivery maps to the same Run.
+func IdempotentID(triggerID, key string) string {
+	sum := sha256.Sum256([]byte(triggerID + "\x00" + key))
+	return "run_i" + idEncoding.EncodeToString(sum[:16])
+}
+
+// Query selects Runs of a Group, newest first.
+type Query struct {
+	GroupID  string
+	FlowID   string
+	APIKeyID string
+	Status   Status
+	// Since and Until bound CreatedAt (Since inclusive, Until exclusive);
+	// zero means unbounded.
+	Since, Until time.Time
+	// Cursor continues a previous page; Limit caps the page (default 50).
+	Cursor string
+	Limit  int
+}
+
+// Page is one page of Runs.
+type Page struct {
+	Runs       []Run  `json:"runs"`
+	NextCursor string `json:"nextCursor,omitempty"`
+}
