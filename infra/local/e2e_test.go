@@ -1,0 +1,291 @@
+package main_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// target is a local app the Flows' HTTP steps call: it records every call.
+type target struct {
+	*httptest.Server
+	mu    sync.Mutex
+	calls []map[string]any
+}
+
+func newTarget(t *testing.T) *target {
+	tg := &target{}
+	tg.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		tg.mu.Lock()
+		tg.calls = append(tg.calls, body)
+		n := len(tg.calls)
+		tg.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"contactId":"c-%d","received":%s}`, n, mustMarshal(body))
+	}))
+	t.Cleanup(tg.Close)
+	return tg
+}
+
+func (tg *target) Calls() []map[string]any {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return append([]map[string]any(nil), tg.calls...)
+}
+
+func mustMarshal(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// setupFlow creates a key, a two-step Flow calling tg and a trigger, as a
+// user would; it returns the key, the webhook URL and the flow id.
+func setupFlow(t *testing.T, r *runner, tg *target) (key, url, flowID string) {
+	t.Helper()
+	var k struct{ ID, Key string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/api-keys", map[string]any{"name": "CRM Integration"}, &k)
+	var f struct{ ID string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{
+		"name": "New lead",
+		"steps": []any{
+			map[string]any{"id": "create", "app": "http", "method": "request", "input": map[string]any{
+				"method": "POST", "url": tg.URL + "/contacts", "body": map[string]any{"email": "{{ trigger.body.email }}", "seq": "{{ trigger.body.seq }}"}}},
+			map[string]any{"id": "note", "app": "http", "method": "request", "if": "trigger.body.note == true", "input": map[string]any{
+				"method": "POST", "url": tg.URL + "/notes", "body": map[string]any{"contact": "{{ steps.create.output.body.contactId }}"}}},
+		},
+	}, &f)
+	var tr struct{ URL string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/http-triggers", map[string]any{"description": "CRM", "apiKeyIds": []string{k.ID}}, &tr)
+	return k.Key, tr.URL, f.ID
+}
+
+func TestEndToEnd(t *testing.T) {
+	r := startRunner(t, t.TempDir(), true)
+	tg := newTarget(t)
+	key, url, flowID := setupFlow(t, r, tg)
+
+	// Webhook → Run succeeded with the step's output recorded.
+	status, runID, err := hook(url, key, `{"email":"ada@example.com","note":true}`)
+	if err != nil || status != 202 || runID == "" {
+		t.Fatalf("webhook: %d %q %v", status, runID, err)
+	}
+	run := r.waitRun(t, "grp_dev", runID)
+	if run.Status != "succeeded" || len(run.Steps) != 2 {
+		t.Fatalf("run = %+v, want succeeded with 2 steps", run)
+	}
+	if got := run.Steps[0].Output["body"].(map[string]any)["contactId"]; got != "c-1" {
+		t.Fatalf("create output contactId = %v, want c-1", got)
+	}
+	if got := run.Steps[1].Input["body"].(map[string]any)["contact"]; got != "c-1" {
+		t.Fatalf("note input contact = %v, want c-1 (from the first step's output)", got)
+	}
+	if calls := tg.Calls(); len(calls) != 2 || calls[0]["email"] != "ada@example.com" {
+		t.Fatalf("target calls = %v", calls)
+	}
+
+	// Idempotency-Key: a retried delivery returns the same runId and makes no second Run.
+	_, first, _ := hook(url, key, `{"email":"idem@example.com"}`, "Idempotency-Key", "delivery-42")
+	_, second, _ := hook(url, key, `{"email":"idem@example.com"}`, "Idempotency-Key", "delivery-42")
+	if first == "" || first != second {
+		t.Fatalf("idempotent deliveries got run ids %q and %q", first, second)
+	}
+	r.waitRun(t, "grp_dev", first)
+
+	// Run Once: every step's result comes back in the answer.
+	var list struct{ HTTPTriggers []struct{ RoutingKey string } }
+	r.mustCall(t, 200, "GET", "/v1/groups/grp_dev/flows/"+flowID+"/http-triggers", nil, &list)
+	var once runView
+	r.mustCall(t, 200, "POST", "/v1/groups/grp_dev/run-once", map[string]any{
+		"routingKey": list.HTTPTriggers[0].RoutingKey,
+		"request":    map[string]any{"body": map[string]any{"email": "test@example.com", "note": false}},
+	}, &once)
+	if once.Status != "succeeded" || once.Mode != "run_once" || len(once.Steps) != 2 || once.Steps[0].Status != "succeeded" || once.Steps[1].Status != "skipped" {
+		t.Fatalf("run once = %+v, want succeeded, step create succeeded and note skipped", once)
+	}
+
+	// Replay makes a new Run of the same request.
+	var replay struct{ RunID string }
+	r.mustCall(t, 202, "POST", "/v1/groups/grp_dev/runs/"+runID+"/replay", nil, &replay)
+	if replay.RunID == "" || replay.RunID == runID {
+		t.Fatalf("replay run id = %q", replay.RunID)
+	}
+	rep := r.waitRun(t, "grp_dev", replay.RunID)
+	if rep.Status != "succeeded" || rep.Mode != "replay" || rep.ReplayOf != runID {
+		t.Fatalf("replayed run = %+v", rep)
+	}
+
+	// Runs list, stats and key usage are computed from the same records.
+	var page struct{ Runs []runView }
+	r.mustCall(t, 200, "GET", "/v1/groups/grp_dev/runs?flowId="+flowID+"&status=succeeded", nil, &page)
+	if len(page.Runs) != 4 {
+		t.Fatalf("succeeded runs = %d, want 4 (webhook, idempotent, run once, replay)", len(page.Runs))
+	}
+	var stats struct {
+		Total struct{ Triggered, Succeeded, Failed int }
+	}
+	r.mustCall(t, 200, "GET", "/v1/groups/grp_dev/flows/"+flowID+"/stats?days=1", nil, &stats)
+	if stats.Total.Triggered != 4 || stats.Total.Succeeded != 4 {
+		t.Fatalf("stats = %+v, want 4 triggered and succeeded", stats.Total)
+	}
+	var keys struct{ APIKeys []struct{ ID string } }
+	r.mustCall(t, 200, "GET", "/v1/groups/grp_dev/api-keys", nil, &keys)
+	var detail struct {
+		LastUsedAt *time.Time
+		Flows      []struct{ ID string }
+		Usage      []struct{ Calls int }
+	}
+	r.mustCall(t, 200, "GET", "/v1/groups/grp_dev/api-keys/"+keys.APIKeys[0].ID, nil, &detail)
+	if detail.LastUsedAt == nil || len(detail.Flows) != 1 || detail.Flows[0].ID != flowID || len(detail.Usage) != 1 || detail.Usage[0].Calls != 2 {
+		t.Fatalf("key detail = %+v, want used by 2 webhook runs of flow %s", detail, flowID)
+	}
+}
+
+// TestWalkthroughVerbatim runs the walkthrough the runner prints, as is.
+func TestWalkthroughVerbatim(t *testing.T) {
+	r := startRunner(t, t.TempDir(), false)
+	out := r.Output()
+	start, end := strings.Index(out, "# --- walkthrough ---"), strings.Index(out, "# --- end ---")
+	if start < 0 || end < start {
+		t.Fatalf("no walkthrough in the output:\n%s", out)
+	}
+	script := out[start:end]
+	cmd := exec.Command("bash", "-c", script)
+	got, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("walkthrough failed: %v\n%s", err, got)
+	}
+	if !strings.Contains(string(got), `"status":"succeeded"`) || !strings.Contains(string(got), `"email":"ada@example.com"`) {
+		t.Fatalf("walkthrough did not end with a succeeded Run that called the local target:\n%s", got)
+	}
+}
+
+// TestKill9LosesNothing kills the runner with SIGKILL under load, restarts
+// it on the same data directory and checks that every accepted webhook ends
+// as exactly one succeeded Run.
+func TestKill9LosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	r := startRunner(t, dir, true)
+	tg := newTarget(t)
+	key, url, _ := setupFlow(t, r, tg)
+
+	const total = 400
+	var accepted sync.Map // seq → runId
+	var nAccepted atomic.Int64
+	var wg sync.WaitGroup
+	seqs := make(chan int)
+	for range 16 {
+		wg.Go(func() {
+			for seq := range seqs {
+				status, id, err := hook(url, key, fmt.Sprintf(`{"email":"u%d@example.com","seq":%d}`, seq, seq))
+				if err == nil && status == 202 {
+					accepted.Store(seq, id)
+					nAccepted.Add(1)
+				}
+			}
+		})
+	}
+	killed := false
+	for seq := range total {
+		if !killed && nAccepted.Load() >= 100 {
+			r.Kill()
+			killed = true
+		}
+		seqs <- seq
+	}
+	close(seqs)
+	wg.Wait()
+	if !killed {
+		t.Fatalf("all %d webhooks finished before the kill; raise total", total)
+	}
+	n := int(nAccepted.Load())
+	if n < 100 {
+		t.Fatalf("only %d webhooks accepted before the kill", n)
+	}
+
+	r2 := startRunner(t, dir, true)
+	accepted.Range(func(k, v any) bool {
+		run := r2.waitRun(t, "grp_dev", v.(string))
+		if run.Status != "succeeded" {
+			t.Errorf("run %s of webhook %v = %s (%s)", run.ID, k, run.Status, run.Error)
+		}
+		return true
+	})
+	// Exactly one Run per accepted webhook: count Runs per seq.
+	perSeq := map[float64]int{}
+	cursor := ""
+	for {
+		var page struct {
+			Runs       []runView
+			NextCursor string
+		}
+		r2.mustCall(t, 200, "GET", "/v1/groups/grp_dev/runs?limit=200&cursor="+cursor, nil, &page)
+		for _, run := range page.Runs {
+			var body struct{ Seq float64 }
+			_ = json.Unmarshal(run.Request.Body, &body)
+			perSeq[body.Seq]++
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	accepted.Range(func(k, _ any) bool {
+		if c := perSeq[float64(k.(int))]; c != 1 {
+			t.Errorf("webhook %d has %d runs, want exactly 1", k, c)
+		}
+		return true
+	})
+	for seq, c := range perSeq {
+		if c > 1 {
+			t.Errorf("webhook %v has %d runs", seq, c)
+		}
+	}
+	t.Logf("%d of %d webhooks accepted before SIGKILL; all ended as exactly one succeeded Run", n, total)
+}
+
+// TestGracefulStopFinishesInFlightRuns stops the runner with SIGTERM while
+// a step is running: the Run still ends succeeded.
+func TestGracefulStopFinishesInFlightRuns(t *testing.T) {
+	dir := t.TempDir()
+	r := startRunner(t, dir, true)
+	started := make(chan struct{}, 1)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.Copy(io.Discard, req.Body)
+		started <- struct{}{}
+		time.Sleep(1500 * time.Millisecond)
+		fmt.Fprint(w, `{"ok":true}`)
+	}))
+	defer slow.Close()
+	var k struct{ ID, Key string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/api-keys", map[string]any{"name": "k"}, &k)
+	var f struct{ ID string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{"name": "slow", "steps": []any{
+		map[string]any{"id": "slow", "app": "http", "method": "request", "input": map[string]any{"url": slow.URL}}}}, &f)
+	var tr struct{ URL string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/http-triggers", map[string]any{"apiKeyIds": []string{k.ID}}, &tr)
+	status, runID, err := hook(tr.URL, k.Key, `{}`)
+	if err != nil || status != 202 {
+		t.Fatalf("webhook: %d %v", status, err)
+	}
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the step never started")
+	}
+	r.Stop(t)
+	r2 := startRunner(t, dir, true)
+	run := r2.waitRun(t, "grp_dev", runID)
+	if run.Status != "succeeded" || run.Deliveries != 1 {
+		t.Fatalf("run after graceful stop = %+v, want succeeded on its first delivery", run)
+	}
+}

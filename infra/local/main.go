@@ -1,0 +1,79 @@
+// Command local is the local runner: the whole system in one process on the
+// embedded adapters (one bbolt file), with no AWS account and no other
+// service. `make run` starts it.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	cfg := config{
+		Addr:        env("WIRESK_ADDR", "127.0.0.1:8080"),
+		DataDir:     env("WIRESK_DATA_DIR", ".wiresk"),
+		PublicURL:   os.Getenv("WIRESK_PUBLIC_URL"),
+		AllowCIDRs:  env("WIRESK_HTTP_ALLOW_CIDRS", "127.0.0.0/8,::1/128"),
+		NoSync:      os.Getenv("WIRESK_NO_SYNC") == "1" || os.Getenv("WIRESK_NO_SYNC") == "true",
+		MaxBody:     envInt("WIRESK_MAX_BODY_BYTES", 256<<10),
+		MaxReceives: envInt("WIRESK_MAX_RECEIVES", 5),
+		Workers:     envInt("WIRESK_WORKERS", 8),
+		Quiet:       os.Getenv("WIRESK_QUIET") == "1",
+	}
+	flag.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (env WIRESK_ADDR)")
+	flag.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory (env WIRESK_DATA_DIR)")
+	flag.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "base URL shown in trigger URLs (env WIRESK_PUBLIC_URL; default http://<addr>)")
+	flag.StringVar(&cfg.AllowCIDRs, "http-allow-cidrs", cfg.AllowCIDRs, "comma-separated CIDRs HTTP steps may call although private/loopback (env WIRESK_HTTP_ALLOW_CIDRS)")
+	flag.BoolVar(&cfg.NoSync, "no-sync", cfg.NoSync, "acknowledge webhooks without fsync: survives a process crash, not a power loss (env WIRESK_NO_SYNC=1)")
+	flag.Int64Var(&cfg.MaxBody, "max-body", cfg.MaxBody, "webhook body limit in bytes (env WIRESK_MAX_BODY_BYTES)")
+	flag.Int64Var(&cfg.MaxReceives, "max-receives", cfg.MaxReceives, "deliveries before a failing job goes to the dead-letter queue (env WIRESK_MAX_RECEIVES)")
+	flag.Int64Var(&cfg.Workers, "workers", cfg.Workers, "concurrent worker batches; 0 runs no workers (ingest only, for benchmarks) (env WIRESK_WORKERS)")
+	flag.Parse()
+	if cfg.MaxBody < 1 || cfg.MaxReceives < 1 || cfg.Workers < 0 {
+		fmt.Fprintln(os.Stderr, "wiresk: -max-body and -max-receives must be at least 1, -workers at least 0")
+		os.Exit(2)
+	}
+
+	level := slog.LevelInfo
+	if os.Getenv("WIRESK_LOG_LEVEL") == "debug" {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout, log); err != nil {
+		fmt.Fprintln(os.Stderr, "wiresk:", err)
+		os.Exit(1)
+	}
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int64) int64 {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < 0 {
+		fmt.Fprintf(os.Stderr, "wiresk: %s=%q is not a whole number\n", name, v)
+		os.Exit(2)
+	}
+	return n
+}
+
+// shutdownGrace bounds how long a stop waits for in-flight requests.
+const shutdownGrace = 20 * time.Second

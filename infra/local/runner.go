@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"wiresk/internal/auth"
+	"wiresk/internal/bolt"
+	"wiresk/internal/group"
+	"wiresk/internal/httpapi"
+	"wiresk/internal/ingest"
+	"wiresk/internal/manage"
+	"wiresk/internal/queue"
+	"wiresk/internal/step"
+	"wiresk/internal/wiresk"
+	"wiresk/internal/worker"
+)
+
+type config struct {
+	Addr, DataDir, PublicURL, AllowCIDRs string
+	NoSync, Quiet                        bool
+	MaxBody, MaxReceives, Workers        int64
+}
+
+// The development Group and user seeded on first start.
+const (
+	devGroupID = "grp_dev"
+	devUserID  = "dev"
+	jwtIssuer  = "wiresk-local"
+	jwtAud     = "wiresk"
+)
+
+// run starts the runner and blocks until ctx is cancelled, then shuts down
+// gracefully: no new requests, in-flight requests and worker batches finish.
+func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error {
+	db, err := bolt.Open(cfg.DataDir, bolt.Options{NoSync: cfg.NoSync})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	store, err := bolt.NewStore(db)
+	if err != nil {
+		return err
+	}
+	q, err := bolt.NewQueue(db, bolt.QueueOptions{MaxReceives: int(cfg.MaxReceives)})
+	if err != nil {
+		return err
+	}
+	jwtKey, err := loadOrCreateKey(filepath.Join(cfg.DataDir, "jwt.key"))
+	if err != nil {
+		return err
+	}
+	if err := seed(ctx, store); err != nil {
+		return err
+	}
+	var allow []string
+	for _, c := range strings.Split(cfg.AllowCIDRs, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			allow = append(allow, c)
+		}
+	}
+	guard, err := step.NewGuard(allow...)
+	if err != nil {
+		return fmt.Errorf("WIRESK_HTTP_ALLOW_CIDRS: %w", err)
+	}
+	steps := step.Catalog{"http": {"request": &step.HTTP{Client: step.NewHTTPClient(guard), Guard: guard}}}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	base := "http://" + ln.Addr().String()
+	public := cfg.PublicURL
+	if public == "" {
+		public = base
+	}
+	jwtAuth := &auth.JWT{Key: jwtKey, Issuer: jwtIssuer, Audience: jwtAud}
+	svc := &manage.Service{Store: store, Queue: q, Kinds: steps, Logger: log}
+	hooks := &httpapi.Hooks{Ingest: &ingest.Service{Store: store, Queue: q, Logger: log}, MaxBody: cfg.MaxBody, Logger: log}
+	mux := http.NewServeMux()
+	mux.Handle(httpapi.HooksPrefix, hooks)
+	mux.Handle("/v1/", httpapi.NewManagement(svc, jwtAuth, public, log))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
+	})
+	mux.HandleFunc("/dev/echo", echo)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+
+	w := &worker.Worker{Store: store, Steps: steps, MaxReceives: int(cfg.MaxReceives), Logger: log}
+	pump := &queue.Pump{Queue: q, Handler: w.Handle, Workers: int(cfg.Workers), Logger: log}
+	pumpCtx, stopPump := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPump()
+	var wg sync.WaitGroup
+	if cfg.Workers > 0 {
+		wg.Go(func() {
+			if err := pump.Run(pumpCtx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("worker pump stopped", "err", err)
+			}
+		})
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	token, err := jwtAuth.Mint(devUserID, []string{devGroupID}, 30*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	if !cfg.Quiet {
+		printWelcome(out, base, token, cfg)
+	} else {
+		fmt.Fprintf(out, "wiresk listening on %s\nTOKEN=%s\n", base, token)
+	}
+
+	select {
+	case err := <-serveErr:
+		stopPump()
+		wg.Wait()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests and runs")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	stopPump()
+	wg.Wait()
+	return nil
+}
+
+// seed creates the development Group owned by the development user.
+func seed(ctx context.Context, store *bolt.Store) error {
+	now := time.Now().UTC()
+	err := store.CreateGroup(ctx, group.Group{ID: devGroupID, Name: "Development", CreatedAt: now, CreatedBy: devUserID},
+		group.Member{GroupID: devGroupID, UserID: devUserID, Role: group.RoleOwner, AddedAt: now})
+	if err != nil && !errors.Is(err, wiresk.ErrConflict) {
+		return fmt.Errorf("seed development group: %w", err)
+	}
+	return nil
+}
+
+// loadOrCreateKey reads the JWT signing key, creating it (0600) on first run.
+func loadOrCreateKey(path string) ([]byte, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		if len(b) != 32 {
+			return nil, fmt.Errorf("%s: want a 32-byte key, found %d bytes", path, len(b))
+		}
+		return b, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(key); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return key, f.Close()
+}
+
+// echo is a local target for trying HTTP steps: it answers with what it got.
+func echo(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	var parsed any
+	if json.Unmarshal(body, &parsed) != nil {
+		parsed = string(body)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "path": r.URL.Path, "query": r.URL.Query(), "received": parsed})
+}
+
+func printWelcome(out io.Writer, base, token string, cfg config) {
+	fmt.Fprintf(out, `Wiresk is running at %s (data in %s)
+Health: curl %s/healthz
+
+Development Group: %s (you are its owner, user %q)
+Development JWT (valid 30 days):
+%s
+
+Walkthrough: paste these lines into a shell (needs curl and sed).
+# --- walkthrough ---
+export WIRESK=%s G=%s
+export TOKEN=%s
+# 1. Create an API key (its plaintext is shown only now).
+KEY_JSON=$(curl -s -X POST "$WIRESK/v1/groups/$G/api-keys" -H "Authorization: Bearer $TOKEN" -d '{"name":"CRM Integration"}')
+KEY=$(echo "$KEY_JSON" | sed -n 's/.*"key":"\([^"]*\)".*/\1/p'); KEY_ID=$(echo "$KEY_JSON" | sed -n 's/.*"id":"\(key_[^"]*\)".*/\1/p'); echo "API key $KEY_ID"
+# 2. Create a Flow whose HTTP step posts the lead's email to a local target (this runner's /dev/echo).
+FLOW_ID=$(curl -s -X POST "$WIRESK/v1/groups/$G/flows" -H "Authorization: Bearer $TOKEN" -d '{"name":"New lead","steps":[{"id":"notify","app":"http","method":"request","input":{"method":"POST","url":"'"$WIRESK"'/dev/echo","body":{"email":"{{ trigger.body.email }}","source":"wiresk"}}}]}' | sed -n 's/.*"id":"\(flw_[^"]*\)".*/\1/p'); echo "Flow $FLOW_ID"
+# 3. Add an HTTP trigger that accepts the key; it answers with the webhook URL.
+HOOK=$(curl -s -X POST "$WIRESK/v1/groups/$G/flows/$FLOW_ID/http-triggers" -H "Authorization: Bearer $TOKEN" -d '{"description":"CRM webhook","apiKeyIds":["'"$KEY_ID"'"]}' | sed -n 's/.*"url":"\([^"]*\)".*/\1/p'); echo "Webhook URL $HOOK"
+# 4. Send a webhook: 202 {"runId"} once it is durably queued.
+RUN_ID=$(curl -s -X POST "$HOOK" -H "X-API-Key: $KEY" -H 'Content-Type: application/json' -d '{"email":"ada@example.com"}' | sed -n 's/.*"runId":"\([^"]*\)".*/\1/p'); echo "Run $RUN_ID"
+# 5. Read the Run: status "succeeded", with the step's input and output.
+sleep 1; curl -s "$WIRESK/v1/groups/$G/runs/$RUN_ID" -H "Authorization: Bearer $TOKEN"; echo
+# --- end ---
+
+Webhook bodies up to %d bytes; HTTP steps may call %s (WIRESK_HTTP_ALLOW_CIDRS).
+Stop with Ctrl-C: in-flight requests and runs finish first.
+`, base, cfg.DataDir, base, devGroupID, devUserID, token, base, devGroupID, token, cfg.MaxBody, cfg.AllowCIDRs)
+}

@@ -1,0 +1,111 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"wiresk/internal/run"
+	"wiresk/internal/trigger"
+	"wiresk/internal/wiresk"
+)
+
+// DefaultMaxBody is the default limit of a webhook body: 256 KiB.
+const DefaultMaxBody = 256 << 10
+
+// Ingest is the webhook use case the Hooks handler serves (ingest.Service).
+type Ingest interface {
+	// Check validates the presented API key and routing key; errors carry
+	// the refusal's code.
+	Check(ctx context.Context, presentedKey, routingKey string) (trigger.Route, string, error)
+	// Enqueue durably enqueues the Job and returns its Run id; an error
+	// means nothing was enqueued.
+	Enqueue(ctx context.Context, route trigger.Route, keyID string, req run.Request, idempotencyKey string) (string, error)
+}
+
+// Hooks serves POST /v1/hooks/{routingKey}.
+type Hooks struct {
+	Ingest Ingest
+	// MaxBody caps the body in bytes (default DefaultMaxBody).
+	MaxBody int64
+	Logger  *slog.Logger
+}
+
+// maxIdempotencyKey caps the Idempotency-Key header.
+const maxIdempotencyKey = 255
+
+// HooksPrefix is the path prefix the Hooks handler serves.
+const HooksPrefix = "/v1/hooks/"
+
+var errTooLarge = wiresk.Errorf(wiresk.ETooLarge, "the request body is over the limit")
+
+// ServeHTTP accepts a webhook: 202 {"runId"} only once the Job is durably
+// enqueued.
+func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	log := h.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	rk, ok := strings.CutPrefix(r.URL.Path, HooksPrefix)
+	if !ok || rk == "" || strings.Contains(rk, "/") {
+		writeError(w, r, log, wiresk.Errorf(wiresk.ERouteNotFound, "no enabled trigger has this routing key"))
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		writeError(w, r, log, wiresk.Errorf(wiresk.EMethodNotAllowed, "webhooks are POST requests"))
+		return
+	}
+	limit := h.MaxBody
+	if limit <= 0 {
+		limit = DefaultMaxBody
+	}
+	if r.ContentLength > limit {
+		writeError(w, r, log, errTooLarge)
+		return
+	}
+	route, keyID, err := h.Ingest.Check(r.Context(), presentedKey(r), rk)
+	if err != nil {
+		writeError(w, r, log, err)
+		return
+	}
+	idem := r.Header.Get("Idempotency-Key")
+	if len(idem) > maxIdempotencyKey {
+		writeError(w, r, log, wiresk.Errorf(wiresk.EInvalid, "the Idempotency-Key header is longer than %d characters", maxIdempotencyKey))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, r, log, errTooLarge)
+			return
+		}
+		writeError(w, r, log, wiresk.Errorf(wiresk.EInvalid, "the request body could not be read"))
+		return
+	}
+	req := run.CaptureRequest(r.Method, r.Header, r.URL.Query(), body)
+	runID, err := h.Ingest.Enqueue(r.Context(), route, keyID, req, idem)
+	if err != nil {
+		writeError(w, r, log, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = io.WriteString(w, `{"runId":`+strconv.Quote(runID)+"}\n")
+}
+
+// presentedKey returns the key from X-API-Key or Authorization: Bearer.
+func presentedKey(r *http.Request) string {
+	if k := r.Header.Get("X-API-Key"); k != "" {
+		return k
+	}
+	if k, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return strings.TrimSpace(k)
+	}
+	return ""
+}

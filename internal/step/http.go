@@ -1,0 +1,658 @@
+package step
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"wiresk/internal/template"
+	"wiresk/internal/wiresk"
+)
+
+// Defaults of HTTP.
+const (
+	DefaultMaxAttempts      = 3
+	DefaultBaseDelay        = 500 * time.Millisecond
+	DefaultMaxDelay         = 30 * time.Second
+	DefaultTimeout          = 30 * time.Second
+	DefaultMaxResponseBytes = 1 << 20
+)
+
+// userAgent is sent unless the step sets its own User-Agent.
+const userAgent = "Wiresk"
+
+// snippetBytes caps the part of a response body quoted in an error.
+const snippetBytes = 200
+
+// methods are the HTTP methods a step may use.
+var methods = []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+
+// inputFields are the fields of the input of an HTTP step.
+var inputFields = []string{"method", "url", "headers", "query", "body"}
+
+// HTTP is the generic HTTP request step (app "http", method "request"). Its
+// input fields are:
+//
+//	method   GET (the default), POST, PUT, PATCH, DELETE, HEAD or OPTIONS
+//	url      the absolute http or https URL (required)
+//	headers  an object of header names to strings
+//	query    an object of names to strings, numbers or booleans (or arrays
+//	         of them), added to the query of the URL
+//	body     a string, sent as it is; or any other JSON value, sent as JSON
+//	         with Content-Type application/json unless a Content-Type
+//	         header is given
+//
+// Its output is {"status": int, "headers": {lowercased name: first value},
+// "body": the parsed JSON when the response is JSON (integers as int, other
+// numbers as float64), its text otherwise}.
+//
+// Network errors, timeouts, 408, 429 and 5xx responses are retried, up to
+// MaxAttempts tries in all, after an exponential backoff with jitter, or
+// after the delay a 429 or 503 response asks for in Retry-After (capped at
+// MaxDelay). Other 4xx responses, refused destinations and invalid input
+// fail at once with a permanent *Error.
+//
+// The zero values of the fields select the defaults. An HTTP must not be
+// copied or changed once in use.
+type HTTP struct {
+	// Client sends the requests. When nil, a client from
+	// NewHTTPClient(Guard) is used. A Client that is set must enforce the
+	// SSRF guard itself (build it with NewHTTPClient).
+	Client *http.Client
+	// Guard decides where requests may go when Client is nil; nil is the
+	// default guard.
+	Guard *Guard
+	// MaxAttempts caps the tries of a request, retries included (default 3).
+	MaxAttempts int
+	// BaseDelay is the backoff before the first retry, doubled for every
+	// further one (default 500ms).
+	BaseDelay time.Duration
+	// MaxDelay caps the backoff and the honoured Retry-After (default 30s).
+	MaxDelay time.Duration
+	// Timeout bounds each try, reading the response included (default 30s).
+	Timeout time.Duration
+	// MaxResponseBytes caps the response body; a larger one fails the step
+	// (default 1 MiB).
+	MaxResponseBytes int64
+
+	once   sync.Once
+	client *http.Client
+}
+
+// ValidateInput checks the unrendered input of an HTTP step. Each field may
+// be a template; a field given as a literal must have an acceptable value.
+func (h *HTTP) ValidateInput(input map[string]any) error {
+	for _, k := range sortedKeys(input) {
+		if !slices.Contains(inputFields, k) {
+			return wiresk.FieldError("input."+k, "is not a field of an http request (fields: %s)", strings.Join(inputFields, ", "))
+		}
+	}
+	if v, ok := input["method"]; ok {
+		s, ok := v.(string)
+		if !ok {
+			return wiresk.FieldError("input.method", "must be a string, one of %s", strings.Join(methods, ", "))
+		}
+		if lit, ok, err := literal("input.method", s); err != nil {
+			return err
+		} else if ok {
+			if _, err := checkMethod(lit); err != nil {
+				return err
+			}
+		}
+	}
+	v, ok := input["url"]
+	if !ok || v == nil {
+		return wiresk.FieldError("input.url", "is required")
+	}
+	s, ok := v.(string)
+	if !ok {
+		return wiresk.FieldError("input.url", "must be a string")
+	}
+	if lit, ok, err := literal("input.url", s); err != nil {
+		return err
+	} else if ok {
+		if _, err := checkURL(lit); err != nil {
+			return err
+		}
+	}
+	if v, ok := input["headers"]; ok && v != nil {
+		if err := validateHeaders(v); err != nil {
+			return err
+		}
+	}
+	if v, ok := input["query"]; ok && v != nil {
+		if err := validateQuery(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// literal parses s as a template and returns its text when it has no
+// expression.
+func literal(field, s string) (string, bool, error) {
+	t, err := template.Parse(s)
+	if err != nil {
+		return "", false, wiresk.FieldError(field, "%s", wiresk.ErrorMessage(err))
+	}
+	lit, ok := t.Literal()
+	return lit, ok, nil
+}
+
+func validateHeaders(v any) error {
+	if s, ok := v.(string); ok {
+		if _, isLit, err := literal("input.headers", s); err != nil {
+			return err
+		} else if isLit {
+			return wiresk.FieldError("input.headers", "must be an object of header names to strings, or a template that gives one")
+		}
+		return nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return wiresk.FieldError("input.headers", "must be an object of header names to strings")
+	}
+	for _, name := range sortedKeys(m) {
+		field := "input.headers." + name
+		if !validHeaderName(name) {
+			return wiresk.FieldError(field, "is not a valid header name")
+		}
+		s, ok := m[name].(string)
+		if !ok {
+			return wiresk.FieldError(field, "must be a string")
+		}
+		if lit, isLit, err := literal(field, s); err != nil {
+			return err
+		} else if isLit && !validHeaderValue(lit) {
+			return wiresk.FieldError(field, "must not hold control characters such as line breaks")
+		}
+	}
+	return nil
+}
+
+func validateQuery(v any) error {
+	if s, ok := v.(string); ok {
+		if _, isLit, err := literal("input.query", s); err != nil {
+			return err
+		} else if isLit {
+			return wiresk.FieldError("input.query", "must be an object of names to values, or a template that gives one")
+		}
+		return nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return wiresk.FieldError("input.query", "must be an object of names to strings or numbers")
+	}
+	for _, name := range sortedKeys(m) {
+		if _, err := queryValues("input.query."+name, m[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Execute sends the request described by the rendered input, retrying as
+// the HTTP documentation says.
+func (h *HTTP) Execute(ctx context.Context, input map[string]any) (Result, error) {
+	req, err := buildRequest(input)
+	if err != nil {
+		return Result{}, &Error{Permanent: true, Message: err.Error(), err: err}
+	}
+	client := h.httpClient()
+	maxAttempts := positive(h.MaxAttempts, DefaultMaxAttempts)
+	for attempt := 1; ; attempt++ {
+		out, status, retryAfter, err := h.try(ctx, client, req)
+		if err == nil {
+			return Result{Output: out, Attempts: attempt}, nil
+		}
+		res := Result{Attempts: attempt}
+		var se *Error
+		if !errors.As(err, &se) {
+			se = &Error{Message: err.Error(), err: err}
+		}
+		if ctx.Err() != nil {
+			return res, &Error{Status: se.Status, Message: fmt.Sprintf("%s: cancelled: %v", se.Message, context.Cause(ctx)), err: ctx.Err()}
+		}
+		if se.Permanent || attempt >= maxAttempts {
+			return res, se
+		}
+		wait := h.backoff(attempt)
+		if retryAfter >= 0 && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
+			wait = min(retryAfter, positive(h.MaxDelay, DefaultMaxDelay))
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return res, &Error{
+				Status:  se.Status,
+				Message: fmt.Sprintf("%s; gave up waiting to retry: %v", se.Message, context.Cause(ctx)),
+				err:     ctx.Err(),
+			}
+		case <-timer.C:
+		}
+	}
+}
+
+// httpClient returns the client to use.
+func (h *HTTP) httpClient() *http.Client {
+	if h.Client != nil {
+		return h.Client
+	}
+	h.once.Do(func() { h.client = NewHTTPClient(h.Guard) })
+	return h.client
+}
+
+// request is a validated request, ready to be sent any number of times.
+type request struct {
+	method string
+	url    *url.URL
+	header http.Header
+	body   []byte // nil for none
+}
+
+// where names the request in messages: method and URL without user info,
+// query or fragment, which may hold credentials.
+func (r *request) where() string {
+	u := url.URL{Scheme: r.url.Scheme, Host: r.url.Host, Path: r.url.Path, RawPath: r.url.RawPath}
+	return r.method + " " + u.String()
+}
+
+// try sends the request once. It returns the output of a successful
+// response; otherwise the error (an *Error), the status of the response if
+// any, and the delay its Retry-After asks for (-1 for none).
+func (h *HTTP) try(ctx context.Context, client *http.Client, r *request) (out any, status int, retryAfter time.Duration, err error) {
+	ctx, cancel := context.WithTimeout(ctx, positive(h.Timeout, DefaultTimeout))
+	defer cancel()
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, r.url.String(), body)
+	if err != nil {
+		return nil, 0, -1, &Error{Permanent: true, Message: fmt.Sprintf("%s: %v", r.where(), err), err: err}
+	}
+	req.Header = r.header.Clone()
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, 0, -1, transportError(r, err)
+	}
+	defer resp.Body.Close()
+
+	limit := positive(h.MaxResponseBytes, DefaultMaxResponseBytes)
+	data, readErr := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	status = resp.StatusCode
+	retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	if status >= 400 {
+		perm := status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests
+		return nil, status, retryAfter, &Error{
+			Permanent: perm,
+			Status:    status,
+			Message:   fmt.Sprintf("HTTP %d from %s: %s", status, r.where(), snippet(data)),
+		}
+	}
+	if readErr != nil {
+		return nil, status, -1, &Error{Status: status, Message: fmt.Sprintf("%s: reading the response: %v", r.where(), readErr), err: readErr}
+	}
+	if int64(len(data)) > limit {
+		return nil, status, -1, &Error{
+			Permanent: true,
+			Status:    status,
+			Message:   fmt.Sprintf("%s: the response body is larger than %d bytes", r.where(), limit),
+		}
+	}
+	headers := make(map[string]any, len(resp.Header))
+	for k, v := range resp.Header {
+		if len(v) > 0 {
+			headers[strings.ToLower(k)] = v[0]
+		}
+	}
+	return map[string]any{
+		"status":  status,
+		"headers": headers,
+		"body":    parseBody(resp.Header.Get("Content-Type"), data),
+	}, status, -1, nil
+}
+
+// transportError converts an error of http.Client.Do.
+func transportError(r *request, err error) *Error {
+	var refused *RefusedError
+	if errors.As(err, &refused) {
+		return &Error{Permanent: true, Message: fmt.Sprintf("%s: %v", r.where(), refused), err: err}
+	}
+	if errors.Is(err, errTooManyRedirects) {
+		return &Error{Permanent: true, Message: fmt.Sprintf("%s: %v", r.where(), errTooManyRedirects), err: err}
+	}
+	cause := err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		cause = ue.Err // url.Error repeats the URL, query included
+	}
+	return &Error{Message: fmt.Sprintf("%s: %v", r.where(), cause), err: err}
+}
+
+// snippet returns the start of a response body for an error message.
+func snippet(data []byte) string {
+	if len(data) > snippetBytes {
+		data = data[:snippetBytes]
+	}
+	s := strings.ToValidUTF8(string(data), "\uFFFD")
+	s = strings.Join(strings.Fields(s), " ")
+	if s == "" {
+		return "(empty body)"
+	}
+	return s
+}
+
+// parseRetryAfter returns the delay of a Retry-After header, in seconds or
+// as an HTTP date, and -1 when there is none or it cannot be read.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return -1
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return -1
+		}
+		if secs > int64(math.MaxInt64/time.Second) {
+			return math.MaxInt64
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0)
+	}
+	return -1
+}
+
+// backoff returns the wait before retry number attempt (1 for the first):
+// BaseDelay doubled attempt-1 times, capped at MaxDelay, of which a random
+// half is taken off.
+func (h *HTTP) backoff(attempt int) time.Duration {
+	base := positive(h.BaseDelay, DefaultBaseDelay)
+	ceiling := positive(h.MaxDelay, DefaultMaxDelay)
+	d := base
+	for i := 1; i < attempt && d < ceiling; i++ {
+		d *= 2
+	}
+	d = min(d, ceiling)
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// parseBody returns the JSON value of a JSON response, its text otherwise.
+func parseBody(contentType string, data []byte) any {
+	if len(data) == 0 {
+		return ""
+	}
+	if mt, _, err := mime.ParseMediaType(contentType); err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		if v, err := decodeJSON(data); err == nil {
+			return v
+		}
+	}
+	return string(data)
+}
+
+// decodeJSON decodes one JSON value; integers that fit become int, other
+// numbers float64.
+func decodeJSON(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the JSON value")
+	}
+	return convertNumbers(v), nil
+}
+
+func convertNumbers(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		if i, err := strconv.ParseInt(string(v), 10, 0); err == nil {
+			return int(i)
+		}
+		f, _ := v.Float64()
+		return f
+	case map[string]any:
+		for k, e := range v {
+			v[k] = convertNumbers(e)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = convertNumbers(e)
+		}
+	}
+	return v
+}
+
+// buildRequest checks the rendered input and builds the request.
+func buildRequest(input map[string]any) (*request, error) {
+	for _, k := range sortedKeys(input) {
+		if !slices.Contains(inputFields, k) {
+			return nil, fmt.Errorf("input.%s is not a field of an http request (fields: %s)", k, strings.Join(inputFields, ", "))
+		}
+	}
+	r := &request{method: http.MethodGet, header: http.Header{}}
+	if v, ok := input["method"]; ok && v != nil {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("input.method: got %s, want a string", typeName(v))
+		}
+		m, err := checkMethod(s)
+		if err != nil {
+			return nil, errors.New(wiresk.ErrorField(err) + ": " + wiresk.ErrorMessage(err))
+		}
+		r.method = m
+	}
+	s, ok := input["url"].(string)
+	if !ok {
+		return nil, fmt.Errorf("input.url: got %s, want a URL string", typeName(input["url"]))
+	}
+	u, err := checkURL(s)
+	if err != nil {
+		return nil, errors.New(wiresk.ErrorField(err) + ": " + wiresk.ErrorMessage(err))
+	}
+	r.url = u
+
+	if v, ok := input["headers"]; ok && v != nil {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("input.headers: got %s, want an object", typeName(v))
+		}
+		for _, name := range sortedKeys(m) {
+			val, err := scalarString(m[name])
+			switch {
+			case err != nil:
+				return nil, fmt.Errorf("input.headers.%s: %v", name, err)
+			case m[name] == nil:
+				continue
+			case !validHeaderName(name):
+				return nil, fmt.Errorf("input.headers.%s: not a valid header name", name)
+			case !validHeaderValue(val):
+				return nil, fmt.Errorf("input.headers.%s: the value holds control characters such as line breaks", name)
+			}
+			r.header.Set(name, val)
+		}
+	}
+	if r.header.Get("User-Agent") == "" {
+		r.header.Set("User-Agent", userAgent)
+	}
+
+	if v, ok := input["query"]; ok && v != nil {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("input.query: got %s, want an object", typeName(v))
+		}
+		q := u.Query()
+		for _, name := range sortedKeys(m) {
+			vals, err := queryValues("input.query."+name, m[name])
+			if err != nil {
+				return nil, errors.New(wiresk.ErrorField(err) + ": " + wiresk.ErrorMessage(err))
+			}
+			if vals == nil {
+				continue
+			}
+			q[name] = vals
+		}
+		u.RawQuery = q.Encode()
+	}
+
+	switch b := input["body"].(type) {
+	case nil:
+	case string:
+		r.body = []byte(b)
+	default:
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(b); err != nil {
+			return nil, fmt.Errorf("input.body: cannot be sent as JSON: %v", err)
+		}
+		r.body = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+		if r.header.Get("Content-Type") == "" {
+			r.header.Set("Content-Type", "application/json")
+		}
+	}
+	return r, nil
+}
+
+// checkMethod returns the upper-cased method, or a field error.
+func checkMethod(s string) (string, error) {
+	m := strings.ToUpper(strings.TrimSpace(s))
+	if !slices.Contains(methods, m) {
+		return "", wiresk.FieldError("input.method", "%q is not one of %s", s, strings.Join(methods, ", "))
+	}
+	return m, nil
+}
+
+// checkURL parses an absolute http or https URL, or returns a field error.
+func checkURL(s string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	switch {
+	case err != nil:
+		return nil, wiresk.FieldError("input.url", "is not a valid URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, wiresk.FieldError("input.url", "must be an absolute http or https URL, like https://api.example.com/path")
+	case u.Host == "" || u.Hostname() == "":
+		return nil, wiresk.FieldError("input.url", "has no host")
+	}
+	return u, nil
+}
+
+// queryValues returns the values of a query parameter: a string, number or
+// boolean, or an array of them; nil for nil.
+func queryValues(field string, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if list, ok := v.([]any); ok {
+		out := make([]string, 0, len(list))
+		for i, e := range list {
+			s, err := scalarString(e)
+			if err != nil || e == nil {
+				return nil, wiresk.FieldError(fmt.Sprintf("%s[%d]", field, i), "must be a string, number or boolean")
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	s, err := scalarString(v)
+	if err != nil {
+		return nil, wiresk.FieldError(field, "must be a string, number or boolean, or an array of them")
+	}
+	return []string{s}, nil
+}
+
+// scalarString formats a string, number or boolean; nil gives "".
+func scalarString(v any) (string, error) {
+	switch v := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	case int:
+		return strconv.Itoa(v), nil
+	case int64:
+		return strconv.FormatInt(v, 10), nil
+	case float64:
+		if v == math.Trunc(v) && math.Abs(v) < 1e21 {
+			return strconv.FormatFloat(v, 'f', -1, 64), nil
+		}
+		return strconv.FormatFloat(v, 'g', -1, 64), nil
+	case json.Number:
+		return v.String(), nil
+	}
+	return "", fmt.Errorf("got %s, want a string, number or boolean", typeName(v))
+}
+
+// typeName names the JSON type of v for messages.
+func typeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case int, int64, float64, json.Number:
+		return "a number"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	}
+	return fmt.Sprintf("a %T", v)
+}
+
+// validHeaderName reports whether s is an HTTP token.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// validHeaderValue reports whether s holds no control characters other
+// than tab.
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// positive returns v, or def when v is not positive.
+func positive[T int | int64 | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}

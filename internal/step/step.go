@@ -1,0 +1,116 @@
+// Package step provides the kinds of Flow steps: what a step with a given
+// app and method checks in its input and does when it runs. The first kind
+// is the generic HTTP request (app "http", method "request").
+package step
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"wiresk/internal/wiresk"
+)
+
+// Kind validates and executes one kind of step.
+type Kind interface {
+	// ValidateInput checks the unrendered input of a step when its Flow is
+	// saved: required fields are present and of the right type, and fields
+	// given as literals rather than templates have acceptable values.
+	// Errors are *wiresk.Error from wiresk.FieldError with the path of the
+	// field, like "input.url".
+	ValidateInput(input map[string]any) error
+	// Execute runs the step with its rendered input. The Result is filled
+	// even when an error is returned.
+	Execute(ctx context.Context, input map[string]any) (Result, error)
+}
+
+// Result is the outcome of an executed step.
+type Result struct {
+	// Output is what later steps see as steps.<id>.output.
+	Output any
+	// Attempts counts the tries, retries included.
+	Attempts int
+}
+
+// Catalog maps app and method to a Kind.
+type Catalog map[string]map[string]Kind
+
+// NewCatalog returns the Catalog of the built-in kinds, with h as the
+// generic HTTP request.
+func NewCatalog(h *HTTP) Catalog {
+	return Catalog{"http": {"request": h}}
+}
+
+// Lookup returns the Kind of app and method.
+func (c Catalog) Lookup(app, method string) (Kind, bool) {
+	k, ok := c[app][method]
+	return k, ok && k != nil
+}
+
+// ValidateStep checks that app and method name a known Kind and that input
+// suits it. Errors are *wiresk.Error with code wiresk.EValidation and a Field
+// relative to the step: "app", "method" or "input...". It lets a Catalog
+// serve as the flow package's Kinds.
+func (c Catalog) ValidateStep(app, method string, input map[string]any) error {
+	methods, ok := c[app]
+	if !ok {
+		return wiresk.FieldError("app", "unknown app %q (known: %s)", app, strings.Join(sortedKeys(c), ", "))
+	}
+	k, ok := c.Lookup(app, method)
+	if !ok {
+		return wiresk.FieldError("method", "unknown method %q of app %q (known: %s)", method, app, strings.Join(sortedKeys(methods), ", "))
+	}
+	return k.ValidateInput(input)
+}
+
+// Execute runs the Kind of app and method with the rendered input and
+// returns its output and the tries it made. An unknown kind is a permanent
+// *Error. It lets a Catalog serve as the worker's Steps.
+func (c Catalog) Execute(ctx context.Context, app, method string, input map[string]any) (output any, attempts int, err error) {
+	k, ok := c.Lookup(app, method)
+	if !ok {
+		return nil, 0, &Error{Permanent: true, Message: fmt.Sprintf("unknown step kind: app %q, method %q", app, method)}
+	}
+	res, err := k.Execute(ctx, input)
+	return res.Output, res.Attempts, err
+}
+
+// sortedKeys returns the keys of m, sorted.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Error is the error of a failed step.
+type Error struct {
+	// Permanent is true when retrying the step as it is cannot help: a 4xx
+	// response other than 408 and 429, a refused destination, invalid input.
+	Permanent bool
+	// Status is the HTTP status of the last response, 0 when none came.
+	Status int
+	// Message describes the failure. It never holds request headers or the
+	// query string of the URL, which may carry credentials.
+	Message string
+
+	err error // the cause, for errors.Is and errors.As
+}
+
+// Error returns the Message.
+func (e *Error) Error() string { return e.Message }
+
+// Unwrap returns the cause of the error, if any: context.Canceled when the
+// step was cancelled, for instance.
+func (e *Error) Unwrap() error { return e.err }
+
+// IsPermanent reports whether err is, or wraps, an *Error marked Permanent.
+// Other errors are not permanent.
+func IsPermanent(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Permanent
+}

@@ -1,0 +1,243 @@
+// Package worker provides the worker use case: execute the Run a Job asks
+// for, step by step, recording each step, idempotently under at-least-once
+// delivery. Handle is the SQS event handler used both by the Lambda function
+// and by the local runner's queue pump.
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"wiresk/internal/flow"
+	"wiresk/internal/run"
+	"wiresk/internal/wiresk"
+)
+
+// Store is what the worker needs of the store port. Errors: a missing
+// record wraps wiresk.ErrNotFound.
+type Store interface {
+	GetFlow(ctx context.Context, groupID, id string) (flow.Flow, error)
+	CreateRun(ctx context.Context, r run.Run) (created bool, err error)
+	GetRun(ctx context.Context, groupID, id string) (run.Run, error)
+	UpdateRun(ctx context.Context, r run.Run) error
+}
+
+// Steps validates and executes step kinds.
+type Steps interface {
+	flow.Kinds
+	// Execute runs one step with its rendered input. attempts counts the
+	// tries made, retries of transient failures included; err is the final
+	// failure.
+	Execute(ctx context.Context, app, method string, input map[string]any) (output any, attempts int, err error)
+}
+
+// Worker executes Jobs.
+type Worker struct {
+	Store Store
+	Steps Steps
+	// MaxReceives is the queue's maxReceiveCount: on that delivery a
+	// failure is final and the Run is marked failed (the message then goes
+	// to the dead-letter queue). Default 5.
+	MaxReceives int
+	Now         func() time.Time
+	Logger      *slog.Logger
+}
+
+func (w *Worker) now() time.Time {
+	if w.Now != nil {
+		return w.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (w *Worker) maxReceives() int {
+	if w.MaxReceives <= 0 {
+		return 5
+	}
+	return w.MaxReceives
+}
+
+func (w *Worker) logger() *slog.Logger {
+	if w.Logger != nil {
+		return w.Logger
+	}
+	return slog.Default()
+}
+
+// Handle processes an SQS batch, its records concurrently, and reports the
+// records that failed so that only those are redelivered.
+func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var mu sync.Mutex
+	var resp events.SQSEventResponse
+	var wg sync.WaitGroup
+	for _, rec := range ev.Records {
+		wg.Go(func() {
+			if err := w.handleRecord(ctx, rec); err != nil {
+				mu.Lock()
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return resp, nil
+}
+
+func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) error {
+	var job run.Job
+	if err := json.Unmarshal([]byte(rec.Body), &job); err != nil || job.RunID == "" || job.GroupID == "" || job.FlowID == "" {
+		// A message that is not a Job can never succeed: let it reach the
+		// dead-letter queue for a human to look at.
+		w.logger().ErrorContext(ctx, "message is not a job", "messageId", rec.MessageId, "err", err)
+		return fmt.Errorf("message %s is not a job", rec.MessageId)
+	}
+	n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+	if n < 1 {
+		n = 1
+	}
+	err := w.Execute(ctx, job, n)
+	if err != nil {
+		w.logger().WarnContext(ctx, "run failed", "runId", job.RunID, "receiveCount", n, "err", err)
+	}
+	return err
+}
+
+// Execute runs job on its receiveCount-th delivery. A nil error means the
+// Job is done (succeeded, or failed for good) and its message can be
+// deleted; an error means it should be redelivered. Steps that already
+// succeeded on an earlier delivery are not run again.
+func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) error {
+	now := w.now()
+	r := run.Run{ID: job.RunID, GroupID: job.GroupID, FlowID: job.FlowID, TriggerID: job.TriggerID, APIKeyID: job.APIKeyID,
+		Mode: job.Mode, ReplayOf: job.ReplayOf, Status: run.Running, Request: job.Request, Steps: []run.StepResult{},
+		Deliveries: receiveCount, CreatedAt: job.ReceivedAt, StartedAt: &now}
+	f, ferr := w.Store.GetFlow(ctx, job.GroupID, job.FlowID)
+	if ferr != nil && !errors.Is(ferr, wiresk.ErrNotFound) {
+		return fmt.Errorf("get flow: %w", ferr)
+	}
+	created, err := w.Store.CreateRun(ctx, r)
+	if err != nil {
+		return fmt.Errorf("create run: %w", err)
+	}
+	if !created {
+		if r, err = w.Store.GetRun(ctx, job.GroupID, job.RunID); err != nil {
+			return fmt.Errorf("get run: %w", err)
+		}
+		if r.Status.Final() {
+			return nil // a redelivery of a Job that has already ended
+		}
+		r.Status, r.Deliveries = run.Running, max(r.Deliveries+1, receiveCount)
+	}
+	r.FlowVersion = f.Version
+	if ferr != nil {
+		return w.finish(ctx, &r, fmt.Errorf("flow %s no longer exists", job.FlowID))
+	}
+	compiled, err := flow.Compile(f, w.Steps)
+	if err != nil {
+		return w.finish(ctx, &r, fmt.Errorf("flow %s is not valid: %w", f.ID, err))
+	}
+	if !created {
+		if err := w.Store.UpdateRun(ctx, r); err != nil {
+			return fmt.Errorf("update run: %w", err)
+		}
+	}
+
+	env := map[string]any{"trigger": job.Request.Env()}
+	outputs := map[string]any{}
+	env["steps"] = outputs
+	for _, cs := range compiled.Steps {
+		prev, done := r.Step(cs.Step.ID)
+		if done && (prev.Status == run.StepSucceeded || prev.Status == run.StepSkipped) {
+			outputs[cs.Step.ID] = map[string]any{"output": prev.Output}
+			continue
+		}
+		res := w.runStep(ctx, cs, env)
+		if done {
+			res.Attempts += prev.Attempts
+			*prev = res
+		} else {
+			r.Steps = append(r.Steps, res)
+		}
+		if res.Status == run.StepFailed {
+			stepErr := fmt.Errorf("step %q failed: %s", cs.Step.ID, res.Error)
+			if job.Mode == run.ModeRunOnce || receiveCount >= w.maxReceives() {
+				if err := w.finish(ctx, &r, stepErr); err != nil {
+					return err
+				}
+				if job.Mode == run.ModeRunOnce {
+					return nil // a test run reports its failure at once
+				}
+				return stepErr
+			}
+			r.Status, r.Error = run.Queued, fmt.Sprintf("delivery %d of %d: %s; will retry", receiveCount, w.maxReceives(), stepErr)
+			if err := w.Store.UpdateRun(ctx, r); err != nil {
+				return fmt.Errorf("update run: %w", err)
+			}
+			return stepErr
+		}
+		outputs[cs.Step.ID] = map[string]any{"output": res.Output}
+		if err := w.Store.UpdateRun(ctx, r); err != nil {
+			return fmt.Errorf("update run: %w", err)
+		}
+	}
+	return w.finish(ctx, &r, nil)
+}
+
+func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[string]any) run.StepResult {
+	start := w.now()
+	res := run.StepResult{ID: cs.Step.ID, App: cs.Step.App, Method: cs.Step.Method, StartedAt: start}
+	defer func() { res.DurationMs = w.now().Sub(start).Milliseconds() }()
+	if cs.If != nil {
+		ok, err := cs.If.Eval(env)
+		if err != nil {
+			res.Status, res.Error = run.StepFailed, "if: "+err.Error()
+			return res
+		}
+		if !ok {
+			res.Status = run.StepSkipped
+			return res
+		}
+	}
+	rendered, err := cs.Input.Render(env)
+	if err != nil {
+		res.Status, res.Error = run.StepFailed, "input: "+err.Error()
+		return res
+	}
+	input, _ := rendered.(map[string]any)
+	res.Input = input
+	out, attempts, err := w.Steps.Execute(ctx, cs.Step.App, cs.Step.Method, input)
+	res.Attempts = attempts
+	if err != nil {
+		res.Status, res.Error = run.StepFailed, err.Error()
+		return res
+	}
+	res.Status, res.Output = run.StepSucceeded, out
+	return res
+}
+
+// finish records the end of a Run: succeeded when cause is nil, failed with
+// cause otherwise. It returns nil when the Job should not be retried.
+func (w *Worker) finish(ctx context.Context, r *run.Run, cause error) error {
+	end := w.now()
+	r.FinishedAt = &end
+	if r.StartedAt != nil {
+		r.DurationMs = end.Sub(*r.StartedAt).Milliseconds()
+	}
+	if cause == nil {
+		r.Status, r.Error = run.Succeeded, ""
+	} else {
+		r.Status, r.Error = run.Failed, cause.Error()
+	}
+	if err := w.Store.UpdateRun(ctx, *r); err != nil {
+		return fmt.Errorf("update run: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,235 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"wiresk/internal/bolt"
+	"wiresk/internal/flow"
+	"wiresk/internal/queue"
+	"wiresk/internal/run"
+	"wiresk/internal/wiresk"
+	"wiresk/internal/worker"
+)
+
+// steps is a fake step catalog: every step kind "test/<anything>" is known
+// and executes through the exec function field.
+type steps struct {
+	exec func(ctx context.Context, method string, input map[string]any) (any, int, error)
+}
+
+func (s steps) ValidateStep(app, method string, input map[string]any) error {
+	if app != "test" && app != "http" {
+		return wiresk.FieldError("app", "unknown app %q", app)
+	}
+	return nil
+}
+
+func (s steps) Execute(ctx context.Context, app, method string, input map[string]any) (any, int, error) {
+	return s.exec(ctx, method, input)
+}
+
+func MustStore(t *testing.T) (*bolt.DB, *bolt.Store) {
+	t.Helper()
+	db, err := bolt.Open(t.TempDir(), bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s, err := bolt.NewStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, s
+}
+
+func mustFlow(t *testing.T, s *bolt.Store, f flow.Flow) {
+	t.Helper()
+	f.Version, f.Enabled = 1, true
+	if f.Name == "" {
+		f.Name = "test"
+	}
+	if err := s.CreateFlow(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHandleSampleEvent(t *testing.T) {
+	_, store := MustStore(t)
+	mustFlow(t, store, flow.Flow{ID: "flw_01jd0000000000000000000001", GroupID: "grp_dev", Steps: []flow.Step{
+		{ID: "greet", App: "http", Method: "request", Input: map[string]any{"url": "https://crm.example/{{ trigger.query.source }}", "body": map[string]any{"hello": "{{ trigger.body.firstName }}"}}},
+	}})
+	var got []map[string]any
+	w := &worker.Worker{Store: store, Steps: steps{exec: func(_ context.Context, _ string, in map[string]any) (any, int, error) {
+		got = append(got, in)
+		return map[string]any{"status": 200}, 1, nil
+	}}}
+	data, err := os.ReadFile("../../events/worker-sqs.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.SQSEvent
+	if err := json.Unmarshal(data, &ev); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := w.Handle(t.Context(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != ev.Records[1].MessageId {
+		t.Fatalf("failures = %+v, want only the record that is not a job (%s)", resp.BatchItemFailures, ev.Records[1].MessageId)
+	}
+	r, err := store.GetRun(t.Context(), "grp_dev", "run_01jd0000000000000000000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != run.Succeeded || len(r.Steps) != 1 || r.APIKeyID != "key_01jd0000000000000000000001" {
+		t.Fatalf("run = %+v", r)
+	}
+	if len(got) != 1 || got[0]["url"] != "https://crm.example/crm" || got[0]["body"].(map[string]any)["hello"] != "Ada" {
+		t.Fatalf("rendered input = %v", got)
+	}
+}
+
+func job(id string) run.Job {
+	return run.Job{RunID: id, GroupID: "grp_a", FlowID: "flw_1", Mode: run.ModeWebhook, ReceivedAt: time.Now().UTC(),
+		Request: run.Request{Headers: map[string]string{}, Query: map[string]string{}, Body: json.RawMessage(`{"n":1}`)}}
+}
+
+func TestRedeliveryNeverRepeatsASucceededStep(t *testing.T) {
+	_, store := MustStore(t)
+	mustFlow(t, store, flow.Flow{ID: "flw_1", GroupID: "grp_a", Steps: []flow.Step{
+		{ID: "one", App: "test", Method: "ok", Input: map[string]any{}},
+		{ID: "two", App: "test", Method: "flaky", Input: map[string]any{"from": "{{ steps.one.output.v }}"}},
+	}})
+	calls := map[string]int{}
+	var mu sync.Mutex
+	w := &worker.Worker{Store: store, MaxReceives: 5, Steps: steps{exec: func(_ context.Context, method string, in map[string]any) (any, int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls[method]++
+		if method == "flaky" && calls[method] == 1 {
+			return nil, 3, errors.New("HTTP 503 from GET https://x: busy")
+		}
+		if method == "flaky" && in["from"] != float64(7) {
+			return nil, 1, errors.New("lost the first step's output")
+		}
+		return map[string]any{"v": 7}, 1, nil
+	}}}
+	ctx := t.Context()
+	if err := w.Execute(ctx, job("run_1"), 1); err == nil {
+		t.Fatal("first delivery: want an error so the job is redelivered")
+	}
+	r, _ := store.GetRun(ctx, "grp_a", "run_1")
+	if r.Status != run.Queued || !strings.Contains(r.Error, "will retry") {
+		t.Fatalf("after a failed delivery run = %s %q, want queued for retry", r.Status, r.Error)
+	}
+	if err := w.Execute(ctx, job("run_1"), 2); err != nil {
+		t.Fatalf("second delivery: %v", err)
+	}
+	// A third delivery of the same message (at-least-once) changes nothing.
+	if err := w.Execute(ctx, job("run_1"), 3); err != nil {
+		t.Fatalf("third delivery: %v", err)
+	}
+	if calls["ok"] != 1 || calls["flaky"] != 2 {
+		t.Fatalf("calls = %v, want step one once and step two twice", calls)
+	}
+	r, _ = store.GetRun(ctx, "grp_a", "run_1")
+	if r.Status != run.Succeeded || r.Error != "" || r.Steps[1].Attempts != 4 || r.Deliveries != 2 {
+		t.Fatalf("run = %+v, want succeeded, step two with 3+1 attempts, 2 deliveries", r)
+	}
+	p, _ := store.ListRuns(ctx, run.Query{GroupID: "grp_a"})
+	if len(p.Runs) != 1 {
+		t.Fatalf("runs = %d, want 1", len(p.Runs))
+	}
+}
+
+func TestConditionSkipsStep(t *testing.T) {
+	_, store := MustStore(t)
+	mustFlow(t, store, flow.Flow{ID: "flw_1", GroupID: "grp_a", Steps: []flow.Step{
+		{ID: "big", App: "test", Method: "x", If: "trigger.body.n > 5", Input: map[string]any{}},
+		{ID: "small", App: "test", Method: "y", If: "trigger.body.n <= 5", Input: map[string]any{}},
+	}})
+	w := &worker.Worker{Store: store, Steps: steps{exec: func(context.Context, string, map[string]any) (any, int, error) { return "done", 1, nil }}}
+	if err := w.Execute(t.Context(), job("run_2"), 1); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := store.GetRun(t.Context(), "grp_a", "run_2")
+	if r.Steps[0].Status != run.StepSkipped || r.Steps[1].Status != run.StepSucceeded {
+		t.Fatalf("steps = %+v, want big skipped and small succeeded", r.Steps)
+	}
+}
+
+func TestDeletedFlowFailsTheRunForGood(t *testing.T) {
+	_, store := MustStore(t)
+	w := &worker.Worker{Store: store, Steps: steps{}}
+	if err := w.Execute(t.Context(), job("run_3"), 1); err != nil {
+		t.Fatalf("a job of a deleted flow must not be retried: %v", err)
+	}
+	r, _ := store.GetRun(t.Context(), "grp_a", "run_3")
+	if r.Status != run.Failed || !strings.Contains(r.Error, "no longer exists") {
+		t.Fatalf("run = %s %q", r.Status, r.Error)
+	}
+}
+
+// TestPoisonMessageEndsInDeadLetterQueue drives the real embedded queue and
+// pump: a step that always fails permanently is delivered MaxReceives
+// times, then its message is dead-lettered and the Run is failed with the
+// step's error.
+func TestPoisonMessageEndsInDeadLetterQueue(t *testing.T) {
+	db, store := MustStore(t)
+	const maxReceives = 3
+	q, err := bolt.NewQueue(db, bolt.QueueOptions{MaxReceives: maxReceives})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustFlow(t, store, flow.Flow{ID: "flw_1", GroupID: "grp_a", Steps: []flow.Step{{ID: "post", App: "test", Method: "broken", Input: map[string]any{}}}})
+	var execs atomic.Int32
+	w := &worker.Worker{Store: store, MaxReceives: maxReceives, Steps: steps{exec: func(context.Context, string, map[string]any) (any, int, error) {
+		execs.Add(1)
+		return nil, 1, errors.New("HTTP 400 from POST https://crm.example/contacts: invalid email")
+	}}}
+	body, _ := json.Marshal(job("run_poison"))
+	if _, err := q.Send(t.Context(), body, map[string]string{"runId": "run_poison"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	pump := &queue.Pump{Queue: q, Handler: w.Handle, Wait: 100 * time.Millisecond, RetryDelay: func(int) time.Duration { return 10 * time.Millisecond }}
+	done := make(chan struct{})
+	go func() { _ = pump.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	deadline := time.Now().Add(20 * time.Second)
+	var dead []queue.DeadLetter
+	for time.Now().Before(deadline) {
+		if dead, err = q.DeadLetters(t.Context(), 10); err != nil {
+			t.Fatal(err)
+		}
+		if len(dead) > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(dead) != 1 || dead[0].Attributes["runId"] != "run_poison" || dead[0].Reason == "" || dead[0].ReceiveCount != maxReceives {
+		t.Fatalf("dead letters = %+v, want the poison message after %d receives with a reason", dead, maxReceives)
+	}
+	if n := execs.Load(); n != maxReceives {
+		t.Fatalf("step executed %d times, want %d", n, maxReceives)
+	}
+	r, err := store.GetRun(t.Context(), "grp_a", "run_poison")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != run.Failed || !strings.Contains(r.Error, "HTTP 400") || r.Deliveries != maxReceives || r.Steps[0].Attempts != maxReceives {
+		t.Fatalf("run = %s %q deliveries %d attempts %d, want failed with the step's error after %d deliveries", r.Status, r.Error, r.Deliveries, r.Steps[0].Attempts, maxReceives)
+	}
+}
