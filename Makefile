@@ -7,19 +7,30 @@ CACHE := $(CURDIR)/.cache
 BIN := $(CACHE)/bin
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BIN)/staticcheck
+# Emulators for the AWS adapters' contract suites (design §4), fetched once.
+DDB_SIMULATOR_VERSION := 2.9.30
+DDB_LOCAL_DIR := $(CACHE)/dynamodb-local
+DDB_LOCAL_JAR := $(DDB_LOCAL_DIR)/DynamoDBLocal.jar
+GOAWS_VERSION := v0.5.4
+GOAWS := $(BIN)/goaws
+export WIRESK_DYNAMODB_LOCAL_JAR := $(DDB_LOCAL_JAR)
+export WIRESK_GOAWS_BIN := $(GOAWS)
 FUZZTIME ?= 30s
 BENCHTIME ?= 2s
+LOADTIME ?= 5s
+LOADCONNS ?= 16,64
 
-.PHONY: run test lint unit bench fuzz build clean tools
+.PHONY: run test lint unit bench fuzz build clean tools emulators
 
 ## run: start the whole system locally (embedded adapters, no AWS account).
 run:
 	$(GO) run ./infra/local
 
-## test: vet, staticcheck and every test with the race detector (fuzz seed corpora included).
+## test: vet, staticcheck and every test with the race detector (fuzz seed corpora included),
+## the AWS adapters' contract suites included (against DynamoDB Local and goaws).
 test: lint unit
 
-unit:
+unit: emulators
 	$(GO) test -race -count=1 -timeout 12m ./...
 
 lint: $(STATICCHECK)
@@ -31,7 +42,26 @@ $(STATICCHECK):
 	@mkdir -p $(BIN)
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-tools: $(STATICCHECK)
+tools: $(STATICCHECK) emulators
+
+## emulators: fetch DynamoDB Local (from the npm package amplify-dynamodb-simulator) and goaws.
+emulators: $(DDB_LOCAL_JAR) $(GOAWS)
+
+$(DDB_LOCAL_JAR):
+	@command -v npm >/dev/null || { echo "npm is needed to fetch DynamoDB Local"; exit 1; }
+	@command -v java >/dev/null || { echo "java (17+) is needed to run DynamoDB Local"; exit 1; }
+	@mkdir -p $(CACHE)/npm
+	cd $(CACHE)/npm && npm pack --silent amplify-dynamodb-simulator@$(DDB_SIMULATOR_VERSION) >/dev/null
+	rm -rf $(DDB_LOCAL_DIR) && mkdir -p $(DDB_LOCAL_DIR)
+	tar xzf $(CACHE)/npm/amplify-dynamodb-simulator-$(DDB_SIMULATOR_VERSION).tgz -C $(DDB_LOCAL_DIR) --strip-components=2 package/emulator
+	@test -f $@
+
+# goaws v0.5.4 speaks the current SDK's JSON protocol; the module list shows
+# only v0.4.4, so the version is pinned here. Its binary is named cmd.
+$(GOAWS):
+	@mkdir -p $(CACHE)/goaws-bin $(BIN)
+	GOBIN=$(CACHE)/goaws-bin GOFLAGS= $(GO) install github.com/Admiral-Piett/goaws/app/cmd@$(GOAWS_VERSION)
+	mv $(CACHE)/goaws-bin/cmd $@
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 30s).
 fuzz:
@@ -41,9 +71,10 @@ fuzz:
 	  done; \
 	done
 
-## bench: Go benchmarks and the local runner load figures.
+## bench: Go benchmarks, then the local runner under load beside its references.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./internal/...
+	$(GO) run ./infra/bench -duration $(LOADTIME) -conns $(LOADCONNS)
 
 clean:
 	rm -rf $(CACHE) .wiresk

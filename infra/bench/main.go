@@ -219,7 +219,7 @@ func measureRunner(bin string, noSync bool, conns int, d time.Duration, payload 
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	sc := bufio.NewScanner(out)
 	var base, token string
-	for sc.Scan() && (base == "" || token == "") {
+	for (base == "" || token == "") && sc.Scan() {
 		if m := urlLine.FindStringSubmatch(sc.Text()); m != nil {
 			base = m[1]
 		}
