@@ -91,7 +91,7 @@ func (q *Queue) Send(ctx context.Context, body []byte, attrs map[string]string) 
 	binary.BigEndian.PutUint64(key, uint64(now))
 	copy(key[8:], id)
 	val := encodeMessage(now, attrs, body)
-	err := q.db.bolt.Batch(func(tx *bbolt.Tx) error {
+	err := q.db.commit(func(tx *bbolt.Tx) error {
 		if err := tx.Bucket(q.msgs).Put(key[8:], val); err != nil {
 			return err
 		}

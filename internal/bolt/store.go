@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -35,7 +36,51 @@ var (
 )
 
 // Store is the embedded adapter of the store port.
-type Store struct{ db *bbolt.DB }
+type Store struct {
+	db *bbolt.DB
+	// decoded remembers the decoded form of key and route records read by
+	// Lookup, keyed by their raw bytes: a record is decoded again only when
+	// its stored bytes change, so the cache never serves stale data.
+	keys   decodeCache[apikey.Key]
+	routes decodeCache[trigger.Route]
+}
+
+// decodeCache maps a record's address to its last raw bytes and decoded
+// value. It is bounded: past maxDecoded entries it starts afresh.
+type decodeCache[T any] struct {
+	mu sync.RWMutex
+	m  map[string]decoded[T]
+}
+
+type decoded[T any] struct {
+	raw []byte
+	val T
+}
+
+const maxDecoded = 10000
+
+// get returns the decoded value of raw (valid only during the read
+// transaction), decoding it with dec when the cache does not hold exactly
+// these bytes for addr.
+func (c *decodeCache[T]) get(addr string, raw []byte, dec func([]byte) (T, error)) (T, error) {
+	c.mu.RLock()
+	e, ok := c.m[addr]
+	c.mu.RUnlock()
+	if ok && bytes.Equal(e.raw, raw) {
+		return e.val, nil
+	}
+	v, err := dec(raw)
+	if err != nil {
+		return v, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxDecoded {
+		c.m = make(map[string]decoded[T])
+	}
+	c.m[addr] = decoded[T]{raw: bytes.Clone(raw), val: v}
+	c.mu.Unlock()
+	return v, nil
+}
 
 // NewStore returns the store of db, creating its buckets.
 func NewStore(db *DB) (*Store, error) {
@@ -209,6 +254,21 @@ func putKey(tx *bbolt.Tx, k apikey.Key) error {
 		return err
 	}
 	return tx.Bucket(bKeyHashes).Put([]byte(k.Hash), key(k.GroupID, k.ID))
+}
+
+func decodeKey(raw []byte) (apikey.Key, error) {
+	var r keyRecord
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return apikey.Key{}, fmt.Errorf("corrupt api key record: %w", err)
+	}
+	r.Key.Hash = r.Hash
+	return r.Key, nil
+}
+
+func decodeJSON[T any](raw []byte) (T, error) {
+	var v T
+	err := json.Unmarshal(raw, &v)
+	return v, err
 }
 
 func getKey(tx *bbolt.Tx, k []byte) (apikey.Key, bool) {
@@ -484,12 +544,19 @@ func (s *Store) Lookup(ctx context.Context, keyHash apikey.Hash, routingKey stri
 	var r *trigger.Route
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		if ref := tx.Bucket(bKeyHashes).Get([]byte(keyHash)); ref != nil {
-			if key, ok := getKey(tx, ref); ok {
+			if raw := tx.Bucket(bKeys).Get(ref); raw != nil {
+				key, err := s.keys.get(string(ref), raw, decodeKey)
+				if err != nil {
+					return err
+				}
 				k = &key
 			}
 		}
-		var route trigger.Route
-		if get(tx, bRoutes, []byte(routingKey), &route) {
+		if raw := tx.Bucket(bRoutes).Get([]byte(routingKey)); raw != nil {
+			route, err := s.routes.get(routingKey, raw, decodeJSON[trigger.Route])
+			if err != nil {
+				return err
+			}
 			r = &route
 		}
 		return nil

@@ -24,7 +24,7 @@ type Ingest interface {
 	Check(ctx context.Context, presentedKey, routingKey string) (trigger.Route, string, error)
 	// Enqueue durably enqueues the Job and returns its Run id; an error
 	// means nothing was enqueued.
-	Enqueue(ctx context.Context, route trigger.Route, keyID string, req run.Request, idempotencyKey string) (string, error)
+	Enqueue(ctx context.Context, route trigger.Route, keyID string, req run.Request, body []byte, idempotencyKey string) (string, error)
 }
 
 // Hooks serves POST /v1/hooks/{routingKey}.
@@ -88,8 +88,8 @@ func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, log, wiresk.Errorf(wiresk.EInvalid, "the request body could not be read"))
 		return
 	}
-	req := run.CaptureRequest(r.Method, r.Header, r.URL.Query(), body)
-	runID, err := h.Ingest.Enqueue(r.Context(), route, keyID, req, idem)
+	req := run.CaptureRequest(r.Method, r.Header, r.URL.Query())
+	runID, err := h.Ingest.Enqueue(r.Context(), route, keyID, req, body, idem)
 	if err != nil {
 		writeError(w, r, log, err)
 		return

@@ -73,12 +73,13 @@ func (s *Service) Check(ctx context.Context, presentedKey, routingKey string) (t
 	return *route, k.ID, nil
 }
 
-// Enqueue sends the Job for an accepted webhook and returns its Run id. An
+// Enqueue sends the Job for an accepted webhook (req without body, and the
+// raw body) and returns its Run id. An
 // idempotencyKey makes retries of one delivery map to the same Run id (the
 // worker creates that Run once).
-func (s *Service) Enqueue(ctx context.Context, route trigger.Route, keyID string, req run.Request, idempotencyKey string) (string, error) {
+func (s *Service) Enqueue(ctx context.Context, route trigger.Route, keyID string, req run.Request, body []byte, idempotencyKey string) (string, error) {
 	now := s.now()
-	job := run.Job{GroupID: route.GroupID, FlowID: route.FlowID, TriggerID: route.TriggerID, APIKeyID: keyID, Mode: run.ModeWebhook, Request: req, ReceivedAt: now}
+	job := run.Job{GroupID: route.GroupID, FlowID: route.FlowID, TriggerID: route.TriggerID, APIKeyID: keyID, Mode: run.ModeWebhook, Request: req, Body: body, ReceivedAt: now}
 	if idempotencyKey != "" {
 		job.RunID = run.IdempotentID(route.TriggerID, idempotencyKey)
 	} else {

@@ -639,7 +639,9 @@ func (s *Service) Replay(ctx context.Context, who auth.Identity, groupID, runID 
 		return "", notFound(err, "flow", r.FlowID)
 	}
 	now := s.now()
-	job := run.Job{RunID: run.NewID(now), GroupID: groupID, FlowID: r.FlowID, TriggerID: r.TriggerID, Mode: run.ModeReplay, ReplayOf: r.ID, Request: r.Request, ReceivedAt: now}
+	req := r.Request
+	req.Body, req.BodyText, req.BodyBase64 = nil, "", nil
+	job := run.Job{RunID: run.NewID(now), GroupID: groupID, FlowID: r.FlowID, TriggerID: r.TriggerID, Mode: run.ModeReplay, ReplayOf: r.ID, Request: req, Body: r.Request.RawBody(), ReceivedAt: now}
 	return job.RunID, s.enqueue(ctx, job)
 }
 
@@ -675,13 +677,14 @@ func (s *Service) RunOnce(ctx context.Context, who auth.Identity, groupID string
 	if req.Query == nil {
 		req.Query = map[string]string{}
 	}
+	var body []byte
 	if len(in.Request.Body) > 0 {
-		req.SetBody(in.Request.Body)
+		body = in.Request.Body
 		if _, ok := req.Headers["content-type"]; !ok {
 			req.Headers["content-type"] = "application/json"
 		}
 	}
-	job := run.Job{RunID: run.NewID(now), GroupID: groupID, FlowID: route.FlowID, TriggerID: route.TriggerID, Mode: run.ModeRunOnce, Request: req, ReceivedAt: now}
+	job := run.Job{RunID: run.NewID(now), GroupID: groupID, FlowID: route.FlowID, TriggerID: route.TriggerID, Mode: run.ModeRunOnce, Request: req, Body: body, ReceivedAt: now}
 	if err := s.enqueue(ctx, job); err != nil {
 		return run.Run{}, false, err
 	}

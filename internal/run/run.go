@@ -59,8 +59,10 @@ type Request struct {
 // dropped lists the request headers that carry credentials.
 var dropped = map[string]bool{"authorization": true, "x-api-key": true, "cookie": true, "proxy-authorization": true}
 
-// CaptureRequest builds the Request of an incoming webhook.
-func CaptureRequest(method string, h http.Header, q url.Values, body []byte) Request {
+// CaptureRequest builds the Request of an incoming webhook, without its body:
+// the body travels in the Job as raw bytes and is classified (SetBody) by
+// the worker, off the webhook's hot path.
+func CaptureRequest(method string, h http.Header, q url.Values) Request {
 	r := Request{Method: method, Headers: make(map[string]string, len(h)), Query: make(map[string]string, len(q))}
 	for k, v := range h {
 		lk := strings.ToLower(k)
@@ -74,7 +76,6 @@ func CaptureRequest(method string, h http.Header, q url.Values, body []byte) Req
 			r.Query[k] = v[0]
 		}
 	}
-	r.SetBody(body)
 	return r
 }
 
@@ -90,6 +91,17 @@ func (r *Request) SetBody(body []byte) {
 	default:
 		r.BodyBase64 = body
 	}
+}
+
+// RawBody returns the body as it was received.
+func (r Request) RawBody() []byte {
+	switch {
+	case r.Body != nil:
+		return r.Body
+	case r.BodyText != "":
+		return []byte(r.BodyText)
+	}
+	return r.BodyBase64
 }
 
 // Env returns the `trigger` value templates see: body (parsed JSON, form
@@ -133,15 +145,27 @@ func (r Request) Env() map[string]any {
 // Job is the queue message that asks a worker to execute a Run. It carries
 // everything the worker needs, so the webhook ingress writes nothing.
 type Job struct {
-	RunID      string    `json:"runId"`
-	GroupID    string    `json:"groupId"`
-	FlowID     string    `json:"flowId"`
-	TriggerID  string    `json:"triggerId,omitempty"`
-	APIKeyID   string    `json:"apiKeyId,omitempty"`
-	Mode       Mode      `json:"mode"`
-	ReplayOf   string    `json:"replayOf,omitempty"`
+	RunID     string `json:"runId"`
+	GroupID   string `json:"groupId"`
+	FlowID    string `json:"flowId"`
+	TriggerID string `json:"triggerId,omitempty"`
+	APIKeyID  string `json:"apiKeyId,omitempty"`
+	Mode      Mode   `json:"mode"`
+	ReplayOf  string `json:"replayOf,omitempty"`
+	// Request holds the method, headers and query; Body the raw body
+	// (base64 in the message), so that the ingress need not parse it.
 	Request    Request   `json:"request"`
+	Body       []byte    `json:"body,omitempty"`
 	ReceivedAt time.Time `json:"receivedAt"`
+}
+
+// TriggerRequest returns the Request with its body, as the Run records it.
+func (j Job) TriggerRequest() Request {
+	r := j.Request
+	if j.Body != nil {
+		r.SetBody(j.Body)
+	}
+	return r
 }
 
 // StepStatus is the outcome of one step.

@@ -117,7 +117,7 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) error 
 func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) error {
 	now := w.now()
 	r := run.Run{ID: job.RunID, GroupID: job.GroupID, FlowID: job.FlowID, TriggerID: job.TriggerID, APIKeyID: job.APIKeyID,
-		Mode: job.Mode, ReplayOf: job.ReplayOf, Status: run.Running, Request: job.Request, Steps: []run.StepResult{},
+		Mode: job.Mode, ReplayOf: job.ReplayOf, Status: run.Running, Request: job.TriggerRequest(), Steps: []run.StepResult{},
 		Deliveries: receiveCount, CreatedAt: job.ReceivedAt, StartedAt: &now}
 	f, ferr := w.Store.GetFlow(ctx, job.GroupID, job.FlowID)
 	if ferr != nil && !errors.Is(ferr, wiresk.ErrNotFound) {
@@ -150,7 +150,7 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		}
 	}
 
-	env := map[string]any{"trigger": job.Request.Env()}
+	env := map[string]any{"trigger": r.Request.Env()}
 	outputs := map[string]any{}
 	env["steps"] = outputs
 	for _, cs := range compiled.Steps {
