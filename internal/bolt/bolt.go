@@ -12,6 +12,7 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // DB is one open bbolt file shared by the Store, Queue and Vault adapters.
@@ -82,7 +83,7 @@ func (d *DB) commit(fn func(*bbolt.Tx) error) error {
 	d.closeMu.RLock()
 	if d.closed {
 		d.closeMu.RUnlock()
-		return bbolt.ErrDatabaseNotOpen
+		return berrors.ErrDatabaseNotOpen
 	}
 	d.reqs <- c
 	d.closeMu.RUnlock()
