@@ -174,7 +174,9 @@ func TestWalkthroughVerbatim(t *testing.T) {
 // as exactly one succeeded Run.
 func TestKill9LosesNothing(t *testing.T) {
 	dir := t.TempDir()
-	r := startRunner(t, dir, true)
+	// Jobs the killed runner had received come back after the visibility
+	// timeout; keep it short so the test does not wait 30 s for them.
+	r := startRunner(t, dir, true, "WIRESK_VISIBILITY_TIMEOUT=3s")
 	tg := newTarget(t)
 	key, url, _ := setupFlow(t, r, tg)
 
@@ -212,7 +214,7 @@ func TestKill9LosesNothing(t *testing.T) {
 		t.Fatalf("only %d webhooks accepted before the kill", n)
 	}
 
-	r2 := startRunner(t, dir, true)
+	r2 := startRunner(t, dir, true, "WIRESK_VISIBILITY_TIMEOUT=3s")
 	accepted.Range(func(k, v any) bool {
 		run := r2.waitRun(t, "grp_dev", v.(string))
 		if run.Status != "succeeded" {

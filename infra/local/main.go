@@ -27,6 +27,7 @@ func main() {
 		MaxReceives: envInt("WIRESK_MAX_RECEIVES", 5),
 		Workers:     envInt("WIRESK_WORKERS", 8),
 		Quiet:       os.Getenv("WIRESK_QUIET") == "1",
+		Visibility:  envDuration("WIRESK_VISIBILITY_TIMEOUT", 30*time.Second),
 	}
 	flag.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (env WIRESK_ADDR)")
 	flag.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory (env WIRESK_DATA_DIR)")
@@ -36,6 +37,7 @@ func main() {
 	flag.Int64Var(&cfg.MaxBody, "max-body", cfg.MaxBody, "webhook body limit in bytes (env WIRESK_MAX_BODY_BYTES)")
 	flag.Int64Var(&cfg.MaxReceives, "max-receives", cfg.MaxReceives, "deliveries before a failing job goes to the dead-letter queue (env WIRESK_MAX_RECEIVES)")
 	flag.Int64Var(&cfg.Workers, "workers", cfg.Workers, "concurrent worker batches; 0 runs no workers (ingest only, for benchmarks) (env WIRESK_WORKERS)")
+	flag.DurationVar(&cfg.Visibility, "visibility-timeout", cfg.Visibility, "how long a received job stays hidden before it is redelivered; longer than any Run takes (env WIRESK_VISIBILITY_TIMEOUT)")
 	flag.Parse()
 	if cfg.MaxBody < 1 || cfg.MaxReceives < 1 || cfg.Workers < 0 {
 		fmt.Fprintln(os.Stderr, "wiresk: -max-body and -max-receives must be at least 1, -workers at least 0")
@@ -73,6 +75,19 @@ func envInt(name string, def int64) int64 {
 		os.Exit(2)
 	}
 	return n
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		fmt.Fprintf(os.Stderr, "wiresk: %s=%q is not a positive duration such as 30s\n", name, v)
+		os.Exit(2)
+	}
+	return d
 }
 
 // shutdownGrace bounds how long a stop waits for in-flight requests.

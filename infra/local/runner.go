@@ -32,6 +32,7 @@ type config struct {
 	Addr, DataDir, PublicURL, AllowCIDRs string
 	NoSync, Quiet                        bool
 	MaxBody, MaxReceives, Workers        int64
+	Visibility                           time.Duration
 }
 
 // The development Group and user seeded on first start.
@@ -100,7 +101,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 
 	w := &worker.Worker{Store: store, Steps: steps, MaxReceives: int(cfg.MaxReceives), Logger: log}
-	pump := &queue.Pump{Queue: q, Handler: w.Handle, Workers: int(cfg.Workers), Logger: log}
+	pump := &queue.Pump{Queue: q, Handler: w.Handle, Workers: int(cfg.Workers), Visibility: cfg.Visibility, Logger: log}
 	pumpCtx, stopPump := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPump()
 	var wg sync.WaitGroup
