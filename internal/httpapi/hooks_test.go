@@ -128,10 +128,8 @@ func FuzzIngress(f *testing.F) {
 	f.Add("/v1/hooks/%2e%2e", key[:20], "Basic abc", strings.Repeat("{", 2000), strings.Repeat("k", 300))
 	allowed := map[int]bool{202: true, 400: true, 401: true, 403: true, 404: true, 405: true, 413: true}
 	f.Fuzz(func(t *testing.T, path, xKey, authz, body, idem string) {
-		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#?") {
-			path = "/v1/hooks/" + rk
-		}
-		req := httptest.NewRequest("POST", "http://x"+strings.ReplaceAll(path, "%", "%25"), strings.NewReader(body))
+		req := httptest.NewRequest("POST", "http://x/", strings.NewReader(body))
+		req.URL.Path = path // any path, as a raw server could hand it over
 		for name, v := range map[string]string{"X-API-Key": xKey, "Authorization": authz, "Idempotency-Key": idem} {
 			if v != "" && !strings.ContainsAny(v, "\r\n\x00") {
 				req.Header.Set(name, v)
