@@ -3,7 +3,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -13,48 +12,22 @@ import (
 	"wiresk/internal/apikey"
 	"wiresk/internal/flow"
 	"wiresk/internal/group"
+	"wiresk/internal/ingest"
+	"wiresk/internal/manage"
 	"wiresk/internal/run"
 	"wiresk/internal/trigger"
 	"wiresk/internal/wiresk"
+	"wiresk/internal/worker"
 )
 
-// Store is the whole store port: the union of what the use cases need.
-// Errors: a missing record wraps wiresk.ErrNotFound, a broken uniqueness or
-// version invariant wraps wiresk.ErrConflict; anything else is a failure of
-// the store itself.
+// Store is the whole store port: the union of what the use cases need,
+// each declared where it is used. Errors: a missing record wraps
+// wiresk.ErrNotFound, a broken uniqueness or version invariant wraps
+// wiresk.ErrConflict; anything else is a failure of the store itself.
 type Store interface {
-	CreateGroup(ctx context.Context, g group.Group, owner group.Member) error
-	GetGroup(ctx context.Context, id string) (group.Group, error)
-	ListGroupsByUser(ctx context.Context, userID string) ([]group.Group, error)
-	PutMember(ctx context.Context, m group.Member) error
-	GetMember(ctx context.Context, groupID, userID string) (group.Member, error)
-	ListMembers(ctx context.Context, groupID string) ([]group.Member, error)
-	DeleteMember(ctx context.Context, groupID, userID string) error
-
-	CreateAPIKey(ctx context.Context, k apikey.Key) error
-	GetAPIKey(ctx context.Context, groupID, id string) (apikey.Key, error)
-	ListAPIKeys(ctx context.Context, groupID string) ([]apikey.Key, error)
-	UpdateAPIKey(ctx context.Context, k apikey.Key) error
-	RotateAPIKey(ctx context.Context, old, replacement apikey.Key) error
-
-	CreateFlow(ctx context.Context, f flow.Flow) error
-	GetFlow(ctx context.Context, groupID, id string) (flow.Flow, error)
-	ListFlows(ctx context.Context, groupID string) ([]flow.Flow, error)
-	UpdateFlow(ctx context.Context, f flow.Flow) error
-	DeleteFlow(ctx context.Context, groupID, id string) error
-
-	CreateTrigger(ctx context.Context, t trigger.HTTPTrigger) error
-	GetTrigger(ctx context.Context, groupID, flowID, id string) (trigger.HTTPTrigger, error)
-	ListTriggers(ctx context.Context, groupID, flowID string) ([]trigger.HTTPTrigger, error)
-	UpdateTrigger(ctx context.Context, t trigger.HTTPTrigger) error
-	DeleteTrigger(ctx context.Context, groupID, flowID, id string) error
-	GetRoute(ctx context.Context, routingKey string) (trigger.Route, error)
-	Lookup(ctx context.Context, keyHash apikey.Hash, routingKey string) (*apikey.Key, *trigger.Route, error)
-
-	CreateRun(ctx context.Context, r run.Run) (bool, error)
-	GetRun(ctx context.Context, groupID, id string) (run.Run, error)
-	UpdateRun(ctx context.Context, r run.Run) error
-	ListRuns(ctx context.Context, q run.Query) (run.Page, error)
+	manage.Store
+	worker.Store
+	ingest.Lookup
 }
 
 // Run runs the contract suite; newStore returns an empty store.
