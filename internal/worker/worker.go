@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -160,6 +161,8 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 			continue
 		}
 		res := w.runStep(ctx, cs, env)
+		full := res.Output
+		res.Input, res.Output = recordable(res.Input), recordable(res.Output)
 		if done {
 			res.Attempts += prev.Attempts
 			*prev = res
@@ -183,7 +186,7 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 			}
 			return stepErr
 		}
-		outputs[cs.Step.ID] = map[string]any{"output": res.Output}
+		outputs[cs.Step.ID] = map[string]any{"output": full}
 		if err := w.Store.UpdateRun(ctx, r); err != nil {
 			return fmt.Errorf("update run: %w", err)
 		}
@@ -221,6 +224,28 @@ func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[stri
 	}
 	res.Status, res.Output = run.StepSucceeded, out
 	return res
+}
+
+// MaxRecorded caps the JSON size of a step's input and output as recorded
+// in the Run: a DynamoDB item holds at most 400 KB. A larger value is
+// recorded as {"truncated": true, "bytes": n, "preview": "..."}; later steps
+// of the same delivery still see the whole value.
+const MaxRecorded = 64 << 10
+
+// recordable returns v, or its truncated form when it is over MaxRecorded.
+func recordable(v any) any {
+	if v == nil {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil || len(b) <= MaxRecorded {
+		return v
+	}
+	preview := b[:1024]
+	for !utf8.Valid(preview) {
+		preview = preview[:len(preview)-1]
+	}
+	return map[string]any{"truncated": true, "bytes": len(b), "preview": string(preview)}
 }
 
 // finish records the end of a Run: succeeded when cause is nil, failed with

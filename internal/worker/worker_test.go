@@ -233,3 +233,30 @@ func TestPoisonMessageEndsInDeadLetterQueue(t *testing.T) {
 		t.Fatalf("run = %s %q deliveries %d attempts %d, want failed with the step's error after %d deliveries", r.Status, r.Error, r.Deliveries, r.Steps[0].Attempts, maxReceives)
 	}
 }
+
+func TestLargeOutputIsRecordedTruncated(t *testing.T) {
+	_, store := MustStore(t)
+	mustFlow(t, store, flow.Flow{ID: "flw_1", GroupID: "grp_a", Steps: []flow.Step{
+		{ID: "big", App: "test", Method: "big", Input: map[string]any{}},
+		{ID: "use", App: "test", Method: "use", Input: map[string]any{"n": "{{ len(steps.big.output.data) }}"}},
+	}})
+	var seen any
+	w := &worker.Worker{Store: store, Steps: steps{exec: func(_ context.Context, method string, in map[string]any) (any, int, error) {
+		if method == "big" {
+			return map[string]any{"data": strings.Repeat("x", worker.MaxRecorded+10)}, 1, nil
+		}
+		seen = in["n"]
+		return "ok", 1, nil
+	}}}
+	if err := w.Execute(t.Context(), job("run_big"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if seen != worker.MaxRecorded+10 {
+		t.Fatalf("the next step saw len %v, want the whole output (%d)", seen, worker.MaxRecorded+10)
+	}
+	r, _ := store.GetRun(t.Context(), "grp_a", "run_big")
+	out, _ := r.Steps[0].Output.(map[string]any)
+	if out["truncated"] != true || len(out["preview"].(string)) != 1024 {
+		t.Fatalf("recorded output = %.200v, want a truncated preview", r.Steps[0].Output)
+	}
+}
