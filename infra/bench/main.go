@@ -60,6 +60,10 @@ func main() {
 		fmt.Printf("%-34s %6d %10.0f %9s %9s %7.0f%%\n\n", "local runner, -no-sync", c, nosync.rate, nosync.p50, nosync.p99, 100*nosync.rate/bare.rate)
 	}
 	fmt.Println("targets (design §6): fsync ≥ 80% of the group-commit bound; -no-sync ≥ 50% of bare net/http.")
+	fmt.Println()
+	if err := benchFunctions(); err != nil {
+		fail("lambda functions: %v", err)
+	}
 }
 
 func runtimeProcs() int {

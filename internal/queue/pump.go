@@ -23,7 +23,8 @@ type Receiver interface {
 	// returns ctx.Err(). Any other error means the queue is unavailable.
 	Receive(ctx context.Context, limit int, visibility, wait time.Duration) ([]Message, error)
 	// Delete removes the message received with receiptHandle for good. A
-	// stale or unknown handle is an error wrapping wiresk.ErrNotFound.
+	// stale or unknown handle either fails with an error wrapping
+	// wiresk.ErrNotFound or, as in Amazon SQS, succeeds without deleting.
 	Delete(ctx context.Context, receiptHandle string) error
 	// ChangeVisibility makes the message received with receiptHandle visible
 	// d from now (at once if d <= 0). A stale or unknown handle is an error

@@ -31,8 +31,9 @@ type Queue interface {
 	// of times goes to the dead letters instead of being returned.
 	Receive(ctx context.Context, limit int, visibility, wait time.Duration) ([]queue.Message, error)
 	// Delete removes the message received with receiptHandle for good. A
-	// stale handle (from a receive before the latest) is an error wrapping
-	// wiresk.ErrNotFound.
+	// stale handle (from a receive before the latest) never deletes the
+	// message: it is an error wrapping wiresk.ErrNotFound, or, as with
+	// Amazon SQS, a success with no effect.
 	Delete(ctx context.Context, receiptHandle string) error
 	// ChangeVisibility makes the message received with receiptHandle
 	// visible d from now (at once if d is 0). A stale handle is an error
@@ -82,7 +83,7 @@ func Run(t *testing.T, newQueue func(t *testing.T, maxReceives int) Queue) {
 		t.Parallel()
 		testChangeVisibilityZero(t, newQueue(t, 5))
 	})
-	t.Run("StaleReceiptHandleRefused", func(t *testing.T) {
+	t.Run("StaleReceiptHandleDoesNotDelete", func(t *testing.T) {
 		t.Parallel()
 		testStaleHandle(t, newQueue(t, 5))
 	})
@@ -254,18 +255,29 @@ func testChangeVisibilityZero(t *testing.T, q Queue) {
 
 func testStaleHandle(t *testing.T, q Queue) {
 	ctx := t.Context()
-	send(t, q, "stale")
+	id := send(t, q, "stale")
 	first := receiveOne(t, q, long)
 	if err := q.ChangeVisibility(ctx, first.ReceiptHandle, 0); err != nil {
 		t.Fatalf("ChangeVisibility(0): %v", err)
 	}
 	second := receiveOne(t, q, long)
+	// Amazon SQS answers a DeleteMessage with a stale handle with success
+	// and does not delete the message; other queues refuse the handle.
 	err := q.Delete(ctx, first.ReceiptHandle)
-	if got, want := err, wiresk.ErrNotFound; !errors.Is(got, want) {
-		t.Errorf("Delete(stale handle) = %v, want an error wrapping %v", got, want)
+	if got, want := err, wiresk.ErrNotFound; got != nil && !errors.Is(got, want) {
+		t.Errorf("Delete(stale handle) = %v, want nil or an error wrapping %v", got, want)
+	}
+	// Either way the message is still there: the current handle brings it
+	// back at once.
+	if err := q.ChangeVisibility(ctx, second.ReceiptHandle, 0); err != nil {
+		t.Fatalf("ChangeVisibility(current handle, 0) after Delete(stale handle): %v", err)
+	}
+	third := receiveOne(t, q, long)
+	if got, want := third.ID, id; got != want {
+		t.Errorf("ID = %q, want %q", got, want)
 	}
 	// The current handle still works, once.
-	if err := q.Delete(ctx, second.ReceiptHandle); err != nil {
+	if err := q.Delete(ctx, third.ReceiptHandle); err != nil {
 		t.Fatalf("Delete(current handle): %v", err)
 	}
 	eventuallyStats(t, q, queue.Stats{})

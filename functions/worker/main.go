@@ -1,0 +1,126 @@
+// Command worker is the Lambda function that runs the jobs of the SQS run
+// queue: worker.Worker over the DynamoDB store and the step catalog. Its SQS
+// event source uses ReportBatchItemFailures, so only the failed records of a
+// batch are redelivered.
+//
+// Environment:
+//
+//	WIRESK_TABLE               DynamoDB table (required)
+//	WIRESK_QUEUE_URL           SQS run queue URL (required): failed jobs get a
+//	                           short visibility (retry backoff)
+//	WIRESK_MAX_RECEIVES        the run queue's maxReceiveCount (required): on
+//	                           that delivery a failure is final
+//	WIRESK_HTTP_ALLOW_CIDRS    private CIDRs HTTP steps may call (default
+//	                           none: no loopback, private or metadata address)
+//	WIRESK_RUN_RETENTION_DAYS  days a Run is kept before TTL deletes it
+//	                           (default 30; 0 keeps Runs forever)
+//	WIRESK_LOG_LEVEL           debug, info, warn or error (default info)
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"wiresk/internal/dynamo"
+	"wiresk/internal/queue"
+	"wiresk/internal/sqsqueue"
+	"wiresk/internal/step"
+	"wiresk/internal/worker"
+)
+
+type config struct {
+	Table        string
+	QueueURL     string
+	MaxReceives  int
+	Guard        *step.Guard
+	RunRetention time.Duration
+	LogLevel     slog.Level
+}
+
+// deps are the adapters the handler runs on: DynamoDB in Lambda, the
+// embedded store in tests.
+type deps struct {
+	Store worker.Store
+	// Queue shortens the visibility of failed jobs (retry backoff).
+	Queue  queue.VisibilityChanger
+	Logger *slog.Logger
+}
+
+// handler is what lambda.Start runs.
+type handler = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+
+func main() {
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "wiresk worker: configuration:", err)
+		os.Exit(1)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	slog.SetDefault(log)
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Error("load AWS configuration", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(newHandler(cfg, deps{
+		Store:  dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, dynamo.Options{RunRetention: cfg.RunRetention}),
+		Queue:  sqsqueue.New(sqs.NewFromConfig(awsCfg, sqsqueue.AvoidRequestBodyRace), cfg.QueueURL, ""),
+		Logger: log,
+	}))
+}
+
+// newHandler returns the Lambda handler: the worker's SQS batch handler with
+// the step catalog, whose HTTP steps go through the SSRF guard.
+func newHandler(cfg config, d deps) handler {
+	steps := step.Catalog{"http": {"request": &step.HTTP{Client: step.NewHTTPClient(cfg.Guard), Guard: cfg.Guard}}}
+	w := &worker.Worker{Store: d.Store, Steps: steps, MaxReceives: cfg.MaxReceives, Logger: d.Logger}
+	return queue.WithRetryBackoff(w.Handle, d.Queue, queue.DefaultRetryDelay, d.Logger)
+}
+
+// loadConfig reads the configuration through getenv (os.Getenv).
+func loadConfig(getenv func(string) string) (config, error) {
+	cfg := config{Table: getenv("WIRESK_TABLE"), QueueURL: getenv("WIRESK_QUEUE_URL"), RunRetention: 30 * 24 * time.Hour}
+	var errs []error
+	if cfg.Table == "" {
+		errs = append(errs, errors.New("WIRESK_TABLE is required (the DynamoDB table name)"))
+	}
+	if cfg.QueueURL == "" {
+		errs = append(errs, errors.New("WIRESK_QUEUE_URL is required (the SQS run queue URL, for the retry backoff)"))
+	}
+	if v := getenv("WIRESK_MAX_RECEIVES"); v == "" {
+		errs = append(errs, errors.New("WIRESK_MAX_RECEIVES is required: the run queue's maxReceiveCount"))
+	} else if n, err := strconv.Atoi(v); err != nil || n < 1 || n > 1000 {
+		errs = append(errs, fmt.Errorf("WIRESK_MAX_RECEIVES=%q: want the run queue's maxReceiveCount, 1 to 1000", v))
+	} else {
+		cfg.MaxReceives = n
+	}
+	guard, err := step.NewGuard(getenv(step.AllowEnv))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	cfg.Guard = guard
+	if v := getenv("WIRESK_RUN_RETENTION_DAYS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 3650 {
+			errs = append(errs, fmt.Errorf("WIRESK_RUN_RETENTION_DAYS=%q: want a number of days from 0 (keep Runs forever) to 3650", v))
+		}
+		cfg.RunRetention = time.Duration(n) * 24 * time.Hour
+	}
+	if v := getenv("WIRESK_LOG_LEVEL"); v != "" {
+		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			errs = append(errs, fmt.Errorf("WIRESK_LOG_LEVEL=%q: want debug, info, warn or error", v))
+		}
+	}
+	return cfg, errors.Join(errs...)
+}

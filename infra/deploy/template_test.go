@@ -1,0 +1,688 @@
+package deploy_test
+
+import (
+	"bytes"
+	"debug/buildinfo"
+	"debug/elf"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"wiresk/infra/deploy"
+	"wiresk/internal/auth"
+	"wiresk/internal/httpapi"
+	"wiresk/internal/ingest"
+)
+
+// root is the repository root, where template.yaml and the Makefile are.
+const root = "../.."
+
+// functions maps each function of the template to its folder under
+// functions/.
+var functions = map[string]string{
+	"TriggerFunction": "trigger",
+	"ManageFunction":  "manage",
+	"WorkerFunction":  "worker",
+}
+
+// hookRoute is the one route of the trigger function.
+const hookRoute = "POST /v1/hooks/{routingKey}"
+
+var parsed = sync.OnceValues(func() (*deploy.Template, error) {
+	return deploy.Open(filepath.Join(root, "template.yaml"))
+})
+
+func template(t *testing.T) *deploy.Template {
+	t.Helper()
+	tmpl, err := parsed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tmpl
+}
+
+// lookup returns the Raw value at path, failing the test if it is missing.
+func lookup(t *testing.T, path ...any) any {
+	t.Helper()
+	v, ok := template(t).Lookup(path...)
+	if !ok {
+		t.Fatalf("template: nothing at %v", path)
+	}
+	return v
+}
+
+// jsonEqual compares a Raw value with a Go value through their JSON.
+func jsonEqual(t *testing.T, got, want any) bool {
+	t.Helper()
+	var w any
+	b, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		t.Fatal(err)
+	}
+	return reflect.DeepEqual(got, w)
+}
+
+func show(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func TestTemplateIsSAM(t *testing.T) {
+	tmpl := template(t)
+	if got, want := tmpl.AWSTemplateFormatVersion, "2010-09-09"; got != want {
+		t.Errorf("AWSTemplateFormatVersion: got %q, want %q", got, want)
+	}
+	if tmpl.Transform == nil || tmpl.Transform.String == nil || *tmpl.Transform.String != "AWS::Serverless-2016-10-31" {
+		t.Errorf("Transform: got %v, want AWS::Serverless-2016-10-31", lookup(t, "Transform"))
+	}
+}
+
+// samSchemaFalsePositive is the one known false positive of the bundled SAM
+// schema: its SQS event predates FunctionResponseTypes (partial batch
+// responses) and ScalingConfig (maximum concurrency), both part of SAM's SQS
+// event today. Any other schema error fails the test.
+var samSchemaFalsePositive = []string{
+	"Resources.WorkerFunction.Properties.Events.Runs.Properties.FunctionResponseTypes: is not a property the schema allows here",
+	"Resources.WorkerFunction.Properties.Events.Runs.Properties.ScalingConfig: is not a property the schema allows here",
+}
+
+func TestTemplateMatchesSAMSchema(t *testing.T) {
+	errs, err := deploy.ValidateSAM(template(t).Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range errs {
+		got = append(got, e.String())
+	}
+	if want := samSchemaFalsePositive; !slices.Equal(got, want) {
+		t.Errorf("schema errors:\n got  %s\n want %s (the known false positive only)", strings.Join(got, "\n      "), strings.Join(want, "\n      "))
+	}
+}
+
+func TestParameters(t *testing.T) {
+	tmpl := template(t)
+	want := map[string]any{
+		"Stage": "dev", "JwtIssuer": nil, "JwtAudience": nil, "GroupsClaim": "groups", "PublicUrl": "",
+		"RunRetentionDays": "30", "LogLevel": "info", "MaxReceives": "5", "HttpAllowCidrs": "", "WorkerMaxConcurrency": "10",
+	}
+	for name, def := range want {
+		p, ok := tmpl.Parameters[name]
+		if !ok {
+			t.Errorf("parameter %s: missing", name)
+			continue
+		}
+		if got := p.Default; !reflect.DeepEqual(got, def) {
+			t.Errorf("parameter %s default: got %v, want %v", name, got, def)
+		}
+	}
+	for name := range tmpl.Parameters {
+		if _, ok := want[name]; !ok {
+			t.Errorf("parameter %s: unexpected (add it to this test)", name)
+		}
+	}
+}
+
+func TestGlobals(t *testing.T) {
+	g, err := template(t).GetServerlessGlobalFunction()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Runtime == nil || *g.Runtime != "provided.al2023" {
+		t.Errorf("Globals.Function.Runtime: got %v, want provided.al2023", lookup(t, "Globals", "Function", "Runtime"))
+	}
+	if g.Handler == nil || *g.Handler != "bootstrap" {
+		t.Errorf("Globals.Function.Handler: got %v, want bootstrap", lookup(t, "Globals", "Function", "Handler"))
+	}
+	if got, want := lookup(t, "Globals", "Function", "Architectures"), []string{"arm64"}; !jsonEqual(t, got, want) {
+		t.Errorf("Globals.Function.Architectures: got %v, want %v", got, want)
+	}
+	if got, want := lookup(t, "Globals", "Function", "Tracing"), "Active"; got != want {
+		t.Errorf("Globals.Function.Tracing: got %v, want %v", got, want)
+	}
+	env := map[string]string{"WIRESK_TABLE": deploy.Ref("Table"), "WIRESK_LOG_LEVEL": deploy.Ref("LogLevel")}
+	if got := lookup(t, "Globals", "Function", "Environment", "Variables"); !jsonEqual(t, got, env) {
+		t.Errorf("Globals.Function.Environment: got %v, want %v", got, env)
+	}
+}
+
+// TestFunctions checks one function per folder, each built by its Makefile
+// target for linux/arm64 as SAM's makefile build method runs it.
+func TestFunctions(t *testing.T) {
+	tmpl := template(t)
+	fns := tmpl.GetAllServerlessFunctionResources()
+	var names []string
+	for name := range fns {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	if got, want := strings.Join(names, " "), "ManageFunction TriggerFunction WorkerFunction"; got != want {
+		t.Fatalf("functions: got %s, want %s", got, want)
+	}
+	entries, err := os.ReadDir(filepath.Join(root, "functions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	if got, want := strings.Join(dirs, " "), "manage trigger worker"; got != want {
+		t.Errorf("folders under functions/: got %s, want %s (one per function of the template)", got, want)
+	}
+	for name, dir := range functions {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := fns[name]
+			if f.CodeUri == nil || f.CodeUri.String == nil || *f.CodeUri.String != "." {
+				t.Errorf("CodeUri: got %v, want .", lookup(t, "Resources", name, "Properties", "CodeUri"))
+			}
+			if got, want := f.AWSCloudFormationMetadata["BuildMethod"], "makefile"; got != want {
+				t.Errorf("Metadata.BuildMethod: got %v, want %v", got, want)
+			}
+			out := t.TempDir()
+			cmd := exec.Command("make", "--no-print-directory", "-C", root, "build-"+name, "ARTIFACTS_DIR="+out)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("make build-%s: %v\n%s", name, err, b)
+			}
+			bin := filepath.Join(out, "bootstrap")
+			ef, err := elf.Open(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ef.Close()
+			if got, want := ef.Machine, elf.EM_AARCH64; got != want {
+				t.Errorf("bootstrap machine: got %v, want %v", got, want)
+			}
+			info, err := buildinfo.ReadFile(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := info.Path, "wiresk/functions/"+dir; got != want {
+				t.Errorf("bootstrap package: got %s, want %s", got, want)
+			}
+			settings := map[string]string{}
+			for _, s := range info.Settings {
+				settings[s.Key] = s.Value
+			}
+			for k, want := range map[string]string{"GOOS": "linux", "GOARCH": "arm64", "CGO_ENABLED": "0", "-tags": "lambda.norpc", "-trimpath": "true"} {
+				if got := settings[k]; got != want {
+					t.Errorf("bootstrap build setting %s: got %q, want %q", k, got, want)
+				}
+			}
+			// -ldflags='-s -w' (not recorded under -trimpath): no symbol
+			// table, no DWARF.
+			if _, err := ef.Symbols(); !errors.Is(err, elf.ErrNoSymbols) {
+				t.Errorf("bootstrap symbol table: got %v, want none (-s)", err)
+			}
+			for _, sec := range ef.Sections {
+				if strings.HasPrefix(sec.Name, ".debug_") || strings.HasPrefix(sec.Name, ".zdebug_") {
+					t.Errorf("bootstrap has section %s, want no DWARF (-w)", sec.Name)
+				}
+			}
+		})
+	}
+}
+
+// event is an HttpApi event of a function.
+type event struct {
+	function, route, authorizer string
+}
+
+func httpEvents(t *testing.T) []event {
+	t.Helper()
+	var out []event
+	for name, f := range template(t).GetAllServerlessFunctionResources() {
+		for evName, ev := range f.Events {
+			if ev.Type != "HttpApi" {
+				continue
+			}
+			h := ev.Properties.HttpApiEvent
+			if h == nil || h.Method == nil || h.Path == nil {
+				t.Errorf("%s event %s: not a complete HttpApi event", name, evName)
+				continue
+			}
+			if h.ApiId == nil || *h.ApiId != deploy.Ref("HttpApi") {
+				t.Errorf("%s event %s: ApiId %v, want %s", name, evName, h.ApiId, deploy.Ref("HttpApi"))
+			}
+			e := event{function: name, route: *h.Method + " " + *h.Path}
+			if h.Auth != nil && h.Auth.Authorizer != nil {
+				e.authorizer = *h.Auth.Authorizer
+			}
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func TestRoutesMatchHandlers(t *testing.T) {
+	var hooks, manage []string
+	for _, e := range httpEvents(t) {
+		switch e.function {
+		case "TriggerFunction":
+			hooks = append(hooks, e.route)
+			if got, want := e.authorizer, "NONE"; got != want {
+				t.Errorf("%s %s: Auth.Authorizer %q, want %q (webhooks carry an API key, not a JWT)", e.function, e.route, got, want)
+			}
+		case "ManageFunction":
+			manage = append(manage, e.route)
+			if e.authorizer != "" {
+				t.Errorf("%s %s: Auth.Authorizer %q, want the default JWT authorizer", e.function, e.route, e.authorizer)
+			}
+		default:
+			t.Errorf("%s has an HTTP route %s; only TriggerFunction and ManageFunction serve HTTP", e.function, e.route)
+		}
+	}
+	if got, want := hooks, []string{hookRoute}; !slices.Equal(got, want) {
+		t.Errorf("TriggerFunction routes: got %q, want %q", got, want)
+	}
+	mgmt := httpapi.NewManagement(nil, auth.APIGateway{}, "https://hooks.example", nil)
+	want := mgmt.Routes()
+	sort.Strings(manage)
+	sort.Strings(want)
+	if !slices.Equal(manage, want) {
+		t.Errorf("ManageFunction routes differ from Management.Routes():\n got  %q\n want %q", manage, want)
+	}
+
+	// Every route of the template reaches a handler route: without an
+	// identity the management API answers 401 and the webhook ingress 401
+	// (no API key), where an unknown route would answer 404.
+	serve := func(h http.Handler, route string) int {
+		method, path, _ := strings.Cut(route, " ")
+		for _, p := range []string{"{g}", "{f}", "{k}", "{t}", "{r}", "{userId}"} {
+			path = strings.ReplaceAll(path, p, "x1")
+		}
+		path = strings.ReplaceAll(path, "{routingKey}", strings.Repeat("A", 32))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader("{}")))
+		return rec.Code
+	}
+	for _, r := range manage {
+		if got, want := serve(mgmt, r), http.StatusUnauthorized; got != want {
+			t.Errorf("management handler, %s: got %d, want %d", r, got, want)
+		}
+	}
+	if got, want := serve(mgmt, "GET /v1/no-such-route"), http.StatusNotFound; got != want {
+		t.Errorf("management handler, unknown route: got %d, want %d", got, want)
+	}
+	if got, want := serve(&httpapi.Hooks{Ingest: &ingest.Service{}}, hookRoute), http.StatusUnauthorized; got != want {
+		t.Errorf("hooks handler, %s: got %d, want %d", hookRoute, got, want)
+	}
+}
+
+func TestHttpAPIAuthorizer(t *testing.T) {
+	api, err := template(t).GetServerlessHttpApiWithName("HttpApi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if api.Auth == nil || api.Auth.DefaultAuthorizer == nil || *api.Auth.DefaultAuthorizer != "JwtAuthorizer" {
+		t.Errorf("HttpApi default authorizer: got %v, want JwtAuthorizer", lookup(t, "Resources", "HttpApi", "Properties", "Auth"))
+	}
+	want := map[string]any{
+		"JwtAuthorizer": map[string]any{
+			"IdentitySource": "$request.header.Authorization",
+			"JwtConfiguration": map[string]any{
+				"issuer":   deploy.Ref("JwtIssuer"),
+				"audience": []string{deploy.Ref("JwtAudience")},
+			},
+		},
+	}
+	if got := lookup(t, "Resources", "HttpApi", "Properties", "Auth", "Authorizers"); !jsonEqual(t, got, want) {
+		t.Errorf("HttpApi authorizers: got %s, want %s", show(got), show(want))
+	}
+	if _, ok := template(t).Lookup("Resources", "HttpApi", "Properties", "StageName"); ok {
+		t.Errorf("HttpApi has a StageName: a named stage prefixes every path, which the handlers do not expect; use the $default stage")
+	}
+}
+
+func TestPoliciesAreLeastPrivilege(t *testing.T) {
+	secretsArn := deploy.Sub("arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:wiresk/${Stage}/*")
+	sendToRunQueue := map[string]any{"SQSSendMessagePolicy": map[string]any{"QueueName": deploy.GetAtt("RunQueue", "QueueName")}}
+	tableCrud := map[string]any{"DynamoDBCrudPolicy": map[string]any{"TableName": deploy.Ref("Table")}}
+	want := map[string][]any{
+		"TriggerFunction": {
+			map[string]any{"Statement": []any{map[string]any{
+				"Sid": "ReadKeysAndRoutes", "Effect": "Allow",
+				"Action":   []string{"dynamodb:BatchGetItem", "dynamodb:GetItem"},
+				"Resource": deploy.GetAtt("Table", "Arn"),
+			}}},
+			sendToRunQueue,
+		},
+		// Run Once and replay enqueue jobs: the management API sends to the
+		// run queue too.
+		"ManageFunction": {tableCrud, sendToRunQueue},
+		// For the SQS event source SAM adds the managed
+		// AWSLambdaSQSQueueExecutionRole (receive, delete, get attributes).
+		"WorkerFunction": {
+			tableCrud,
+			map[string]any{"Statement": []any{map[string]any{
+				"Sid": "RetryBackoff", "Effect": "Allow",
+				"Action":   []string{"sqs:ChangeMessageVisibility"},
+				"Resource": deploy.GetAtt("RunQueue", "Arn"),
+			}}},
+			map[string]any{"Statement": []any{map[string]any{
+				"Sid": "ConnectionTokens", "Effect": "Allow",
+				"Action": []string{
+					"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret",
+					"secretsmanager:DeleteSecret", "secretsmanager:DescribeSecret", "secretsmanager:RestoreSecret",
+				},
+				"Resource": secretsArn,
+			}}},
+		},
+	}
+	for name, policies := range want {
+		if got := lookup(t, "Resources", name, "Properties", "Policies"); !jsonEqual(t, got, policies) {
+			t.Errorf("%s policies:\n got  %s\n want %s", name, show(got), show(policies))
+		}
+		for _, prop := range []string{"Role", "Connectors", "PermissionsBoundary"} {
+			if _, ok := template(t).Lookup("Resources", name, "Properties", prop); ok {
+				t.Errorf("%s has %s; its permissions must come from Policies alone", name, prop)
+			}
+		}
+	}
+	if _, ok := template(t).Lookup("Globals", "Function", "Policies"); ok {
+		t.Errorf("Globals.Function has Policies; each function's must be its own")
+	}
+}
+
+func TestEnvironment(t *testing.T) {
+	want := map[string]map[string]any{
+		"TriggerFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_MAX_BODY_BYTES": "262144"},
+		"ManageFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl"),
+			"WIRESK_GROUPS_CLAIM": deploy.Ref("GroupsClaim"), "WIRESK_RUN_ONCE_WAIT": "25s"},
+		"WorkerFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_MAX_RECEIVES": deploy.Ref("MaxReceives"), "WIRESK_HTTP_ALLOW_CIDRS": deploy.Ref("HttpAllowCidrs"),
+			"WIRESK_RUN_RETENTION_DAYS": deploy.Ref("RunRetentionDays")},
+	}
+	for name, env := range want {
+		if got := lookup(t, "Resources", name, "Properties", "Environment", "Variables"); !jsonEqual(t, got, env) {
+			t.Errorf("%s environment:\n got  %s\n want %s", name, show(got), show(env))
+		}
+	}
+	// Run Once waits 25 s: the function must outlive the wait, and API
+	// Gateway gives up at 30 s.
+	if got := timeout(t, "ManageFunction"); got <= 25 || got > 30 {
+		t.Errorf("ManageFunction Timeout: got %d, want 26 to 30 s", got)
+	}
+}
+
+// timeout returns a function's Timeout, or the global one.
+func timeout(t *testing.T, name string) int {
+	t.Helper()
+	tmpl := template(t)
+	f, err := tmpl.GetServerlessFunctionWithName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Timeout != nil {
+		return *f.Timeout
+	}
+	g, err := tmpl.GetServerlessGlobalFunction()
+	if err != nil || g.Timeout == nil {
+		t.Fatalf("%s has no Timeout and Globals has none", name)
+	}
+	return *g.Timeout
+}
+
+func TestWorkerEventSource(t *testing.T) {
+	events := lookup(t, "Resources", "WorkerFunction", "Properties", "Events").(map[string]any)
+	if len(events) != 1 {
+		t.Fatalf("WorkerFunction events: got %s, want one SQS event", show(events))
+	}
+	want := map[string]any{
+		"Type": "SQS",
+		"Properties": map[string]any{
+			"Queue":                 deploy.GetAtt("RunQueue", "Arn"),
+			"BatchSize":             10,
+			"FunctionResponseTypes": []string{"ReportBatchItemFailures"},
+			"ScalingConfig":         map[string]any{"MaximumConcurrency": deploy.Ref("WorkerMaxConcurrency")},
+		},
+	}
+	for _, got := range events {
+		if !jsonEqual(t, got, want) {
+			t.Errorf("WorkerFunction event:\n got  %s\n want %s", show(got), show(want))
+		}
+	}
+}
+
+func TestQueues(t *testing.T) {
+	tmpl := template(t)
+	q, err := tmpl.GetSQSQueueWithName("RunQueue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"deadLetterTargetArn": deploy.GetAtt("DeadLetterQueue", "Arn"), "maxReceiveCount": deploy.Ref("MaxReceives")}
+	if got := q.RedrivePolicy; !jsonEqual(t, got, want) {
+		t.Errorf("RunQueue RedrivePolicy: got %s, want %s", show(got), show(want))
+	}
+	wt := timeout(t, "WorkerFunction")
+	if q.VisibilityTimeout == nil || *q.VisibilityTimeout < 6*wt {
+		t.Errorf("RunQueue VisibilityTimeout: got %v, want at least 6 x the worker's Timeout (%d s) = %d s", lookup(t, "Resources", "RunQueue", "Properties", "VisibilityTimeout"), wt, 6*wt)
+	}
+	dlq, err := tmpl.GetSQSQueueWithName("DeadLetterQueue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dlq.MessageRetentionPeriod == nil || *dlq.MessageRetentionPeriod != 14*24*3600 {
+		t.Errorf("DeadLetterQueue MessageRetentionPeriod: got %v, want %d (14 days)", dlq.MessageRetentionPeriod, 14*24*3600)
+	}
+	if q.MessageRetentionPeriod != nil && *q.MessageRetentionPeriod >= *dlq.MessageRetentionPeriod {
+		t.Errorf("RunQueue keeps messages %d s, not less than its dead-letter queue (%d s): SQS keeps a message's first enqueue time, so it could expire there at once", *q.MessageRetentionPeriod, *dlq.MessageRetentionPeriod)
+	}
+	// A job carries the webhook body base64-encoded, beside the request's
+	// headers and the ids: a body at the trigger's limit must fit.
+	maxBody, err := strconv.Atoi(lookup(t, "Resources", "TriggerFunction", "Properties", "Environment", "Variables", "WIRESK_MAX_BODY_BYTES").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	need := base64.StdEncoding.EncodedLen(maxBody) + 64<<10
+	for name, size := range map[string]*int{"RunQueue": q.MaximumMessageSize, "DeadLetterQueue": dlq.MaximumMessageSize} {
+		if size == nil || *size < need {
+			t.Errorf("%s MaximumMessageSize: got %v, want at least %d (a %d-byte body in base64, and 64 KiB for the rest of the job)", name, lookup(t, "Resources", name, "Properties"), need, maxBody)
+		}
+	}
+	for name, queue := range map[string]*bool{"RunQueue": q.SqsManagedSseEnabled, "DeadLetterQueue": dlq.SqsManagedSseEnabled} {
+		if queue == nil || !*queue {
+			t.Errorf("%s: SqsManagedSseEnabled is not true", name)
+		}
+	}
+}
+
+func TestTable(t *testing.T) {
+	tmpl := template(t)
+	tbl, err := tmpl.GetDynamoDBTableWithName("Table")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(tbl.AWSCloudFormationDeletionPolicy), "Retain"; got != want {
+		t.Errorf("Table DeletionPolicy: got %q, want %q", got, want)
+	}
+	if got, want := string(tbl.AWSCloudFormationUpdateReplacePolicy), "Retain"; got != want {
+		t.Errorf("Table UpdateReplacePolicy: got %q, want %q", got, want)
+	}
+	if tbl.BillingMode == nil || *tbl.BillingMode != "PAY_PER_REQUEST" {
+		t.Errorf("Table BillingMode: got %v, want PAY_PER_REQUEST", tbl.BillingMode)
+	}
+	keys := func(ks any) string {
+		b, _ := json.Marshal(ks)
+		return string(b)
+	}
+	if got, want := keys(tbl.KeySchema), `[{"AttributeName":"PK","KeyType":"HASH"},{"AttributeName":"SK","KeyType":"RANGE"}]`; got != want {
+		t.Errorf("Table KeySchema: got %s, want %s", got, want)
+	}
+	var attrs []string
+	for _, a := range tbl.AttributeDefinitions {
+		attrs = append(attrs, a.AttributeName+":"+a.AttributeType)
+	}
+	if got, want := strings.Join(attrs, " "), "PK:S SK:S GSI1PK:S GSI1SK:S GSI2PK:S GSI2SK:S"; got != want {
+		t.Errorf("Table AttributeDefinitions: got %s, want %s", got, want)
+	}
+	if got, want := len(tbl.GlobalSecondaryIndexes), 2; got != want {
+		t.Fatalf("Table GSIs: got %d, want %d", got, want)
+	}
+	for i, gsi := range tbl.GlobalSecondaryIndexes {
+		name := []string{"GSI1", "GSI2"}[i]
+		if got, want := gsi.IndexName, name; got != want {
+			t.Errorf("GSI %d name: got %s, want %s", i, got, want)
+		}
+		if got, want := keys(gsi.KeySchema), `[{"AttributeName":"`+name+`PK","KeyType":"HASH"},{"AttributeName":"`+name+`SK","KeyType":"RANGE"}]`; got != want {
+			t.Errorf("%s KeySchema: got %s, want %s", name, got, want)
+		}
+		if gsi.Projection.ProjectionType == nil || *gsi.Projection.ProjectionType != "ALL" {
+			t.Errorf("%s projection: got %v, want ALL", name, gsi.Projection.ProjectionType)
+		}
+	}
+	if ttl := tbl.TimeToLiveSpecification; ttl == nil || ttl.AttributeName == nil || *ttl.AttributeName != "ttl" || !ttl.Enabled {
+		t.Errorf("Table TimeToLiveSpecification: got %v, want ttl enabled", lookup(t, "Resources", "Table", "Properties", "TimeToLiveSpecification"))
+	}
+	if p := tbl.PointInTimeRecoverySpecification; p == nil || p.PointInTimeRecoveryEnabled == nil || !*p.PointInTimeRecoveryEnabled {
+		t.Errorf("Table PointInTimeRecoverySpecification: not enabled")
+	}
+	if s := tbl.SSESpecification; s == nil || !s.SSEEnabled {
+		t.Errorf("Table SSESpecification: not enabled")
+	}
+}
+
+func TestAlarms(t *testing.T) {
+	tmpl := template(t)
+	want := map[string]struct {
+		namespace, metric, dimension, value string
+	}{
+		"DeadLetterQueueAlarm": {"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", deploy.GetAtt("DeadLetterQueue", "QueueName")},
+		"WorkerErrorsAlarm":    {"AWS/Lambda", "Errors", "FunctionName", deploy.Ref("WorkerFunction")},
+	}
+	for name, w := range want {
+		a, err := tmpl.GetCloudWatchAlarmWithName(name)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if a.Namespace == nil || *a.Namespace != w.namespace || a.MetricName == nil || *a.MetricName != w.metric {
+			t.Errorf("%s metric: got %v %v, want %s %s", name, a.Namespace, a.MetricName, w.namespace, w.metric)
+		}
+		if len(a.Dimensions) != 1 || a.Dimensions[0].Name != w.dimension || a.Dimensions[0].Value != w.value {
+			t.Errorf("%s dimensions: got %s, want %s=%s", name, show(a.Dimensions), w.dimension, w.value)
+		}
+		if a.Threshold == nil || *a.Threshold != 1 || a.ComparisonOperator != "GreaterThanOrEqualToThreshold" {
+			t.Errorf("%s: got %v %v, want >= 1", name, a.ComparisonOperator, a.Threshold)
+		}
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	want := map[string]string{
+		"ApiUrl":             deploy.Sub("https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"),
+		"TableName":          deploy.Ref("Table"),
+		"TableArn":           deploy.GetAtt("Table", "Arn"),
+		"QueueUrl":           deploy.Ref("RunQueue"),
+		"QueueArn":           deploy.GetAtt("RunQueue", "Arn"),
+		"DeadLetterQueueUrl": deploy.Ref("DeadLetterQueue"),
+		"DeadLetterQueueArn": deploy.GetAtt("DeadLetterQueue", "Arn"),
+	}
+	outs := template(t).Outputs
+	for name, value := range want {
+		if got := outs[name].Value; got != value {
+			t.Errorf("output %s: got %v, want %s", name, got, value)
+		}
+	}
+	if got, want := len(outs), len(want); got != want {
+		t.Errorf("outputs: got %d, want %d", got, want)
+	}
+}
+
+// TestSampleEvents decodes every events/*.json into aws-lambda-go's own
+// type (unknown fields refused) and checks that the HTTP ones name a route
+// of the template's function they are for.
+func TestSampleEvents(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(root, "events", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := map[string]string{}
+	for _, e := range httpEvents(t) {
+		routes[e.route] = e.function
+	}
+	prefixes := map[string]string{"trigger-": "TriggerFunction", "manage-": "ManageFunction", "worker-": "WorkerFunction"}
+	for _, file := range files {
+		name := filepath.Base(file)
+		t.Run(name, func(t *testing.T) {
+			fn := ""
+			for p, f := range prefixes {
+				if strings.HasPrefix(name, p) {
+					fn = f
+				}
+			}
+			if fn == "" {
+				t.Fatalf("%s: want a name starting with trigger-, manage- or worker-", name)
+			}
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec := json.NewDecoder(bytes.NewReader(data))
+			dec.DisallowUnknownFields()
+			if fn == "WorkerFunction" {
+				var ev events.SQSEvent
+				if err := dec.Decode(&ev); err != nil {
+					t.Fatal(err)
+				}
+				if len(ev.Records) == 0 {
+					t.Errorf("no records")
+				}
+				return
+			}
+			var ev events.APIGatewayV2HTTPRequest
+			if err := dec.Decode(&ev); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := routes[ev.RouteKey], fn; got != want {
+				t.Errorf("routeKey %q is a route of %q, want one of %s", ev.RouteKey, got, want)
+			}
+			if got, want := ev.RequestContext.RouteKey, ev.RouteKey; got != want {
+				t.Errorf("requestContext.routeKey: got %q, want %q", got, want)
+			}
+			if got, want := ev.RequestContext.HTTP.Path, ev.RawPath; got != want {
+				t.Errorf("requestContext.http.path: got %q, want rawPath %q", got, want)
+			}
+			hasJWT := ev.RequestContext.Authorizer != nil && ev.RequestContext.Authorizer.JWT != nil
+			if want := fn == "ManageFunction"; hasJWT != want {
+				t.Errorf("JWT authorizer context present: got %v, want %v", hasJWT, want)
+			}
+		})
+	}
+}
+
+func TestSAMConfig(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(root, "samconfig.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		`stack_name = "wiresk-dev"`,
+		`capabilities = "CAPABILITY_IAM"`,
+		`resolve_s3 = true`,
+		`parameter_overrides = "Stage=dev"`,
+	} {
+		if !bytes.Contains(data, []byte("\n"+line+"\n")) {
+			t.Errorf("samconfig.toml: no line %s", line)
+		}
+	}
+}
