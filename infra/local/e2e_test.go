@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"wiresk/infra/emulator"
 )
 
 // target is a local app the Flows' HTTP steps call: it records every call.
@@ -70,7 +71,20 @@ func setupFlow(t *testing.T, r *runner, tg *target) (key, url, flowID string) {
 }
 
 func TestEndToEnd(t *testing.T) {
-	r := startRunner(t, t.TempDir(), true)
+	endToEnd(t, startRunner(t, t.TempDir(), true))
+}
+
+// TestEndToEndOnEmulators runs the same journey with the runner pointed at
+// DynamoDB Local and goaws through the AWS SDK configuration, as a user
+// would point it at AWS.
+func TestEndToEndOnEmulators(t *testing.T) {
+	endToEnd(t, startRunner(t, t.TempDir(), true,
+		"WIRESK_BACKEND=aws", "WIRESK_TABLE=wiresk-local", "WIRESK_CREATE_RESOURCES=1",
+		"AWS_ENDPOINT_URL_DYNAMODB="+emulator.DynamoDB(t), "AWS_ENDPOINT_URL_SQS="+emulator.GoAWS(t),
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=wiresk", "AWS_SECRET_ACCESS_KEY=wiresk", "AWS_EC2_METADATA_DISABLED=true"))
+}
+
+func endToEnd(t *testing.T, r *runner) {
 	tg := newTarget(t)
 	key, url, flowID := setupFlow(t, r, tg)
 

@@ -28,6 +28,13 @@ func main() {
 		Workers:     envInt("WIRESK_WORKERS", 8),
 		Quiet:       os.Getenv("WIRESK_QUIET") == "1",
 		Visibility:  envDuration("WIRESK_VISIBILITY_TIMEOUT", 30*time.Second),
+
+		Backend:          env("WIRESK_BACKEND", "embedded"),
+		Table:            os.Getenv("WIRESK_TABLE"),
+		QueueURL:         os.Getenv("WIRESK_QUEUE_URL"),
+		DeadLetterURL:    os.Getenv("WIRESK_DLQ_URL"),
+		CreateResources:  os.Getenv("WIRESK_CREATE_RESOURCES") == "1",
+		RunRetentionDays: envInt("WIRESK_RUN_RETENTION_DAYS", 30),
 	}
 	flag.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (env WIRESK_ADDR)")
 	flag.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory (env WIRESK_DATA_DIR)")
@@ -37,6 +44,7 @@ func main() {
 	flag.Int64Var(&cfg.MaxBody, "max-body", cfg.MaxBody, "webhook body limit in bytes (env WIRESK_MAX_BODY_BYTES)")
 	flag.Int64Var(&cfg.MaxReceives, "max-receives", cfg.MaxReceives, "deliveries before a failing job goes to the dead-letter queue (env WIRESK_MAX_RECEIVES)")
 	flag.Int64Var(&cfg.Workers, "workers", cfg.Workers, "concurrent worker batches; 0 runs no workers (ingest only, for benchmarks) (env WIRESK_WORKERS)")
+	flag.StringVar(&cfg.Backend, "backend", cfg.Backend, "embedded (bbolt, default) or aws (DynamoDB + SQS through the AWS SDK configuration) (env WIRESK_BACKEND)")
 	flag.DurationVar(&cfg.Visibility, "visibility-timeout", cfg.Visibility, "how long a received job stays hidden before it is redelivered; longer than any Run takes (env WIRESK_VISIBILITY_TIMEOUT)")
 	flag.Parse()
 	if cfg.MaxBody < 1 || cfg.MaxReceives < 1 || cfg.Workers < 0 {

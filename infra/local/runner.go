@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"wiresk/internal/auth"
-	"wiresk/internal/bolt"
 	"wiresk/internal/group"
 	"wiresk/internal/httpapi"
 	"wiresk/internal/ingest"
@@ -33,6 +32,12 @@ type config struct {
 	NoSync, Quiet                        bool
 	MaxBody, MaxReceives, Workers        int64
 	Visibility                           time.Duration
+
+	// Backend "aws" runs on DynamoDB and SQS instead of the embedded
+	// adapters; the rest configures it.
+	Backend, Table, QueueURL, DeadLetterURL string
+	CreateResources                         bool
+	RunRetentionDays                        int64
 }
 
 // The development Group and user seeded on first start.
@@ -46,19 +51,12 @@ const (
 // run starts the runner and blocks until ctx is cancelled, then shuts down
 // gracefully: no new requests, in-flight requests and worker batches finish.
 func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error {
-	db, err := bolt.Open(cfg.DataDir, bolt.Options{NoSync: cfg.NoSync})
+	b, err := openBackend(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	store, err := bolt.NewStore(db)
-	if err != nil {
-		return err
-	}
-	q, err := bolt.NewQueue(db, bolt.QueueOptions{MaxReceives: int(cfg.MaxReceives)})
-	if err != nil {
-		return err
-	}
+	defer b.close()
+	store, q := b.store, b.queue
 	jwtKey, err := loadOrCreateKey(filepath.Join(cfg.DataDir, "jwt.key"))
 	if err != nil {
 		return err
@@ -120,7 +118,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		return err
 	}
 	if !cfg.Quiet {
-		printWelcome(out, base, token, cfg)
+		printWelcome(out, base, token, b.desc, cfg)
 	} else {
 		fmt.Fprintf(out, "wiresk listening on %s\nTOKEN=%s\n", base, token)
 	}
@@ -142,7 +140,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 }
 
 // seed creates the development Group owned by the development user.
-func seed(ctx context.Context, store *bolt.Store) error {
+func seed(ctx context.Context, store store) error {
 	now := time.Now().UTC()
 	err := store.CreateGroup(ctx, group.Group{ID: devGroupID, Name: "Development", CreatedAt: now, CreatedBy: devUserID},
 		group.Member{GroupID: devGroupID, UserID: devUserID, Role: group.RoleOwner, AddedAt: now})
@@ -188,8 +186,8 @@ func echo(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "path": r.URL.Path, "query": r.URL.Query(), "received": parsed})
 }
 
-func printWelcome(out io.Writer, base, token string, cfg config) {
-	fmt.Fprintf(out, `Wiresk is running at %s (data in %s)
+func printWelcome(out io.Writer, base, token, storage string, cfg config) {
+	fmt.Fprintf(out, `Wiresk is running at %s (storage: %s)
 Health: curl %s/healthz
 
 Development Group: %s (you are its owner, user %q)
@@ -215,5 +213,5 @@ sleep 1; curl -s "$WIRESK/v1/groups/$G/runs/$RUN_ID" -H "Authorization: Bearer $
 
 Webhook bodies up to %d bytes; HTTP steps may call %s (WIRESK_HTTP_ALLOW_CIDRS).
 Stop with Ctrl-C: in-flight requests and runs finish first.
-`, base, cfg.DataDir, base, devGroupID, devUserID, token, base, devGroupID, token, cfg.MaxBody, cfg.AllowCIDRs)
+`, base, storage, base, devGroupID, devUserID, token, base, devGroupID, token, cfg.MaxBody, cfg.AllowCIDRs)
 }

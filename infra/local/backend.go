@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"wiresk/internal/bolt"
+	"wiresk/internal/dynamo"
+	"wiresk/internal/ingest"
+	"wiresk/internal/manage"
+	"wiresk/internal/queue"
+	"wiresk/internal/sqsqueue"
+	"wiresk/internal/worker"
+)
+
+// store is everything the runner's use cases need of the store port.
+type store interface {
+	manage.Store
+	worker.Store
+	ingest.Lookup
+}
+
+// jobQueue is what the runner needs of the queue port: send for the
+// ingress and the management API, receive for the worker pump.
+type jobQueue interface {
+	queue.Receiver
+	Send(ctx context.Context, body []byte, attrs map[string]string) (string, error)
+}
+
+// backend is the runner's adapters and how to close them.
+type backend struct {
+	store store
+	queue jobQueue
+	desc  string
+	close func() error
+}
+
+// openBackend opens the embedded adapters (the default) or, with
+// WIRESK_BACKEND=aws, DynamoDB and SQS through the standard AWS SDK
+// configuration — real AWS, or emulators through AWS_ENDPOINT_URL_DYNAMODB
+// and AWS_ENDPOINT_URL_SQS.
+func openBackend(ctx context.Context, cfg config) (*backend, error) {
+	switch cfg.Backend {
+	case "", "embedded":
+		db, err := bolt.Open(cfg.DataDir, bolt.Options{NoSync: cfg.NoSync})
+		if err != nil {
+			return nil, err
+		}
+		st, err := bolt.NewStore(db)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		q, err := bolt.NewQueue(db, bolt.QueueOptions{MaxReceives: int(cfg.MaxReceives)})
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		return &backend{store: st, queue: q, desc: "embedded (bbolt in " + cfg.DataDir + ")", close: db.Close}, nil
+	case "aws":
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, err
+		}
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("load AWS configuration: %w", err)
+		}
+		ddb := dynamodb.NewFromConfig(awsCfg)
+		sq := sqs.NewFromConfig(awsCfg, sqsqueue.AvoidRequestBodyRace)
+		if cfg.Table == "" {
+			return nil, fmt.Errorf("WIRESK_BACKEND=aws needs WIRESK_TABLE (the DynamoDB table)")
+		}
+		queueURL, dlqURL := cfg.QueueURL, cfg.DeadLetterURL
+		if cfg.CreateResources {
+			if err := dynamo.CreateTable(ctx, ddb, cfg.Table); err != nil {
+				return nil, fmt.Errorf("create table %s: %w", cfg.Table, err)
+			}
+			if queueURL == "" {
+				if queueURL, dlqURL, err = sqsqueue.CreateQueues(ctx, sq, cfg.Table+"-runs", int(cfg.MaxReceives), cfg.Visibility); err != nil {
+					return nil, fmt.Errorf("create queues: %w", err)
+				}
+			}
+		}
+		if queueURL == "" {
+			return nil, fmt.Errorf("WIRESK_BACKEND=aws needs WIRESK_QUEUE_URL (the SQS run queue), or WIRESK_CREATE_RESOURCES=1 to create one")
+		}
+		return &backend{
+			store: dynamo.New(ddb, cfg.Table, dynamo.Options{RunRetention: time.Duration(cfg.RunRetentionDays) * 24 * time.Hour}),
+			queue: sqsqueue.New(sq, queueURL, dlqURL),
+			desc:  fmt.Sprintf("AWS (DynamoDB table %s, SQS queue %s)", cfg.Table, queueURL),
+			close: func() error { return nil },
+		}, nil
+	}
+	return nil, fmt.Errorf("WIRESK_BACKEND=%q: want embedded or aws", cfg.Backend)
+}
