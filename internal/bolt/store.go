@@ -84,7 +84,7 @@ func (c *decodeCache[T]) get(addr string, raw []byte, dec func([]byte) (T, error
 
 // NewStore returns the store of db, creating its buckets.
 func NewStore(db *DB) (*Store, error) {
-	if err := db.ensureBuckets("groups", "members", "user_groups", "apikeys", "apikey_hash", "flows", "triggers", "routes", "runs", "runs_by_time"); err != nil {
+	if err := db.ensureBuckets("groups", "members", "user_groups", "apikeys", "apikey_hash", "flows", "triggers", "routes", "runs", "runs_by_time", "connections", "connections_due", "oauth_states", "leases", "connection_audit"); err != nil {
 		return nil, err
 	}
 	return &Store{db: db.bolt}, nil

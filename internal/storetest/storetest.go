@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"wiresk/internal/apikey"
+	"wiresk/internal/connection"
 	"wiresk/internal/flow"
 	"wiresk/internal/group"
 	"wiresk/internal/ingest"
@@ -28,6 +29,7 @@ type Store interface {
 	manage.Store
 	worker.Store
 	ingest.Lookup
+	connection.Store
 }
 
 // Run runs the contract suite; newStore returns an empty store.
@@ -37,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("FlowsAndTriggers", func(t *testing.T) { testFlowsAndTriggers(t, newStore(t)) })
 	t.Run("Runs", func(t *testing.T) { testRuns(t, newStore(t)) })
 	t.Run("RunsConcurrentCreate", func(t *testing.T) { testRunsConcurrent(t, newStore(t)) })
+	runConnections(t, newStore)
 }
 
 var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
