@@ -1,0 +1,649 @@
+// Package appcall sends authenticated requests to the apps of the catalog:
+// the cheap request a Connection's "Test" makes, and (through Do) any
+// rendered request of an app method. It puts the credential where the
+// app's catalog file says (an Authorization bearer header, a custom header
+// with a prefix such as Zoho's "Zoho-oauthtoken ", a query parameter, a
+// field of the JSON body such as Mailchimp Transactional's "key", or HTTP
+// Basic), retries rate limiting (429, and what the catalog's rules call
+// rate limiting) and transient failures (network errors, 408, 5xx) with
+// backoff, honouring Retry-After, and classifies the answer with the
+// catalog's rules, so that a token that expired, even when the app says so
+// inside an HTTP 200 body like Slack's {"ok": false, "error":
+// "invalid_auth"}, comes back as an *Error that errors.Is ErrUnauthorized.
+//
+// The credential is never logged and never copied into an error, a
+// Result or a Response: messages name the request by method, host and
+// path only, quote machine codes of the app's error answers rather than
+// its free text where the credential was refused, and are scrubbed of
+// the credential in any case.
+package appcall
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"wiresk/internal/catalog"
+	"wiresk/internal/step"
+)
+
+// Defaults of Client.
+const (
+	DefaultMaxAttempts      = 3
+	DefaultBaseDelay        = 500 * time.Millisecond
+	DefaultMaxDelay         = 30 * time.Second
+	DefaultTimeout          = 30 * time.Second
+	DefaultMaxResponseBytes = 1 << 20
+)
+
+// userAgent is sent unless the request sets its own User-Agent.
+const userAgent = "Wiresk"
+
+// CredentialKind is the kind of a Credential.
+type CredentialKind string
+
+// Credential kinds.
+const (
+	// CredentialBearer is an OAuth 2.0 access token (auth types oauth2 and
+	// oauth2_advanced), sent where the app's catalog credential says.
+	CredentialBearer CredentialKind = "bearer"
+	// CredentialAPIKey is an API key or personal token the user pasted
+	// (auth type api_key), sent where the app's catalog credential says.
+	CredentialAPIKey CredentialKind = "api_key"
+	// CredentialBasic is a user name and password, sent as HTTP Basic
+	// (auth type basic).
+	CredentialBasic CredentialKind = "basic"
+	// CredentialNone sends no credential (auth type none).
+	CredentialNone CredentialKind = "none"
+)
+
+// Credential is what authenticates a request to an app. It is the part of
+// a Connection's secret that a request needs; where it goes is the app's
+// business (catalog.App.CredentialTarget).
+type Credential struct {
+	// Kind says which of the other fields are used.
+	Kind CredentialKind
+	// Token is the access token (bearer) or the key (api_key).
+	Token string
+	// Username and Password are the HTTP Basic credentials (basic).
+	Username string
+	Password string
+}
+
+// String describes the credential without revealing it, so that printing
+// a Credential by mistake leaks nothing.
+func (c Credential) String() string {
+	return fmt.Sprintf("appcall.Credential{Kind: %q, redacted}", c.Kind)
+}
+
+// GoString is String, for the %#v verb.
+func (c Credential) GoString() string { return c.String() }
+
+// secrets returns the texts that must never appear in a message.
+func (c Credential) secrets() []string {
+	var out []string
+	for _, s := range []string{c.Token, c.Password} {
+		if len(s) >= minSecretLen {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// minSecretLen is the length from which a credential is scrubbed out of
+// messages: shorter texts would scrub ordinary words, and are no secret
+// worth the name.
+const minSecretLen = 4
+
+// Result is the outcome of a Test, recorded on the Connection. It holds no
+// secret.
+type Result struct {
+	// OK is true when the app accepted the credential and its answer named
+	// the account.
+	OK bool
+	// Account is the account identity the app's answer names, like
+	// "ada@example.com" or "grace @ Subarachnoid Workspace"; "" unless OK.
+	Account string
+	// Status is the HTTP status of the last answer, 0 when none came.
+	Status int
+	// Attempts counts the tries, retries included.
+	Attempts int
+	// Message says what happened, in a sentence fit to show the user.
+	Message string
+}
+
+// Response is the last answer to a request sent by Do.
+type Response struct {
+	// Status is the HTTP status, 0 when no answer came.
+	Status int
+	// Header holds the response headers.
+	Header http.Header
+	// Body is the response body, at most MaxResponseBytes long.
+	Body []byte
+	// Attempts counts the tries, retries included.
+	Attempts int
+}
+
+// RawBody is a request body sent as it is rather than as JSON, for the
+// requests that Go code builds where a JSON template cannot (a multipart
+// upload, for instance). Set it as the Body of a catalog.Request.
+type RawBody struct {
+	// ContentType is sent as the Content-Type header unless the request
+	// sets one.
+	ContentType string
+	// Data is the body.
+	Data []byte
+}
+
+// Client sends authenticated requests to apps. The zero value is ready to
+// use; a Client must not be copied or changed once in use, and is safe for
+// concurrent use.
+type Client struct {
+	// HTTP sends the requests. When nil, a client from
+	// step.NewHTTPClient(nil) is used: it refuses loopback, private and
+	// link-local destinations (SSRF). A client that is set must enforce
+	// the guard itself (build it with step.NewHTTPClient). Redirects are
+	// followed only within the request's own host, so that a credential
+	// in a custom header, the query or the body never reaches another
+	// host.
+	HTTP *http.Client
+	// MaxAttempts caps the tries of a request, retries included (default
+	// 3).
+	MaxAttempts int
+	// BaseDelay is the backoff before the first retry, doubled for every
+	// further one, of which a random half is taken off (default 500ms).
+	BaseDelay time.Duration
+	// MaxDelay caps the backoff and the honoured Retry-After (default
+	// 30s).
+	MaxDelay time.Duration
+	// Timeout bounds each try, reading the answer included (default 30s).
+	Timeout time.Duration
+	// MaxResponseBytes caps the answer's body; a larger one fails the
+	// request (default 1 MiB).
+	MaxResponseBytes int64
+
+	once   sync.Once
+	client *http.Client
+}
+
+// httpClient returns the client to send with: HTTP (or the guarded
+// default) with a redirect policy that keeps requests on their host.
+func (c *Client) httpClient() *http.Client {
+	c.once.Do(func() {
+		base := c.HTTP
+		if base == nil {
+			base = step.NewHTTPClient(nil)
+		}
+		hc := *base
+		inner := base.CheckRedirect
+		hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if len(via) > 0 && !sameHost(via[0].URL, req.URL) {
+				return &redirectError{errOtherHost}
+			}
+			if inner != nil {
+				if err := inner(req, via); err != nil {
+					return &redirectError{err}
+				}
+				return nil
+			}
+			if len(via) >= 10 {
+				return &redirectError{errors.New("stopped after 10 redirects")}
+			}
+			return nil
+		}
+		c.client = &hc
+	})
+	return c.client
+}
+
+// errOtherHost stops a redirect to another host.
+var errOtherHost = errors.New("refused a redirect to another host, which would receive the credential")
+
+// redirectError is a redirect that was not followed: retrying cannot
+// help.
+type redirectError struct{ err error }
+
+func (e *redirectError) Error() string { return e.err.Error() }
+func (e *redirectError) Unwrap() error { return e.err }
+
+// sameHost reports whether a redirect from a to b stays on a's host,
+// allowing an upgrade from http to https.
+func sameHost(a, b *url.URL) bool {
+	if !strings.EqualFold(a.Hostname(), b.Hostname()) {
+		return false
+	}
+	if a.Scheme == b.Scheme {
+		return a.Port() == b.Port()
+	}
+	return a.Scheme == "http" && b.Scheme == "https"
+}
+
+// Test makes the app's test request with the credential and reports
+// whether the app accepts it and which account it names. config is the
+// Connection's config (defaults are applied).
+//
+// The Result is filled in every case. The error is nil exactly when
+// Result.OK; otherwise it is an *Error (errors.Is ErrUnauthorized when the
+// credential was refused, so that the caller can mark the Connection
+// broken; ErrRateLimited when the app still rate limited the request after
+// the retries), or an error wrapping catalog.ErrNoTest when the app's
+// test is optional and not configured (the generic HTTP app without a test
+// URL): then nothing was sent.
+func (c *Client) Test(ctx context.Context, app *catalog.App, config map[string]string, cred Credential) (Result, error) {
+	req, err := app.BuildTest(config)
+	if errors.Is(err, catalog.ErrNoTest) {
+		return Result{Message: fmt.Sprintf("%s has no test request configured, so the connection was not checked", app.Name)},
+			fmt.Errorf("appcall: %s: %w", app.ID, err)
+	}
+	if err != nil {
+		e := &Error{Kind: KindPermanent, App: app.ID, Message: scrub(fmt.Sprintf("%s test: %v", app.ID, err), cred), err: err}
+		return Result{Message: e.Message}, e
+	}
+	resp, err := c.Do(ctx, app, config, cred, req)
+	res := Result{Status: resp.Status, Attempts: resp.Attempts}
+	if err != nil {
+		res.Message = err.Error()
+		return res, err
+	}
+	account, err := identity(app, resp.Body)
+	if err != nil {
+		e := &Error{
+			Kind:     KindPermanent,
+			App:      app.ID,
+			Status:   resp.Status,
+			Attempts: resp.Attempts,
+			Message:  scrub(fmt.Sprintf("%s test: HTTP %d: %v", app.ID, resp.Status, err), cred),
+		}
+		res.Message = e.Message
+		return res, e
+	}
+	res.OK = true
+	res.Account = scrub(account, cred)
+	res.Message = fmt.Sprintf("Connected to %s as %s.", app.Name, res.Account)
+	return res, nil
+}
+
+// identity reads the account identity from a successful test answer. An
+// app whose identity templates are all fixed text and that expects nothing
+// of the answer (the generic HTTP app) accepts any answer, JSON or not,
+// empty included.
+func identity(app *catalog.App, body []byte) (string, error) {
+	account, err := app.Identity(body)
+	if err == nil {
+		return account, nil
+	}
+	t := app.Test
+	if len(t.Expect) == 0 && len(t.Identity) > 0 {
+		fixed := true
+		for _, s := range t.Identity {
+			if strings.Contains(s, "{{") {
+				fixed = false
+				break
+			}
+		}
+		if fixed {
+			return strings.TrimSpace(t.Identity[0]), nil
+		}
+	}
+	return "", err
+}
+
+// Do sends a rendered request of app (its test, or a method's request
+// completed by any Go builder it names) with the credential, retrying and
+// classifying as the package documentation says. The request's Body is
+// sent as JSON, or as it is when it is a RawBody; req is not modified.
+//
+// The *Response is never nil: Attempts counts the tries, and Status,
+// Header and Body are those of the last answer, if one came. The error is
+// nil for a 2xx answer that no catalog rule calls a failure, and an
+// *Error otherwise.
+func (c *Client) Do(ctx context.Context, app *catalog.App, config map[string]string, cred Credential, req *catalog.Request) (*Response, error) {
+	resp := &Response{}
+	p, err := c.prepare(app, config, cred, req)
+	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			e = &Error{Kind: KindPermanent, App: app.ID, Message: scrub(fmt.Sprintf("%s: %v", app.ID, err), cred), err: err}
+		}
+		return resp, e
+	}
+	client := c.httpClient()
+	maxAttempts := positive(c.MaxAttempts, DefaultMaxAttempts)
+	for attempt := 1; ; attempt++ {
+		resp.Attempts = attempt
+		out := c.try(ctx, client, app, p)
+		if out.answered {
+			resp.Status, resp.Header, resp.Body = out.status, out.header, out.body
+		}
+		if out.err == nil {
+			return resp, nil
+		}
+		e := out.err
+		e.Attempts = attempt
+		if ctx.Err() != nil {
+			e.Kind = KindTransient
+			e.Message = scrub(fmt.Sprintf("%s; cancelled: %v", e.Message, context.Cause(ctx)), cred)
+			e.err = ctx.Err()
+			return resp, e
+		}
+		if !e.Kind.retryable() || attempt >= maxAttempts {
+			return resp, e
+		}
+		wait := c.backoff(attempt)
+		if out.retryAfter >= 0 && (e.Kind == KindRateLimited || out.status == http.StatusServiceUnavailable) {
+			wait = min(out.retryAfter, positive(c.MaxDelay, DefaultMaxDelay))
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+			e.Message = scrub(fmt.Sprintf("%s; not retried: the wait of %v would outlast the deadline", e.Message, wait.Round(time.Millisecond)), cred)
+			return resp, e
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			e.Kind = KindTransient
+			e.Message = scrub(fmt.Sprintf("%s; gave up waiting to retry: %v", e.Message, context.Cause(ctx)), cred)
+			e.err = ctx.Err()
+			return resp, e
+		case <-timer.C:
+		}
+	}
+}
+
+// prepared is a request with its credential, ready to be sent any number
+// of times.
+type prepared struct {
+	method string
+	url    *url.URL
+	header http.Header
+	body   []byte // nil for none
+	cred   Credential
+	where  string // method and URL without query, for messages
+}
+
+// prepare renders the request with its credential in place.
+func (c *Client) prepare(app *catalog.App, config map[string]string, cred Credential, req *catalog.Request) (*prepared, error) {
+	if req == nil || req.Method == "" || req.URL == "" {
+		builder := ""
+		if req != nil && req.Builder != "" {
+			builder = fmt.Sprintf(" (its builder %q must complete it first)", req.Builder)
+		}
+		return nil, fmt.Errorf("the request has no method or URL%s", builder)
+	}
+	u, err := url.Parse(req.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("the request URL is not an absolute http or https URL")
+	}
+	p := &prepared{method: req.Method, url: u, header: req.Header.Clone(), cred: cred}
+	if p.header == nil {
+		p.header = http.Header{}
+	}
+	p.where = where(p.method, u)
+
+	body := req.Body
+	rawType := ""
+	if raw, ok := body.(RawBody); ok {
+		body, rawType = nil, raw.ContentType
+		p.body = raw.Data
+		if p.body == nil {
+			p.body = []byte{}
+		}
+	}
+	if err := c.authenticate(app, config, cred, p, &body); err != nil {
+		return nil, err
+	}
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("the request body cannot be encoded as JSON: %w", err)
+		}
+		p.body = data
+		if p.header.Get("Content-Type") == "" {
+			p.header.Set("Content-Type", "application/json")
+		}
+	} else if rawType != "" && p.header.Get("Content-Type") == "" {
+		p.header.Set("Content-Type", rawType)
+	}
+	if p.header.Get("Accept") == "" {
+		p.header.Set("Accept", "application/json")
+	}
+	if p.header.Get("User-Agent") == "" {
+		p.header.Set("User-Agent", userAgent)
+	}
+	return p, nil
+}
+
+// authenticate puts the credential where the app expects it: in p's
+// header or URL, or in *body.
+func (c *Client) authenticate(app *catalog.App, config map[string]string, cred Credential, p *prepared, body *any) error {
+	switch cred.Kind {
+	case CredentialNone:
+		if !app.Offers(catalog.AuthNone) {
+			return credError(app, "%s needs a credential", app.Name)
+		}
+		return nil
+	case CredentialBasic:
+		if !app.Offers(catalog.AuthBasic) {
+			return credError(app, "%s does not take a user name and password", app.Name)
+		}
+		if !headerSafe(cred.Username) || !headerSafe(cred.Password) || strings.Contains(cred.Username, ":") {
+			return credError(app, "the user name or password has characters HTTP Basic cannot carry")
+		}
+		p.header.Set("Authorization", "Basic "+basic(cred.Username, cred.Password))
+		return nil
+	case CredentialBearer, CredentialAPIKey:
+	default:
+		return credError(app, "unknown credential kind %q", cred.Kind)
+	}
+	if app.Credential == nil {
+		return credError(app, "%s takes no token or API key", app.Name)
+	}
+	if cred.Token == "" {
+		return credError(app, "the credential has no token")
+	}
+	if !headerSafe(cred.Token) {
+		return credError(app, "the token has characters a request cannot carry")
+	}
+	name, prefix, err := app.CredentialTarget(config)
+	if err != nil {
+		return &Error{Kind: KindPermanent, App: app.ID, Message: scrub(fmt.Sprintf("%s: %v", app.ID, err), cred), err: err}
+	}
+	switch app.Credential.Type {
+	case catalog.CredentialBearer:
+		p.header.Set("Authorization", "Bearer "+cred.Token)
+	case catalog.CredentialHeader:
+		if !headerSafe(prefix) {
+			return credError(app, "the credential header prefix has characters a header cannot carry")
+		}
+		p.header.Set(name, prefix+cred.Token)
+	case catalog.CredentialQuery:
+		q := url.QueryEscape(name) + "=" + url.QueryEscape(cred.Token)
+		if p.url.RawQuery != "" {
+			q = p.url.RawQuery + "&" + q
+		}
+		u := *p.url
+		u.RawQuery = q
+		p.url = &u
+	case catalog.CredentialBodyField:
+		if p.body != nil {
+			return credError(app, "the credential goes in the JSON body, but the request body is not JSON")
+		}
+		var m map[string]any
+		switch b := (*body).(type) {
+		case nil:
+			m = map[string]any{}
+		case map[string]any:
+			m = maps.Clone(b)
+		default:
+			return credError(app, "the credential goes in the JSON body, but the request body is not a JSON object")
+		}
+		m[name] = cred.Token
+		*body = m
+	case catalog.CredentialBasic:
+		p.header.Set("Authorization", "Basic "+basic(cred.Token, ""))
+	default:
+		return credError(app, "unknown credential type %q in the catalog", app.Credential.Type)
+	}
+	return nil
+}
+
+// credError is a permanent error about the credential; it never quotes
+// the credential.
+func credError(app *catalog.App, format string, args ...any) *Error {
+	return &Error{Kind: KindPermanent, App: app.ID, Message: app.ID + ": " + fmt.Sprintf(format, args...)}
+}
+
+// headerSafe reports whether s can travel in a header value.
+func headerSafe(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f })
+}
+
+// basic returns the base64 user:password of HTTP Basic.
+func basic(user, password string) string {
+	r := &http.Request{Header: http.Header{}}
+	r.SetBasicAuth(user, password)
+	return strings.TrimPrefix(r.Header.Get("Authorization"), "Basic ")
+}
+
+// where names a request in messages: method and URL without user info,
+// query or fragment, which may hold credentials.
+func where(method string, u *url.URL) string {
+	v := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
+	return method + " " + v.String()
+}
+
+// outcome is the result of one try.
+type outcome struct {
+	answered   bool
+	status     int
+	header     http.Header
+	body       []byte
+	retryAfter time.Duration // -1 for none
+	err        *Error        // nil on success
+}
+
+// try sends the request once and classifies the answer.
+func (c *Client) try(ctx context.Context, client *http.Client, app *catalog.App, p *prepared) outcome {
+	ctx, cancel := context.WithTimeout(ctx, positive(c.Timeout, DefaultTimeout))
+	defer cancel()
+	var body io.Reader
+	if p.body != nil {
+		body = bytes.NewReader(p.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, p.method, p.url.String(), body)
+	if err != nil {
+		return outcome{retryAfter: -1, err: &Error{Kind: KindPermanent, App: app.ID, Message: fmt.Sprintf("%s: %s: cannot build the request", app.ID, p.where)}}
+	}
+	req.Header = p.header.Clone()
+	resp, err := client.Do(req)
+	if err != nil {
+		return outcome{retryAfter: -1, err: transportError(app, p, err)}
+	}
+	defer resp.Body.Close()
+	limit := positive(c.MaxResponseBytes, DefaultMaxResponseBytes)
+	data, readErr := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	out := outcome{
+		answered:   true,
+		status:     resp.StatusCode,
+		header:     resp.Header,
+		body:       data,
+		retryAfter: parseRetryAfter(resp.Header.Get(app.Errors.RetryAfterHeader), time.Now()),
+	}
+	if int64(len(data)) > limit {
+		out.body = data[:limit]
+	}
+	kind := classify(app, resp.StatusCode, data)
+	if kind == kindOK {
+		switch {
+		case readErr != nil:
+			out.err = &Error{Kind: KindTransient, App: app.ID, Status: resp.StatusCode,
+				Message: scrub(fmt.Sprintf("%s: %s: reading the answer: %v", app.ID, p.where, readErr), p.cred), err: readErr}
+		case int64(len(data)) > limit:
+			out.err = &Error{Kind: KindPermanent, App: app.ID, Status: resp.StatusCode,
+				Message: fmt.Sprintf("%s: %s: the answer is larger than %d bytes", app.ID, p.where, limit)}
+		}
+		return out
+	}
+	out.err = &Error{Kind: kind, App: app.ID, Status: resp.StatusCode, Message: answerMessage(app, p, kind, resp, data)}
+	if kind == KindRateLimited && out.retryAfter >= 0 {
+		out.err.RetryAfter = out.retryAfter
+	}
+	return out
+}
+
+// kindOK is the classification of a successful answer.
+const kindOK ErrorKind = ""
+
+// classify judges an answer: by the app's catalog rules and statuses
+// first, then by the status alone.
+func classify(app *catalog.App, status int, body []byte) ErrorKind {
+	switch app.Classify(status, body) {
+	case catalog.KindAuth:
+		return KindUnauthorized
+	case catalog.KindRateLimit:
+		return KindRateLimited
+	case catalog.KindPermanent:
+		return KindPermanent
+	}
+	switch {
+	case status >= 200 && status < 300:
+		return kindOK
+	case status == http.StatusUnauthorized, status == http.StatusForbidden:
+		return KindUnauthorized
+	case status == http.StatusTooManyRequests:
+		return KindRateLimited
+	case status == http.StatusRequestTimeout, status >= 500:
+		return KindTransient
+	}
+	return KindPermanent
+}
+
+// transportError converts an error of http.Client.Do. It keeps the cause
+// without the *url.Error around it, which repeats the URL, query included.
+func transportError(app *catalog.App, p *prepared, err error) *Error {
+	cause := err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		cause = ue.Err
+	}
+	kind := KindTransient
+	var refused *step.RefusedError
+	var redirect *redirectError
+	if errors.As(err, &refused) || errors.As(err, &redirect) {
+		kind = KindPermanent
+	}
+	return &Error{Kind: kind, App: app.ID, Message: scrub(fmt.Sprintf("%s: %s: %v", app.ID, p.where, cause), p.cred), err: cause}
+}
+
+// backoff returns the wait before retry number attempt (1 for the first):
+// BaseDelay doubled attempt-1 times, capped at MaxDelay, of which a random
+// half is taken off.
+func (c *Client) backoff(attempt int) time.Duration {
+	base := positive(c.BaseDelay, DefaultBaseDelay)
+	ceiling := positive(c.MaxDelay, DefaultMaxDelay)
+	d := base
+	for i := 1; i < attempt && d < ceiling; i++ {
+		d *= 2
+	}
+	d = min(d, ceiling)
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// positive returns v when it is positive, def otherwise.
+func positive[T int | int64 | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
