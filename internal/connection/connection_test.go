@@ -190,8 +190,8 @@ func TestCredentialsRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(data, &fields); err != nil {
 		t.Fatal(err)
 	}
-	if fields["accessToken"] != "at-secret-1" || fields["clientSecret"] != "cs-secret-6" {
-		t.Fatalf("encoded fields = %v, want camelCase names", fields)
+	if fields["access_token"] != "at-secret-1" || fields["client_secret"] != "cs-secret-6" {
+		t.Fatalf("encoded fields = %v, want the OAuth token response's snake_case names", fields)
 	}
 	empty, err := connection.Credentials{}.Encode()
 	if err != nil {
@@ -203,7 +203,7 @@ func TestCredentialsRoundTrip(t *testing.T) {
 }
 
 func TestDecodeCredentialsErrorQuotesNothing(t *testing.T) {
-	for _, data := range []string{`{"accessToken": "leaky-secret-xyz"`, `{"accessToken": 42}`, `leaky-secret-xyz`, ``} {
+	for _, data := range []string{`{"access_token": "leaky-secret-xyz"`, `{"access_token": 42}`, `leaky-secret-xyz`, ``} {
 		_, err := connection.DecodeCredentials([]byte(data))
 		if err == nil {
 			t.Fatalf("DecodeCredentials(%q): err = nil, want an error", data)

@@ -14,20 +14,25 @@ import (
 // the auth type: the OAuth tokens (and, for oauth2_advanced, the user's
 // client id and secret), an API key, or a user name and password.
 //
+// The token fields use the names of an OAuth token response (access_token,
+// refresh_token, token_type, expiry, scope), the same as the blob
+// internal/oauth's vault store reads and rewrites, so both share one secret.
+//
 // Formatting a Credentials value with the fmt or log/slog packages prints
 // no secret; only Encode reveals them.
 type Credentials struct {
-	AccessToken  string    `json:"accessToken,omitempty"`
-	RefreshToken string    `json:"refreshToken,omitempty"`
-	TokenType    string    `json:"tokenType,omitempty"`
+	AccessToken  string    `json:"access_token,omitempty"`
+	RefreshToken string    `json:"refresh_token,omitempty"`
+	TokenType    string    `json:"token_type,omitempty"`
 	Expiry       time.Time `json:"expiry,omitzero"`
-	APIKey       string    `json:"apiKey,omitempty"`
+	Scope        string    `json:"scope,omitempty"`
+	APIKey       string    `json:"api_key,omitempty"`
 	Username     string    `json:"username,omitempty"`
 	Password     string    `json:"password,omitempty"`
 	// ClientID and ClientSecret are the OAuth app the user registered
 	// (oauth2_advanced only).
-	ClientID     string `json:"clientId,omitempty"`
-	ClientSecret string `json:"clientSecret,omitempty"`
+	ClientID     string `json:"client_id,omitempty"`
+	ClientSecret string `json:"client_secret,omitempty"`
 	// Extra holds further secret material the provider returned, like an
 	// id_token. Every value is treated as secret: a non-secret value
 	// belongs in Connection.Config or Connection.Account instead.
