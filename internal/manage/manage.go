@@ -83,10 +83,10 @@ func (s *Service) now() time.Time {
 	return time.Now().UTC()
 }
 
-// authorize returns the caller's role in groupID, refusing with not_found
+// Authorize returns the caller's role in groupID, refusing with not_found
 // when the caller cannot see the Group and forbidden when the role is below
 // min.
-func (s *Service) authorize(ctx context.Context, who auth.Identity, groupID string, min group.Role) (group.Role, error) {
+func (s *Service) Authorize(ctx context.Context, who auth.Identity, groupID string, min group.Role) (group.Role, error) {
 	notFound := wiresk.Errorf(wiresk.ENotFound, "group %q not found", groupID)
 	m, err := s.Store.GetMember(ctx, groupID, who.UserID)
 	role := m.Role
@@ -172,7 +172,7 @@ func (s *Service) ListGroups(ctx context.Context, who auth.Identity) ([]GroupVie
 
 // ListMembers lists a Group's members.
 func (s *Service) ListMembers(ctx context.Context, who auth.Identity, groupID string) ([]group.Member, error) {
-	if _, err := s.authorize(ctx, who, groupID, group.RoleMember); err != nil {
+	if _, err := s.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return nil, err
 	}
 	return s.Store.ListMembers(ctx, groupID)
@@ -181,7 +181,7 @@ func (s *Service) ListMembers(ctx context.Context, who auth.Identity, groupID st
 // AddMember adds or changes a membership. Admins add members and admins;
 // only owners grant the owner role.
 func (s *Service) AddMember(ctx context.Context, who auth.Identity, groupID, userID string, role group.Role) (group.Member, error) {
-	mine, err := s.authorize(ctx, who, groupID, group.RoleAdmin)
+	mine, err := s.Authorize(ctx, who, groupID, group.RoleAdmin)
 	if err != nil {
 		return group.Member{}, err
 	}
@@ -226,7 +226,7 @@ func (s *Service) keepAnOwner(ctx context.Context, groupID, userID string, mine 
 // RemoveMember removes a membership (admins; owners for owners; never the
 // last owner).
 func (s *Service) RemoveMember(ctx context.Context, who auth.Identity, groupID, userID string) error {
-	mine, err := s.authorize(ctx, who, groupID, group.RoleAdmin)
+	mine, err := s.Authorize(ctx, who, groupID, group.RoleAdmin)
 	if err != nil {
 		return err
 	}
@@ -260,7 +260,7 @@ type NewKey struct {
 
 // CreateAPIKey creates a key for the Group (admins). expiresAt is optional.
 func (s *Service) CreateAPIKey(ctx context.Context, who auth.Identity, groupID, name string, expiresAt *time.Time) (NewKey, error) {
-	if _, err := s.authorize(ctx, who, groupID, group.RoleAdmin); err != nil {
+	if _, err := s.Authorize(ctx, who, groupID, group.RoleAdmin); err != nil {
 		return NewKey{}, err
 	}
 	if name == "" || len(name) > 200 {
@@ -283,7 +283,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, who auth.Identity, groupID, 
 
 // ListAPIKeys lists the Group's keys.
 func (s *Service) ListAPIKeys(ctx context.Context, who auth.Identity, groupID string) ([]KeyView, error) {
-	if _, err := s.authorize(ctx, who, groupID, group.RoleMember); err != nil {
+	if _, err := s.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return nil, err
 	}
 	ks, err := s.Store.ListAPIKeys(ctx, groupID)
@@ -325,7 +325,7 @@ const UsageDays = 30
 // GetAPIKey returns a key with the Flows that accept it and its use over the
 // last UsageDays days (counted from the Runs its webhooks started).
 func (s *Service) GetAPIKey(ctx context.Context, who auth.Identity, groupID, keyID string) (KeyDetail, error) {
-	if _, err := s.authorize(ctx, who, groupID, group.RoleMember); err != nil {
+	if _, err := s.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return KeyDetail{}, err
 	}
 	k, err := s.Store.GetAPIKey(ctx, groupID, keyID)
@@ -381,7 +381,7 @@ func (s *Service) GetAPIKey(ctx context.Context, who auth.Identity, groupID, key
 // RotateAPIKey replaces a key with a new one. During grace (0 for none) the
 // old key keeps working; then it expires.
 func (s *Service) RotateAPIKey(ctx context.Context, who auth.Identity, groupID, keyID string, grace time.Duration) (NewKey, error) {
-	if _, err := s.authorize(ctx, who, groupID, group.RoleAdmin); err != nil {
+	if _, err := s.Authorize(ctx, who, groupID, group.RoleAdmin); err != nil {
 		return NewKey{}, err
 	}
 	if grace < 0 || grace > 30*24*time.Hour {
@@ -424,7 +424,7 @@ func (s *Service) RotateAPIKey(ctx context.Context, who auth.Identity, groupID, 
 
 // RevokeAPIKey revokes a key at once.
 func (s *Service) RevokeAPIKey(ctx context.Context, who auth.Identity, groupID, keyID string) (KeyView, error) {
-	if _, err := s.authorize(ctx, who, groupID, group.RoleAdmin); err != nil {
+	if _, err := s.Authorize(ctx, who, groupID, group.RoleAdmin); err != nil {
 		return KeyView{}, err
 	}
 	k, err := s.Store.GetAPIKey(ctx, groupID, keyID)
@@ -453,7 +453,7 @@ type FlowInput struct {
 
 // CreateFlow validates and stores a new Flow (enabled unless said otherwise).
 func (s *Service) CreateFlow(ctx context.Context, who auth.Identity, groupID string, in FlowInput) (flow.Flow, error) {
-	if _, err := s.authorize(ctx, who, groupID, group.RoleMember); err != nil {
+	if _, err := s.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return flow.Flow{}, err
 	}
 	now := s.now()
@@ -467,7 +467,7 @@ func (s *Service) CreateFlow(ctx context.Context, who auth.Identity, groupID str
 
 // ListFlows lists the Group's Flows.
 func (s *Service) ListFlows(ctx context.Context, who auth.Identity, groupID string) ([]flow.Flow, error) {
-	if _, err := s.authorize(ctx, who, groupID, group.RoleMember); err != nil {
+	if _, err := s.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return nil, err
 	}
 	return s.Store.ListFlows(ctx, groupID)
@@ -475,7 +475,7 @@ func (s *Service) ListFlows(ctx context.Context, who auth.Identity, groupID stri
 
 // GetFlow returns one Flow.
 func (s *Service) GetFlow(ctx context.Context, who auth.Identity, groupID, flowID string) (flow.Flow, error) {
-	if _, err := s.authorize(ctx, who, groupID, group.RoleMember); err != nil {
+	if _, err := s.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return flow.Flow{}, err
 	}
 	f, err := s.Store.GetFlow(ctx, groupID, flowID)
@@ -485,7 +485,7 @@ func (s *Service) GetFlow(ctx context.Context, who auth.Identity, groupID, flowI
 // ReplaceFlow replaces a Flow's definition (PUT semantics: omitted enabled
 // keeps the current state).
 func (s *Service) ReplaceFlow(ctx context.Context, who auth.Identity, groupID, flowID string, in FlowInput) (flow.Flow, error) {
-	if _, err := s.authorize(ctx, who, groupID, group.RoleMember); err != nil {
+	if _, err := s.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return flow.Flow{}, err
 	}
 	f, err := s.Store.GetFlow(ctx, groupID, flowID)
@@ -512,7 +512,7 @@ func (s *Service) ReplaceFlow(ctx context.Context, who auth.Identity, groupID, f
 
 // DeleteFlow deletes a Flow with its triggers; its Runs stay in history.
 func (s *Service) DeleteFlow(ctx context.Context, who auth.Identity, groupID, flowID string) error {
-	if _, err := s.authorize(ctx, who, groupID, group.RoleMember); err != nil {
+	if _, err := s.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return err
 	}
 	return notFound(s.Store.DeleteFlow(ctx, groupID, flowID), "flow", flowID)
@@ -528,7 +528,7 @@ type TriggerInput struct {
 
 // CreateTrigger adds an HTTP trigger with a generated routing key.
 func (s *Service) CreateTrigger(ctx context.Context, who auth.Identity, groupID, flowID string, in TriggerInput) (trigger.HTTPTrigger, error) {
-	if _, err := s.authorize(ctx, who, groupID, group.RoleMember); err != nil {
+	if _, err := s.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return trigger.HTTPTrigger{}, err
 	}
 	if len(in.Description) > 2000 {
@@ -566,7 +566,7 @@ func (s *Service) CreateTrigger(ctx context.Context, who auth.Identity, groupID,
 
 // ListTriggers lists a Flow's triggers.
 func (s *Service) ListTriggers(ctx context.Context, who auth.Identity, groupID, flowID string) ([]trigger.HTTPTrigger, error) {
-	if _, err := s.authorize(ctx, who, groupID, group.RoleMember); err != nil {
+	if _, err := s.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return nil, err
 	}
 	if _, err := s.Store.GetFlow(ctx, groupID, flowID); err != nil {
@@ -577,7 +577,7 @@ func (s *Service) ListTriggers(ctx context.Context, who auth.Identity, groupID, 
 
 // DeleteTrigger removes a trigger: its routing key stops working at once.
 func (s *Service) DeleteTrigger(ctx context.Context, who auth.Identity, groupID, flowID, triggerID string) error {
-	if _, err := s.authorize(ctx, who, groupID, group.RoleMember); err != nil {
+	if _, err := s.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return err
 	}
 	return notFound(s.Store.DeleteTrigger(ctx, groupID, flowID, triggerID), "trigger", triggerID)
@@ -586,7 +586,7 @@ func (s *Service) DeleteTrigger(ctx context.Context, who auth.Identity, groupID,
 // RotateRoutingKey gives a trigger a new routing key; the old one stops
 // working at once.
 func (s *Service) RotateRoutingKey(ctx context.Context, who auth.Identity, groupID, flowID, triggerID string) (trigger.HTTPTrigger, error) {
-	if _, err := s.authorize(ctx, who, groupID, group.RoleMember); err != nil {
+	if _, err := s.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return trigger.HTTPTrigger{}, err
 	}
 	t, err := s.Store.GetTrigger(ctx, groupID, flowID, triggerID)
@@ -605,7 +605,7 @@ func (s *Service) RotateRoutingKey(ctx context.Context, who auth.Identity, group
 
 // ListRuns lists Runs, newest first.
 func (s *Service) ListRuns(ctx context.Context, who auth.Identity, q run.Query) (run.Page, error) {
-	if _, err := s.authorize(ctx, who, q.GroupID, group.RoleMember); err != nil {
+	if _, err := s.Authorize(ctx, who, q.GroupID, group.RoleMember); err != nil {
 		return run.Page{}, err
 	}
 	if q.Status != "" && !q.Status.Valid() {
@@ -619,7 +619,7 @@ func (s *Service) ListRuns(ctx context.Context, who auth.Identity, q run.Query) 
 
 // GetRun returns one Run.
 func (s *Service) GetRun(ctx context.Context, who auth.Identity, groupID, runID string) (run.Run, error) {
-	if _, err := s.authorize(ctx, who, groupID, group.RoleMember); err != nil {
+	if _, err := s.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return run.Run{}, err
 	}
 	r, err := s.Store.GetRun(ctx, groupID, runID)
@@ -628,7 +628,7 @@ func (s *Service) GetRun(ctx context.Context, who auth.Identity, groupID, runID 
 
 // Replay starts a new Run of the same Flow with the same trigger request.
 func (s *Service) Replay(ctx context.Context, who auth.Identity, groupID, runID string) (string, error) {
-	if _, err := s.authorize(ctx, who, groupID, group.RoleMember); err != nil {
+	if _, err := s.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return "", err
 	}
 	r, err := s.Store.GetRun(ctx, groupID, runID)
@@ -659,7 +659,7 @@ type RunOnceInput struct {
 // worker like a webhook, and waits for the Run to end. done is false when
 // the wait ran out first; the Run goes on and can be read later.
 func (s *Service) RunOnce(ctx context.Context, who auth.Identity, groupID string, in RunOnceInput) (r run.Run, done bool, err error) {
-	if _, err := s.authorize(ctx, who, groupID, group.RoleMember); err != nil {
+	if _, err := s.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return run.Run{}, false, err
 	}
 	if in.RoutingKey == "" {
@@ -767,7 +767,7 @@ type FlowStats struct {
 // Stats counts a Flow's Runs per day over the last days days (1 to 90),
 // from the Run records themselves.
 func (s *Service) Stats(ctx context.Context, who auth.Identity, groupID, flowID string, ndays int) (FlowStats, error) {
-	if _, err := s.authorize(ctx, who, groupID, group.RoleMember); err != nil {
+	if _, err := s.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return FlowStats{}, err
 	}
 	if ndays == 0 {
