@@ -460,6 +460,13 @@ func TestTestRequests(t *testing.T) {
 		}
 	}
 
+	// A fixed identity needs no JSON: a test URL may answer 204, nothing or text.
+	for _, body := range []string{"", "OK", "<html></html>"} {
+		if id, err := app(t, c, "http").Identity([]byte(body)); err != nil || id != "Test URL answered" {
+			t.Errorf("http: Identity(%q) = %q, %v; want the fixed identity", body, id, err)
+		}
+	}
+
 	if _, err := app(t, c, "http").BuildTest(nil); !errors.Is(err, catalog.ErrNoTest) {
 		t.Errorf("http BuildTest without a test URL: %v, want ErrNoTest", err)
 	}
