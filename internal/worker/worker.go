@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"wiresk/internal/connection"
 	"wiresk/internal/flow"
 	"wiresk/internal/run"
 	"wiresk/internal/wiresk"
@@ -29,6 +30,8 @@ type Store interface {
 	CreateRun(ctx context.Context, r run.Run) (created bool, err error)
 	GetRun(ctx context.Context, groupID, id string) (run.Run, error)
 	UpdateRun(ctx context.Context, r run.Run) error
+	// GetConnection reads a Connection a step uses (wraps ErrNotFound).
+	GetConnection(ctx context.Context, groupID, id string) (connection.Connection, error)
 }
 
 // Steps validates and executes step kinds.
@@ -160,6 +163,18 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 			outputs[cs.Step.ID] = map[string]any{"output": prev.Output}
 			continue
 		}
+		if err := w.checkConnection(ctx, job.GroupID, cs.Step); err != nil {
+			// A broken Connection fails the Run at once: redelivering
+			// cannot help until someone reconnects it.
+			res := run.StepResult{ID: cs.Step.ID, App: cs.Step.App, Method: cs.Step.Method, Status: run.StepFailed, Error: err.Error(), StartedAt: w.now()}
+			if done {
+				res.Attempts = prev.Attempts
+				*prev = res
+			} else {
+				r.Steps = append(r.Steps, res)
+			}
+			return w.finish(ctx, &r, fmt.Errorf("step %q: %w", cs.Step.ID, err))
+		}
 		res := w.runStep(ctx, cs, env)
 		full := res.Output
 		res.Input, res.Output = recordable(res.Input), recordable(res.Output)
@@ -192,6 +207,29 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		}
 	}
 	return w.finish(ctx, &r, nil)
+}
+
+// checkConnection refuses a step whose Connection is missing or not active,
+// with an error that names the Connection and says what to do.
+func (w *Worker) checkConnection(ctx context.Context, groupID string, s flow.Step) error {
+	if s.ConnectionID == "" {
+		return nil
+	}
+	c, err := w.Store.GetConnection(ctx, groupID, s.ConnectionID)
+	if errors.Is(err, wiresk.ErrNotFound) {
+		return fmt.Errorf("connection %s no longer exists; edit the step to use another Connection", s.ConnectionID)
+	}
+	if err != nil {
+		return err
+	}
+	switch c.Status {
+	case connection.StatusActive:
+		return nil
+	case connection.StatusBroken:
+		return fmt.Errorf("connection %q (%s) is broken: %s; reconnect it", c.Name, c.ID, c.StatusReason)
+	default:
+		return fmt.Errorf("connection %q (%s) is %s; reconnect it", c.Name, c.ID, c.Status)
+	}
 }
 
 func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[string]any) run.StepResult {

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"wiresk/internal/bolt"
+	"wiresk/internal/connection"
 	"wiresk/internal/flow"
 	"wiresk/internal/queue"
 	"wiresk/internal/run"
@@ -258,5 +259,29 @@ func TestLargeOutputIsRecordedTruncated(t *testing.T) {
 	out, _ := r.Steps[0].Output.(map[string]any)
 	if out["truncated"] != true || len(out["preview"].(string)) != 1024 {
 		t.Fatalf("recorded output = %.200v, want a truncated preview", r.Steps[0].Output)
+	}
+}
+
+func TestBrokenConnectionFailsTheRunAtOnce(t *testing.T) {
+	_, store := MustStore(t)
+	now := time.Now().UTC()
+	if err := store.CreateConnection(t.Context(), connection.Connection{ID: "con_1", GroupID: "grp_a", Name: "CRM", App: "http", AuthType: "api_key",
+		Status: connection.StatusBroken, StatusReason: "the API key was revoked", CreatedAt: now, UpdatedAt: now, Version: 1}); err != nil {
+		t.Fatal(err)
+	}
+	mustFlow(t, store, flow.Flow{ID: "flw_1", GroupID: "grp_a", Steps: []flow.Step{
+		{ID: "call", App: "http", Method: "request", ConnectionID: "con_1", Input: map[string]any{"url": "https://crm.example"}},
+	}})
+	var calls int
+	w := &worker.Worker{Store: store, MaxReceives: 5, Steps: steps{exec: func(context.Context, string, map[string]any) (any, int, error) {
+		calls++
+		return "ok", 1, nil
+	}}}
+	if err := w.Execute(t.Context(), job("run_c"), 1); err != nil {
+		t.Fatalf("first delivery: %v, want the Run failed for good (no redelivery)", err)
+	}
+	r, _ := store.GetRun(t.Context(), "grp_a", "run_c")
+	if r.Status != run.Failed || !strings.Contains(r.Error, `"CRM"`) || !strings.Contains(r.Error, "reconnect") || calls != 0 {
+		t.Fatalf("run = %s %q after %d step calls, want failed naming the Connection and saying to reconnect, no call", r.Status, r.Error, calls)
 	}
 }
