@@ -194,6 +194,7 @@ func TestBadInputsAreRefusedAndLeaveNoTrace(t *testing.T) {
 		}), 400, "validation_failed", "steps[0].input.url"),
 		mgmt("bad if expression", f.alice, "POST", g+"/flows", badStep(func(st map[string]any) { st["if"] = "trigger.body.x ==" }), 400, "validation_failed", "steps[0].if"),
 		mgmt("missing url", f.alice, "POST", g+"/flows", badStep(func(st map[string]any) { delete(st["input"].(map[string]any), "url") }), 400, "validation_failed", "steps[0].input.url"),
+		mgmt("step with unknown connection", f.alice, "POST", g+"/flows", badStep(func(st map[string]any) { st["connectionId"] = "con_nope" }), 400, "validation_failed", "steps[0].connectionId"),
 		mgmt("replace flow invalid", f.alice, "PUT", g+"/flows/"+f.flowID, badStep(func(st map[string]any) { st["id"] = "1bad" }), 400, "validation_failed", "steps[0].id"),
 		mgmt("trigger with unknown key id", f.alice, "POST", g+"/flows/"+f.flowID+"/http-triggers", map[string]any{"apiKeyIds": []string{"key_nope"}}, 400, "validation_failed", "apiKeyIds[0]"),
 		mgmt("trigger with no key", f.alice, "POST", g+"/flows/"+f.flowID+"/http-triggers", map[string]any{"apiKeyIds": []string{}}, 400, "validation_failed", "apiKeyIds"),

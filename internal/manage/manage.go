@@ -15,6 +15,7 @@ import (
 
 	"wiresk/internal/apikey"
 	"wiresk/internal/auth"
+	"wiresk/internal/connection"
 	"wiresk/internal/flow"
 	"wiresk/internal/group"
 	"wiresk/internal/run"
@@ -55,6 +56,8 @@ type Store interface {
 
 	GetRun(ctx context.Context, groupID, id string) (run.Run, error)
 	ListRuns(ctx context.Context, q run.Query) (run.Page, error)
+
+	GetConnection(ctx context.Context, groupID, id string) (connection.Connection, error)
 }
 
 // Enqueuer sends a Job to the worker queue. Send returns only once the
@@ -459,10 +462,35 @@ func (s *Service) CreateFlow(ctx context.Context, who auth.Identity, groupID str
 	now := s.now()
 	f := flow.Flow{ID: wiresk.NewIDAt("flw", now), GroupID: groupID, Name: in.Name, Description: in.Description,
 		Enabled: in.Enabled == nil || *in.Enabled, Steps: in.Steps, Version: 1, CreatedAt: now, UpdatedAt: now, CreatedBy: who.UserID}
-	if err := flow.Validate(f, s.Kinds); err != nil {
+	if err := s.validateFlow(ctx, f); err != nil {
 		return flow.Flow{}, err
 	}
 	return f, s.Store.CreateFlow(ctx, f)
+}
+
+// validateFlow checks f's definition and that every Connection its steps
+// name is one of the Group's, for the step's app.
+func (s *Service) validateFlow(ctx context.Context, f flow.Flow) error {
+	if err := flow.Validate(f, s.Kinds); err != nil {
+		return err
+	}
+	for i, st := range f.Steps {
+		if st.ConnectionID == "" {
+			continue
+		}
+		field := fmt.Sprintf("steps[%d].connectionId", i)
+		c, err := s.Store.GetConnection(ctx, f.GroupID, st.ConnectionID)
+		if errors.Is(err, wiresk.ErrNotFound) {
+			return wiresk.FieldError(field, "no Connection %q in this group", st.ConnectionID)
+		}
+		if err != nil {
+			return err
+		}
+		if c.App != st.App {
+			return wiresk.FieldError(field, "Connection %q is for %s, not %s", c.Name, c.App, st.App)
+		}
+	}
+	return nil
 }
 
 // ListFlows lists the Group's Flows.
@@ -498,7 +526,7 @@ func (s *Service) ReplaceFlow(ctx context.Context, who auth.Identity, groupID, f
 	}
 	f.Version++
 	f.UpdatedAt = s.now()
-	if err := flow.Validate(f, s.Kinds); err != nil {
+	if err := s.validateFlow(ctx, f); err != nil {
 		return flow.Flow{}, err
 	}
 	if err := s.Store.UpdateFlow(ctx, f); err != nil {
