@@ -85,9 +85,10 @@ clean:
 # bootstrap under bin/<folder>/ for inspection.
 LAMBDA_GOFLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
-LAMBDA_FUNCTIONS := trigger manage worker
+LAMBDA_FUNCTIONS := trigger manage worker connections oauthcallback health
 
-.PHONY: build build-TriggerFunction build-ManageFunction build-WorkerFunction lambda-artifacts-dir
+.PHONY: build build-TriggerFunction build-ManageFunction build-WorkerFunction build-ConnectionsFunction \
+	build-OAuthCallbackFunction build-HealthFunction lambda-artifacts-dir
 
 ## build: every Lambda function's bootstrap (linux/arm64) into bin/<folder>/bootstrap.
 build:
@@ -104,6 +105,15 @@ build-ManageFunction: lambda-artifacts-dir
 
 build-WorkerFunction: lambda-artifacts-dir
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/worker
+
+build-ConnectionsFunction: lambda-artifacts-dir
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/connections
+
+build-OAuthCallbackFunction: lambda-artifacts-dir
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/oauthcallback
+
+build-HealthFunction: lambda-artifacts-dir
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/health
 
 lambda-artifacts-dir:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: sam build sets it; use make build for bin/"; exit 1; }

@@ -17,7 +17,7 @@ import (
 )
 
 // lambdaFunctions are the folders under functions/, one Lambda function each.
-var lambdaFunctions = []string{"trigger", "manage", "worker"}
+var lambdaFunctions = []string{"trigger", "manage", "worker", "connections", "oauthcallback", "health"}
 
 const (
 	// lambdaMaxBootstrap is the size target of a bootstrap (design §6):
@@ -52,6 +52,7 @@ func lambdaEnv(runtimeAPI string) []string {
 		"WIRESK_TABLE=wiresk-bench",
 		"WIRESK_QUEUE_URL=https://sqs.us-east-1.amazonaws.com/123456789012/wiresk-bench",
 		"WIRESK_MAX_RECEIVES=5",
+		"WIRESK_SECRET_PREFIX=wiresk/bench",
 		"WIRESK_LOG_LEVEL=warn",
 	}
 }
@@ -75,7 +76,7 @@ func benchFunctions() error {
 	defer os.RemoveAll(dir)
 	fmt.Printf("Lambda functions: bootstrap size (linux/arm64, built as `make build`) and time from process start\n")
 	fmt.Printf("to the first invocation request (%s/%s build, %d starts after a warm-up, fake Runtime API)\n\n", runtime.GOOS, runtime.GOARCH, lambdaStartRuns)
-	fmt.Printf("%-10s %11s %10s %9s %10s %10s %10s\n", "function", "arm64 bytes", "MiB", "≤ 15 MiB", "start p50", "start min", "start max")
+	fmt.Printf("%-13s %11s %10s %9s %10s %10s %10s\n", "function", "arm64 bytes", "MiB", "≤ 15 MiB", "start p50", "start min", "start max")
 	var errs []error
 	for _, fn := range lambdaFunctions {
 		arm := filepath.Join(dir, "arm64", fn, "bootstrap")
@@ -106,7 +107,7 @@ func benchFunctions() error {
 			}
 		}
 		slices.Sort(starts)
-		fmt.Printf("%-10s %11d %10.2f %9s %10s %10s %10s\n", fn, st.Size(), float64(st.Size())/(1<<20), verdict,
+		fmt.Printf("%-13s %11d %10.2f %9s %10s %10s %10s\n", fn, st.Size(), float64(st.Size())/(1<<20), verdict,
 			starts[len(starts)/2].Round(10*time.Microsecond), starts[0].Round(10*time.Microsecond), starts[len(starts)-1].Round(10*time.Microsecond))
 	}
 	fmt.Println()

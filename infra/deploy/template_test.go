@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,6 +25,7 @@ import (
 
 	"wiresk/infra/deploy"
 	"wiresk/internal/auth"
+	"wiresk/internal/connect"
 	"wiresk/internal/httpapi"
 	"wiresk/internal/ingest"
 )
@@ -34,13 +36,19 @@ const root = "../.."
 // functions maps each function of the template to its folder under
 // functions/.
 var functions = map[string]string{
-	"TriggerFunction": "trigger",
-	"ManageFunction":  "manage",
-	"WorkerFunction":  "worker",
+	"TriggerFunction":       "trigger",
+	"ManageFunction":        "manage",
+	"WorkerFunction":        "worker",
+	"ConnectionsFunction":   "connections",
+	"OAuthCallbackFunction": "oauthcallback",
+	"HealthFunction":        "health",
 }
 
 // hookRoute is the one route of the trigger function.
 const hookRoute = "POST /v1/hooks/{routingKey}"
+
+// callbackRoute is the one route of the OAuth callback function.
+const callbackRoute = "GET " + httpapi.OAuthCallbackPath
 
 var parsed = sync.OnceValues(func() (*deploy.Template, error) {
 	return deploy.Open(filepath.Join(root, "template.yaml"))
@@ -122,6 +130,7 @@ func TestParameters(t *testing.T) {
 	want := map[string]any{
 		"Stage": "dev", "JwtIssuer": nil, "JwtAudience": nil, "GroupsClaim": "groups", "PublicUrl": "",
 		"RunRetentionDays": "30", "LogLevel": "info", "MaxReceives": "5", "HttpAllowCidrs": "", "WorkerMaxConcurrency": "10",
+		"OAuthReturnUrl": "", "HealthSchedule": "rate(5 minutes)",
 	}
 	for name, def := range want {
 		p, ok := tmpl.Parameters[name]
@@ -173,7 +182,7 @@ func TestFunctions(t *testing.T) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	if got, want := strings.Join(names, " "), "ManageFunction TriggerFunction WorkerFunction"; got != want {
+	if got, want := strings.Join(names, " "), "ConnectionsFunction HealthFunction ManageFunction OAuthCallbackFunction TriggerFunction WorkerFunction"; got != want {
 		t.Fatalf("functions: got %s, want %s", got, want)
 	}
 	entries, err := os.ReadDir(filepath.Join(root, "functions"))
@@ -186,8 +195,23 @@ func TestFunctions(t *testing.T) {
 			dirs = append(dirs, e.Name())
 		}
 	}
-	if got, want := strings.Join(dirs, " "), "manage trigger worker"; got != want {
+	if got, want := strings.Join(dirs, " "), "connections health manage oauthcallback trigger worker"; got != want {
 		t.Errorf("folders under functions/: got %s, want %s (one per function of the template)", got, want)
+	}
+	// make build builds every folder.
+	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var built []string
+	for line := range strings.Lines(string(mk)) {
+		if rest, ok := strings.CutPrefix(line, "LAMBDA_FUNCTIONS := "); ok {
+			built = strings.Fields(rest)
+		}
+	}
+	sort.Strings(built)
+	if got, want := built, dirs; !slices.Equal(got, want) {
+		t.Errorf("Makefile LAMBDA_FUNCTIONS (make build): got %q, want %q", got, want)
 	}
 	for name, dir := range functions {
 		t.Run(name, func(t *testing.T) {
@@ -275,40 +299,55 @@ func httpEvents(t *testing.T) []event {
 }
 
 func TestRoutesMatchHandlers(t *testing.T) {
-	var hooks, manage []string
+	byFunction := map[string][]string{}
+	seen := map[string]string{}
 	for _, e := range httpEvents(t) {
+		byFunction[e.function] = append(byFunction[e.function], e.route)
+		if other, ok := seen[e.route]; ok {
+			t.Errorf("route %s is declared by %s and %s; API Gateway takes one integration per route", e.route, other, e.function)
+		}
+		seen[e.route] = e.function
 		switch e.function {
 		case "TriggerFunction":
-			hooks = append(hooks, e.route)
 			if got, want := e.authorizer, "NONE"; got != want {
 				t.Errorf("%s %s: Auth.Authorizer %q, want %q (webhooks carry an API key, not a JWT)", e.function, e.route, got, want)
 			}
-		case "ManageFunction":
-			manage = append(manage, e.route)
+		case "OAuthCallbackFunction":
+			if got, want := e.authorizer, "NONE"; got != want {
+				t.Errorf("%s %s: Auth.Authorizer %q, want %q (the provider redirects a browser, which has no JWT; the state is the check)", e.function, e.route, got, want)
+			}
+		case "ManageFunction", "ConnectionsFunction":
 			if e.authorizer != "" {
 				t.Errorf("%s %s: Auth.Authorizer %q, want the default JWT authorizer", e.function, e.route, e.authorizer)
 			}
 		default:
-			t.Errorf("%s has an HTTP route %s; only TriggerFunction and ManageFunction serve HTTP", e.function, e.route)
+			t.Errorf("%s has an HTTP route %s; only TriggerFunction, ManageFunction, ConnectionsFunction and OAuthCallbackFunction serve HTTP", e.function, e.route)
 		}
 	}
-	if got, want := hooks, []string{hookRoute}; !slices.Equal(got, want) {
+	if got, want := byFunction["TriggerFunction"], []string{hookRoute}; !slices.Equal(got, want) {
 		t.Errorf("TriggerFunction routes: got %q, want %q", got, want)
 	}
+	if got, want := byFunction["OAuthCallbackFunction"], []string{callbackRoute}; !slices.Equal(got, want) {
+		t.Errorf("OAuthCallbackFunction routes: got %q, want %q", got, want)
+	}
 	mgmt := httpapi.NewManagement(nil, auth.APIGateway{}, "https://hooks.example", nil)
-	want := mgmt.Routes()
-	sort.Strings(manage)
-	sort.Strings(want)
-	if !slices.Equal(manage, want) {
-		t.Errorf("ManageFunction routes differ from Management.Routes():\n got  %q\n want %q", manage, want)
+	conns := httpapi.NewConnections(nil, auth.APIGateway{}, nil)
+	for name, h := range map[string]interface{ Routes() []string }{"ManageFunction": mgmt, "ConnectionsFunction": conns} {
+		got, want := slices.Clone(byFunction[name]), h.Routes()
+		sort.Strings(got)
+		sort.Strings(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s routes differ from its handler's Routes():\n got  %q\n want %q", name, got, want)
+		}
 	}
 
 	// Every route of the template reaches a handler route: without an
-	// identity the management API answers 401 and the webhook ingress 401
-	// (no API key), where an unknown route would answer 404.
+	// identity the management and Connections APIs answer 401 and the
+	// webhook ingress 401 (no API key), where an unknown route would answer
+	// 404.
 	serve := func(h http.Handler, route string) int {
 		method, path, _ := strings.Cut(route, " ")
-		for _, p := range []string{"{g}", "{f}", "{k}", "{t}", "{r}", "{userId}"} {
+		for _, p := range []string{"{g}", "{f}", "{k}", "{t}", "{r}", "{c}", "{userId}"} {
 			path = strings.ReplaceAll(path, p, "x1")
 		}
 		path = strings.ReplaceAll(path, "{routingKey}", strings.Repeat("A", 32))
@@ -316,16 +355,32 @@ func TestRoutesMatchHandlers(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader("{}")))
 		return rec.Code
 	}
-	for _, r := range manage {
-		if got, want := serve(mgmt, r), http.StatusUnauthorized; got != want {
-			t.Errorf("management handler, %s: got %d, want %d", r, got, want)
+	for name, h := range map[string]http.Handler{"ManageFunction": mgmt, "ConnectionsFunction": conns} {
+		for _, r := range byFunction[name] {
+			if got, want := serve(h, r), http.StatusUnauthorized; got != want {
+				t.Errorf("%s handler, %s: got %d, want %d", name, r, got, want)
+			}
 		}
-	}
-	if got, want := serve(mgmt, "GET /v1/no-such-route"), http.StatusNotFound; got != want {
-		t.Errorf("management handler, unknown route: got %d, want %d", got, want)
+		if got, want := serve(h, "GET /v1/no-such-route"), http.StatusNotFound; got != want {
+			t.Errorf("%s handler, unknown route: got %d, want %d", name, got, want)
+		}
 	}
 	if got, want := serve(&httpapi.Hooks{Ingest: &ingest.Service{}}, hookRoute), http.StatusUnauthorized; got != want {
 		t.Errorf("hooks handler, %s: got %d, want %d", hookRoute, got, want)
+	}
+	// The callback route reaches the callback: without a state it answers
+	// 400 (a page saying so); it answers its one path and method only.
+	callback := httpapi.NewOAuthCallback(&connect.Service{}, nil)
+	for _, r := range byFunction["OAuthCallbackFunction"] {
+		if got, want := serve(callback, r), http.StatusBadRequest; got != want {
+			t.Errorf("callback handler, %s without a state: got %d, want %d", r, got, want)
+		}
+	}
+	if got, want := serve(callback, "POST "+httpapi.OAuthCallbackPath), http.StatusMethodNotAllowed; got != want {
+		t.Errorf("callback handler, POST: got %d, want %d", got, want)
+	}
+	if got, want := serve(callback, "GET /v1/oauth/other"), http.StatusNotFound; got != want {
+		t.Errorf("callback handler, another path: got %d, want %d", got, want)
 	}
 }
 
@@ -358,6 +413,16 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 	secretsArn := deploy.Sub("arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:wiresk/${Stage}/*")
 	sendToRunQueue := map[string]any{"SQSSendMessagePolicy": map[string]any{"QueueName": deploy.GetAtt("RunQueue", "QueueName")}}
 	tableCrud := map[string]any{"DynamoDBCrudPolicy": map[string]any{"TableName": deploy.Ref("Table")}}
+	// Connection credentials, the platform's OAuth apps and the OAuth state
+	// key: only under the stage's own prefix.
+	connectionTokens := map[string]any{"Statement": []any{map[string]any{
+		"Sid": "ConnectionTokens", "Effect": "Allow",
+		"Action": []string{
+			"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret",
+			"secretsmanager:DeleteSecret", "secretsmanager:DescribeSecret", "secretsmanager:RestoreSecret",
+		},
+		"Resource": secretsArn,
+	}}}
 	want := map[string][]any{
 		"TriggerFunction": {
 			map[string]any{"Statement": []any{map[string]any{
@@ -379,15 +444,18 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 				"Action":   []string{"sqs:ChangeMessageVisibility"},
 				"Resource": deploy.GetAtt("RunQueue", "Arn"),
 			}}},
-			map[string]any{"Statement": []any{map[string]any{
-				"Sid": "ConnectionTokens", "Effect": "Allow",
-				"Action": []string{
-					"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret",
-					"secretsmanager:DeleteSecret", "secretsmanager:DescribeSecret", "secretsmanager:RestoreSecret",
-				},
-				"Resource": secretsArn,
-			}}},
+			connectionTokens,
 		},
+		"ConnectionsFunction":   {tableCrud, connectionTokens},
+		"OAuthCallbackFunction": {tableCrud, connectionTokens},
+		"HealthFunction":        {tableCrud, connectionTokens},
+	}
+	// Every function's policies are listed here: none may touch Secrets
+	// Manager unless this test says so.
+	for name := range template(t).GetAllServerlessFunctionResources() {
+		if _, ok := want[name]; !ok {
+			t.Errorf("%s: its policies are not checked (add it to this test)", name)
+		}
 	}
 	for name, policies := range want {
 		if got := lookup(t, "Resources", name, "Properties", "Policies"); !jsonEqual(t, got, policies) {
@@ -411,6 +479,12 @@ func TestEnvironment(t *testing.T) {
 			"WIRESK_GROUPS_CLAIM": deploy.Ref("GroupsClaim"), "WIRESK_RUN_ONCE_WAIT": "25s"},
 		"WorkerFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_MAX_RECEIVES": deploy.Ref("MaxReceives"), "WIRESK_HTTP_ALLOW_CIDRS": deploy.Ref("HttpAllowCidrs"),
 			"WIRESK_RUN_RETENTION_DAYS": deploy.Ref("RunRetentionDays")},
+		"ConnectionsFunction": {"WIRESK_SECRET_PREFIX": deploy.Sub("wiresk/${Stage}"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl"),
+			"WIRESK_GROUPS_CLAIM": deploy.Ref("GroupsClaim"), "WIRESK_HTTP_ALLOW_CIDRS": deploy.Ref("HttpAllowCidrs"),
+			"WIRESK_OAUTH_RETURN_URL": deploy.Ref("OAuthReturnUrl")},
+		"OAuthCallbackFunction": {"WIRESK_SECRET_PREFIX": deploy.Sub("wiresk/${Stage}"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl"),
+			"WIRESK_HTTP_ALLOW_CIDRS": deploy.Ref("HttpAllowCidrs"), "WIRESK_OAUTH_RETURN_URL": deploy.Ref("OAuthReturnUrl")},
+		"HealthFunction": {"WIRESK_SECRET_PREFIX": deploy.Sub("wiresk/${Stage}"), "WIRESK_HTTP_ALLOW_CIDRS": deploy.Ref("HttpAllowCidrs")},
 	}
 	for name, env := range want {
 		if got := lookup(t, "Resources", name, "Properties", "Environment", "Variables"); !jsonEqual(t, got, env) {
@@ -421,6 +495,17 @@ func TestEnvironment(t *testing.T) {
 	// Gateway gives up at 30 s.
 	if got := timeout(t, "ManageFunction"); got <= 25 || got > 30 {
 		t.Errorf("ManageFunction Timeout: got %d, want 26 to 30 s", got)
+	}
+	// A Connection test or a token exchange may retry a slow app; API
+	// Gateway gives up at 30 s.
+	for _, name := range []string{"ConnectionsFunction", "OAuthCallbackFunction"} {
+		if got := timeout(t, name); got < 20 || got > 30 {
+			t.Errorf("%s Timeout: got %d, want 20 to 30 s", name, got)
+		}
+	}
+	// The health check ends before the next one starts (default schedule).
+	if got := timeout(t, "HealthFunction"); got >= 5*60 {
+		t.Errorf("HealthFunction Timeout: got %d, want under the 5-minute schedule", got)
 	}
 }
 
@@ -460,6 +545,40 @@ func TestWorkerEventSource(t *testing.T) {
 		if !jsonEqual(t, got, want) {
 			t.Errorf("WorkerFunction event:\n got  %s\n want %s", show(got), show(want))
 		}
+	}
+}
+
+func TestHealthSchedule(t *testing.T) {
+	events := lookup(t, "Resources", "HealthFunction", "Properties", "Events").(map[string]any)
+	if len(events) != 1 {
+		t.Fatalf("HealthFunction events: got %s, want one Schedule event", show(events))
+	}
+	want := map[string]any{
+		"Type": "Schedule",
+		"Properties": map[string]any{
+			"Schedule":    deploy.Ref("HealthSchedule"),
+			"Description": deploy.Sub("Wiresk ${Stage} Connection health check"),
+			"Enabled":     true,
+		},
+	}
+	for _, got := range events {
+		if !jsonEqual(t, got, want) {
+			t.Errorf("HealthFunction event:\n got  %s\n want %s", show(got), show(want))
+		}
+	}
+	// goformation reads it as a Schedule event too.
+	f, err := template(t).GetServerlessFunctionWithName("HealthFunction")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ev := range f.Events {
+		if ev.Type != "Schedule" || ev.Properties.ScheduleEvent == nil || ev.Properties.ScheduleEvent.Schedule != deploy.Ref("HealthSchedule") {
+			t.Errorf("HealthFunction event %s: not a Schedule event on %s", name, deploy.Ref("HealthSchedule"))
+		}
+	}
+	p := template(t).Parameters["HealthSchedule"]
+	if got, want := p.Default, "rate(5 minutes)"; got != want {
+		t.Errorf("HealthSchedule default: got %v, want %v", got, want)
 	}
 }
 
@@ -609,8 +728,8 @@ func TestOutputs(t *testing.T) {
 }
 
 // TestSampleEvents decodes every events/*.json into aws-lambda-go's own
-// type (unknown fields refused) and checks that the HTTP ones name a route
-// of the template's function they are for.
+// type (unknown fields refused), checks that the HTTP ones name a route of
+// the template's function they are for, and that every function has one.
 func TestSampleEvents(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(root, "events", "*.json"))
 	if err != nil {
@@ -620,18 +739,23 @@ func TestSampleEvents(t *testing.T) {
 	for _, e := range httpEvents(t) {
 		routes[e.route] = e.function
 	}
-	prefixes := map[string]string{"trigger-": "TriggerFunction", "manage-": "ManageFunction", "worker-": "WorkerFunction"}
+	prefixes := map[string]string{
+		"trigger-": "TriggerFunction", "manage-": "ManageFunction", "worker-": "WorkerFunction",
+		"connections-": "ConnectionsFunction", "oauthcallback": "OAuthCallbackFunction", "health-": "HealthFunction",
+	}
+	covered := map[string]bool{}
 	for _, file := range files {
 		name := filepath.Base(file)
-		t.Run(name, func(t *testing.T) {
-			fn := ""
-			for p, f := range prefixes {
-				if strings.HasPrefix(name, p) {
-					fn = f
-				}
+		fn := ""
+		for p, f := range prefixes {
+			if strings.HasPrefix(name, p) {
+				fn = f
 			}
+		}
+		covered[fn] = true
+		t.Run(name, func(t *testing.T) {
 			if fn == "" {
-				t.Fatalf("%s: want a name starting with trigger-, manage- or worker-", name)
+				t.Fatalf("%s: want a name starting with one of %v", name, slices.Sorted(maps.Keys(prefixes)))
 			}
 			data, err := os.ReadFile(file)
 			if err != nil {
@@ -639,13 +763,24 @@ func TestSampleEvents(t *testing.T) {
 			}
 			dec := json.NewDecoder(bytes.NewReader(data))
 			dec.DisallowUnknownFields()
-			if fn == "WorkerFunction" {
+			switch fn {
+			case "WorkerFunction":
 				var ev events.SQSEvent
 				if err := dec.Decode(&ev); err != nil {
 					t.Fatal(err)
 				}
 				if len(ev.Records) == 0 {
 					t.Errorf("no records")
+				}
+				return
+			case "HealthFunction":
+				// What an EventBridge schedule rule sends.
+				var ev events.CloudWatchEvent
+				if err := dec.Decode(&ev); err != nil {
+					t.Fatal(err)
+				}
+				if ev.DetailType != "Scheduled Event" || ev.Source != "aws.events" || len(ev.Resources) != 1 || ev.Time.IsZero() {
+					t.Errorf("got %+v, want a scheduled event of aws.events naming its rule", ev)
 				}
 				return
 			}
@@ -662,12 +797,37 @@ func TestSampleEvents(t *testing.T) {
 			if got, want := ev.RequestContext.HTTP.Path, ev.RawPath; got != want {
 				t.Errorf("requestContext.http.path: got %q, want rawPath %q", got, want)
 			}
+			if got, want := ev.RequestContext.HTTP.Method+" "+ev.RawPath, ev.RouteKey; !routeMatches(want, got) {
+				t.Errorf("request %s does not match its routeKey %s", got, want)
+			}
 			hasJWT := ev.RequestContext.Authorizer != nil && ev.RequestContext.Authorizer.JWT != nil
-			if want := fn == "ManageFunction"; hasJWT != want {
+			if want := fn == "ManageFunction" || fn == "ConnectionsFunction"; hasJWT != want {
 				t.Errorf("JWT authorizer context present: got %v, want %v", hasJWT, want)
 			}
 		})
 	}
+	for name := range template(t).GetAllServerlessFunctionResources() {
+		if !covered[name] {
+			t.Errorf("%s has no sample event in events/ (for sam local invoke and its tests)", name)
+		}
+	}
+}
+
+// routeMatches reports whether the request "METHOD /path" matches the
+// route key "METHOD /pattern" with {name} segments.
+func routeMatches(routeKey, request string) bool {
+	rm, rp, _ := strings.Cut(routeKey, " ")
+	qm, qp, _ := strings.Cut(request, " ")
+	rs, qs := strings.Split(rp, "/"), strings.Split(qp, "/")
+	if rm != qm || len(rs) != len(qs) {
+		return false
+	}
+	for i := range rs {
+		if rs[i] != qs[i] && !(strings.HasPrefix(rs[i], "{") && strings.HasSuffix(rs[i], "}") && qs[i] != "") {
+			return false
+		}
+	}
+	return true
 }
 
 func TestSAMConfig(t *testing.T) {

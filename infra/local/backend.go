@@ -4,18 +4,23 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"wiresk/internal/bolt"
+	"wiresk/internal/connect"
 	"wiresk/internal/dynamo"
 	"wiresk/internal/ingest"
 	"wiresk/internal/manage"
 	"wiresk/internal/queue"
+	"wiresk/internal/secrets"
 	"wiresk/internal/sqsqueue"
+	"wiresk/internal/statekey"
 	"wiresk/internal/worker"
 )
 
@@ -24,6 +29,7 @@ type store interface {
 	manage.Store
 	worker.Store
 	ingest.Lookup
+	connect.Store
 }
 
 // jobQueue is what the runner needs of the queue port: send for the
@@ -37,8 +43,12 @@ type jobQueue interface {
 type backend struct {
 	store store
 	queue jobQueue
-	desc  string
-	close func() error
+	vault connect.Vault
+	// keyVault loads the OAuth state key (race-safe creation where the
+	// vault allows it).
+	keyVault statekey.Vault
+	desc     string
+	close    func() error
 }
 
 // openBackend opens the embedded adapters (the default) or, with
@@ -62,7 +72,12 @@ func openBackend(ctx context.Context, cfg config) (*backend, error) {
 			db.Close()
 			return nil, err
 		}
-		return &backend{store: st, queue: q, desc: "embedded (bbolt in " + cfg.DataDir + ")", close: db.Close}, nil
+		v, err := bolt.NewVault(db, filepath.Join(cfg.DataDir, "vault.key"))
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		return &backend{store: st, queue: q, vault: v, keyVault: v, desc: "embedded (bbolt in " + cfg.DataDir + ")", close: db.Close}, nil
 	case "aws":
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, err
@@ -90,11 +105,18 @@ func openBackend(ctx context.Context, cfg config) (*backend, error) {
 		if queueURL == "" {
 			return nil, fmt.Errorf("WIRESK_BACKEND=aws needs WIRESK_QUEUE_URL (the SQS run queue), or WIRESK_CREATE_RESOURCES=1 to create one")
 		}
+		sm := secretsmanager.NewFromConfig(awsCfg)
+		v, err := secrets.New(sm, cfg.SecretPrefix, secrets.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("WIRESK_SECRET_PREFIX: %w", err)
+		}
 		return &backend{
-			store: dynamo.New(ddb, cfg.Table, dynamo.Options{RunRetention: time.Duration(cfg.RunRetentionDays) * 24 * time.Hour}),
-			queue: sqsqueue.New(sq, queueURL, dlqURL),
-			desc:  fmt.Sprintf("AWS (DynamoDB table %s, SQS queue %s)", cfg.Table, queueURL),
-			close: func() error { return nil },
+			store:    dynamo.New(ddb, cfg.Table, dynamo.Options{RunRetention: time.Duration(cfg.RunRetentionDays) * 24 * time.Hour}),
+			queue:    sqsqueue.New(sq, queueURL, dlqURL),
+			vault:    v,
+			keyVault: statekey.SecretsManager(v, sm),
+			desc:     fmt.Sprintf("AWS (DynamoDB table %s, SQS queue %s)", cfg.Table, queueURL),
+			close:    func() error { return nil },
 		}, nil
 	}
 	return nil, fmt.Errorf("WIRESK_BACKEND=%q: want embedded or aws", cfg.Backend)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 	"wiresk/infra/emulator"
+	"wiresk/internal/secrets/smtest"
 )
 
 // target is a local app the Flows' HTTP steps call: it records every call.
@@ -81,6 +82,9 @@ func TestEndToEndOnEmulators(t *testing.T) {
 	endToEnd(t, startRunner(t, t.TempDir(), true,
 		"WIRESK_BACKEND=aws", "WIRESK_TABLE=wiresk-local", "WIRESK_CREATE_RESOURCES=1",
 		"AWS_ENDPOINT_URL_DYNAMODB="+emulator.DynamoDB(t), "AWS_ENDPOINT_URL_SQS="+emulator.GoAWS(t),
+		// The project's own double of the Secrets Manager wire protocol:
+		// no emulator of it installs here.
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER="+smtest.NewServer(t).URL(),
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=wiresk", "AWS_SECRET_ACCESS_KEY=wiresk", "AWS_EC2_METADATA_DISABLED=true"))
 }
 

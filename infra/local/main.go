@@ -35,6 +35,12 @@ func main() {
 		DeadLetterURL:    os.Getenv("WIRESK_DLQ_URL"),
 		CreateResources:  os.Getenv("WIRESK_CREATE_RESOURCES") == "1",
 		RunRetentionDays: envInt("WIRESK_RUN_RETENTION_DAYS", 30),
+		SecretPrefix:     env("WIRESK_SECRET_PREFIX", "wiresk/local"),
+		Vault:            os.Getenv("WIRESK_VAULT"),
+
+		AppBaseURLs:    envMap("WIRESK_APP_BASE_URLS"),
+		OAuthReturnURL: os.Getenv("WIRESK_OAUTH_RETURN_URL"),
+		HealthInterval: envDuration("WIRESK_HEALTH_INTERVAL", 5*time.Minute),
 	}
 	flag.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (env WIRESK_ADDR)")
 	flag.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory (env WIRESK_DATA_DIR)")
@@ -83,6 +89,24 @@ func envInt(name string, def int64) int64 {
 		os.Exit(2)
 	}
 	return n
+}
+
+// envMap reads "a=x,b=y" into a map.
+func envMap(name string) map[string]string {
+	v := os.Getenv(name)
+	if v == "" {
+		return nil
+	}
+	m := map[string]string{}
+	for _, kv := range strings.Split(v, ",") {
+		k, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || k == "" || val == "" {
+			fmt.Fprintf(os.Stderr, "wiresk: %s: %q is not app=url\n", name, kv)
+			os.Exit(2)
+		}
+		m[k] = val
+	}
+	return m
 }
 
 func envDuration(name string, def time.Duration) time.Duration {

@@ -16,12 +16,16 @@ import (
 	"sync"
 	"time"
 
+	"wiresk/internal/appcall"
 	"wiresk/internal/auth"
+	"wiresk/internal/catalog"
+	"wiresk/internal/connect"
 	"wiresk/internal/group"
 	"wiresk/internal/httpapi"
 	"wiresk/internal/ingest"
 	"wiresk/internal/manage"
 	"wiresk/internal/queue"
+	"wiresk/internal/statekey"
 	"wiresk/internal/step"
 	"wiresk/internal/wiresk"
 	"wiresk/internal/worker"
@@ -35,9 +39,14 @@ type config struct {
 
 	// Backend "aws" runs on DynamoDB and SQS instead of the embedded
 	// adapters; the rest configures it.
-	Backend, Table, QueueURL, DeadLetterURL string
-	CreateResources                         bool
-	RunRetentionDays                        int64
+	Backend, Table, QueueURL, DeadLetterURL, SecretPrefix, Vault string
+	CreateResources                                              bool
+	RunRetentionDays                                             int64
+
+	// Connections.
+	AppBaseURLs    map[string]string
+	OAuthReturnURL string
+	HealthInterval time.Duration
 }
 
 // The development Group and user seeded on first start.
@@ -88,9 +97,26 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	jwtAuth := &auth.JWT{Key: jwtKey, Issuer: jwtIssuer, Audience: jwtAud}
 	svc := &manage.Service{Store: store, Queue: q, Kinds: steps, Logger: log}
 	hooks := &httpapi.Hooks{Ingest: &ingest.Service{Store: store, Queue: q, Logger: log}, MaxBody: cfg.MaxBody, Logger: log}
+	cat, err := catalog.Load(catalog.WithBaseURLs(cfg.AppBaseURLs))
+	if err != nil {
+		return fmt.Errorf("app catalog (WIRESK_APP_BASE_URLS): %w", err)
+	}
+	stateKey, err := statekey.LoadStateKey(ctx, b.keyVault)
+	if err != nil {
+		return err
+	}
+	guarded := step.NewHTTPClient(guard)
+	conns := &connect.Service{Store: store, Vault: b.vault, Authz: svc, Catalog: cat, Apps: &appcall.Client{HTTP: guarded},
+		StateKey: stateKey, CallbackURL: public + httpapi.OAuthCallbackPath, ReturnURL: cfg.OAuthReturnURL, HTTPClient: guarded, Logger: log}
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.HooksPrefix, hooks)
 	mux.Handle("/v1/", httpapi.NewManagement(svc, jwtAuth, public, log))
+	connsAPI := httpapi.NewConnections(conns, jwtAuth, log)
+	for _, pattern := range connsAPI.Routes() {
+		mux.Handle(pattern, connsAPI)
+	}
+	mux.Handle("GET "+httpapi.OAuthCallbackPath, httpapi.NewOAuthCallback(conns, log))
+	mux.HandleFunc("GET /dev/whoami", whoami)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
@@ -110,6 +136,9 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 			}
 		})
 	}
+	// The health schedule: refresh tokens about to expire, re-test stale
+	// Connections (an EventBridge schedule in AWS).
+	wg.Go(func() { healthLoop(pumpCtx, conns, cfg.HealthInterval, log) })
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
@@ -173,6 +202,40 @@ func loadOrCreateKey(path string) ([]byte, error) {
 		return nil, err
 	}
 	return key, f.Close()
+}
+
+// healthLoop runs the Connections health check every interval until ctx ends.
+func healthLoop(ctx context.Context, conns *connect.Service, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			rep, err := conns.CheckDue(ctx)
+			if err != nil {
+				log.Warn("connection health check", "err", err)
+				continue
+			}
+			if rep != (connect.HealthReport{}) {
+				log.Info("connection health check", "refreshed", rep.Refreshed, "tested", rep.Tested, "broken", rep.Broken, "failed", rep.Failed)
+			}
+		}
+	}
+}
+
+// whoami is a local stand-in for an app's "who am I" endpoint, for trying
+// an API-key Connection: it answers 200 with the caller when an X-API-Key
+// header is present, 401 otherwise.
+func whoami(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if r.Header.Get("X-API-Key") == "" {
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, `{"error":"missing X-API-Key"}`+"\n")
+		return
+	}
+	_, _ = io.WriteString(w, `{"user":"dev@example.com"}`+"\n")
 }
 
 // echo is a local target for trying HTTP steps: it answers with what it got.

@@ -1,0 +1,288 @@
+// Command connections is the Connections API Lambda function: every route of
+// httpapi.Connections (Connection CRUD, test, reconnect, disconnect, audit,
+// and the apps catalog) behind API Gateway's JWT authorizer, over the
+// DynamoDB store and the Secrets Manager vault. Creating or reconnecting an
+// OAuth Connection answers an authorize URL whose redirect URI is
+// <public URL>/v1/oauth/callback, served by the oauthcallback function.
+//
+// The OAuth state key (see package statekey) is read from the vault, and
+// made there if missing, on the first request; until it can be read every
+// request is answered 503.
+//
+// Environment:
+//
+//	WIRESK_TABLE             DynamoDB table (required)
+//	WIRESK_SECRET_PREFIX     Secrets Manager name prefix, wiresk/<Stage>
+//	                         (required)
+//	WIRESK_PUBLIC_URL        base of the OAuth redirect URI; empty:
+//	                         https://<domain the request came in on>
+//	WIRESK_GROUPS_CLAIM      JWT claim listing Group ids (default groups)
+//	WIRESK_HTTP_ALLOW_CIDRS  private CIDRs app calls and token requests may
+//	                         reach (default none)
+//	WIRESK_OAUTH_RETURN_URL  where the callback sends the browser when done;
+//	                         empty: a page of its own
+//	WIRESK_LOG_LEVEL         debug, info, warn or error (default info)
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"wiresk/internal/appcall"
+	"wiresk/internal/auth"
+	"wiresk/internal/catalog"
+	"wiresk/internal/connect"
+	"wiresk/internal/dynamo"
+	"wiresk/internal/httpapi"
+	"wiresk/internal/manage"
+	"wiresk/internal/secrets"
+	"wiresk/internal/statekey"
+	"wiresk/internal/step"
+)
+
+type config struct {
+	Table        string
+	SecretPrefix string
+	PublicURL    string
+	GroupsClaim  string
+	Guard        *step.Guard
+	ReturnURL    string
+	LogLevel     slog.Level
+}
+
+// store is what the function needs of the store port: the Connection use
+// cases', and the management use cases' for group membership.
+type store interface {
+	connect.Store
+	manage.Store
+}
+
+// deps are the adapters the handler runs on: DynamoDB and Secrets Manager
+// in Lambda, the embedded ones in tests.
+type deps struct {
+	Store   store
+	Vault   connect.Vault
+	Catalog *catalog.Catalog
+	// StateKey returns the OAuth state key; it is called until it
+	// succeeds once.
+	StateKey func(context.Context) ([]byte, error)
+	Logger   *slog.Logger
+}
+
+// handler is what lambda.Start runs.
+type handler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+
+func main() {
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "wiresk connections: configuration:", err)
+		os.Exit(1)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	slog.SetDefault(log)
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Error("load AWS configuration", "err", err)
+		os.Exit(1)
+	}
+	sm := secretsmanager.NewFromConfig(awsCfg)
+	vault, err := secrets.New(sm, cfg.SecretPrefix, secrets.Options{})
+	if err != nil {
+		log.Error("WIRESK_SECRET_PREFIX", "err", err)
+		os.Exit(1)
+	}
+	keys := statekey.SecretsManager(vault, sm)
+	lambda.Start(newHandler(cfg, deps{
+		Store:    dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, dynamo.Options{}),
+		Vault:    vault,
+		Catalog:  catalog.MustLoad(),
+		StateKey: func(ctx context.Context) ([]byte, error) { return statekey.LoadStateKey(ctx, keys) },
+		Logger:   log,
+	}))
+}
+
+// newHandler returns the Lambda handler: the Connections HTTP handler, with
+// identities from the JWT authorizer, behind the API Gateway v2 adapter.
+func newHandler(cfg config, d deps) handler {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	// App calls (Test) and token requests go through the SSRF guard, as
+	// the worker's steps do.
+	hc := step.NewHTTPClient(cfg.Guard)
+	apps := &appcall.Client{HTTP: hc}
+	authz := &manage.Service{Store: d.Store, Logger: d.Logger}
+	authn := auth.APIGateway{GroupsClaim: cfg.GroupsClaim}
+	build := func(key []byte) http.Handler {
+		api := func(public string) http.Handler {
+			svc := &connect.Service{
+				Store:       d.Store,
+				Vault:       d.Vault,
+				Authz:       authz,
+				Catalog:     d.Catalog,
+				Apps:        apps,
+				StateKey:    key,
+				CallbackURL: strings.TrimRight(public, "/") + httpapi.OAuthCallbackPath,
+				ReturnURL:   cfg.ReturnURL,
+				HTTPClient:  hc,
+				Logger:      d.Logger,
+			}
+			return httpapi.NewConnections(svc, authn, d.Logger)
+		}
+		if cfg.PublicURL != "" {
+			return api(cfg.PublicURL)
+		}
+		return &byDomain{build: api}
+	}
+	return httpadapter.NewV2(&withStateKey{load: d.StateKey, build: build, log: d.Logger}).ProxyWithContext
+}
+
+// withStateKey serves through the handler build makes with the OAuth state
+// key, loading the key on the first request and again after a failure, so
+// that a cold start makes no call to Secrets Manager and a transient failure
+// is not fatal.
+type withStateKey struct {
+	load  func(context.Context) ([]byte, error)
+	build func(key []byte) http.Handler
+	log   *slog.Logger
+
+	mu sync.Mutex
+	h  http.Handler
+}
+
+// ServeHTTP implements http.Handler.
+func (s *withStateKey) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, err := s.handler(r.Context())
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "load the OAuth state key", "err", err)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
+			"code": "unavailable", "message": "the OAuth state key could not be read from the vault; retry",
+		}})
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+func (s *withStateKey) handler(ctx context.Context) (http.Handler, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.h != nil {
+		return s.h, nil
+	}
+	key, err := s.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.h = s.build(key)
+	return s.h, nil
+}
+
+// maxDomains bounds the handlers byDomain keeps: an API has its
+// execute-api domain and perhaps a custom one or two.
+const maxDomains = 8
+
+// byDomain serves the API with https://<domain> as the public URL, the
+// domain being the one API Gateway received the request on. It is used when
+// WIRESK_PUBLIC_URL is empty: the template cannot pass the API's own URL to
+// this function, whose routes the API depends on, without a circular
+// dependency.
+type byDomain struct {
+	build func(publicURL string) http.Handler
+	mu    sync.Mutex
+	byURL map[string]http.Handler
+}
+
+// ServeHTTP implements http.Handler.
+func (b *byDomain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	domain := r.Host
+	if rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok && rc.DomainName != "" {
+		domain = rc.DomainName
+	}
+	b.handler("https://"+domain).ServeHTTP(w, r)
+}
+
+func (b *byDomain) handler(public string) http.Handler {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if h, ok := b.byURL[public]; ok {
+		return h
+	}
+	h := b.build(public)
+	if b.byURL == nil {
+		b.byURL = make(map[string]http.Handler)
+	}
+	if len(b.byURL) < maxDomains {
+		b.byURL[public] = h
+	}
+	return h
+}
+
+// loadConfig reads the configuration through getenv (os.Getenv).
+func loadConfig(getenv func(string) string) (config, error) {
+	cfg := config{
+		Table:        getenv("WIRESK_TABLE"),
+		SecretPrefix: getenv("WIRESK_SECRET_PREFIX"),
+		PublicURL:    getenv("WIRESK_PUBLIC_URL"),
+		GroupsClaim:  getenv("WIRESK_GROUPS_CLAIM"),
+		ReturnURL:    getenv("WIRESK_OAUTH_RETURN_URL"),
+	}
+	var errs []error
+	if cfg.Table == "" {
+		errs = append(errs, errors.New("WIRESK_TABLE is required (the DynamoDB table name)"))
+	}
+	if cfg.SecretPrefix == "" {
+		errs = append(errs, errors.New("WIRESK_SECRET_PREFIX is required (the Secrets Manager name prefix, wiresk/<Stage>)"))
+	}
+	if cfg.PublicURL != "" && !baseURL(cfg.PublicURL) {
+		errs = append(errs, fmt.Errorf("WIRESK_PUBLIC_URL=%q: want an absolute http(s) URL such as https://hooks.example.com, or nothing", cfg.PublicURL))
+	}
+	if cfg.ReturnURL != "" && !absoluteURL(cfg.ReturnURL) {
+		errs = append(errs, fmt.Errorf("WIRESK_OAUTH_RETURN_URL=%q: want an absolute http(s) URL such as https://app.example.com/connections, or nothing", cfg.ReturnURL))
+	}
+	if cfg.GroupsClaim == "" {
+		cfg.GroupsClaim = "groups"
+	}
+	guard, err := step.NewGuard(getenv(step.AllowEnv))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	cfg.Guard = guard
+	if v := getenv("WIRESK_LOG_LEVEL"); v != "" {
+		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			errs = append(errs, fmt.Errorf("WIRESK_LOG_LEVEL=%q: want debug, info, warn or error", v))
+		}
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// absoluteURL reports whether s is an absolute http(s) URL with a host.
+func absoluteURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil
+}
+
+// baseURL reports whether s is an absolute http(s) URL that paths can be
+// appended to: no query, no fragment.
+func baseURL(s string) bool {
+	u, err := url.Parse(s)
+	return absoluteURL(s) && err == nil && u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery
+}

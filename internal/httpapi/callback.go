@@ -1,0 +1,149 @@
+package httpapi
+
+import (
+	"bytes"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"wiresk/internal/connect"
+	"wiresk/internal/wiresk"
+)
+
+// OAuthCallbackPath is the path of the OAuth callback: the redirect URI
+// that providers send the user back to.
+const OAuthCallbackPath = "/v1/oauth/callback"
+
+// callbackCSP is the Content-Security-Policy of the callback page: nothing
+// may load (no script, image, font or frame), inline styles aside, and the
+// page may not be framed, change its base URL or submit a form.
+const callbackCSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// callbackPage is the page the callback shows when no return URL is
+// configured: self-contained (no external resource), with the outcome in
+// text, not in colour alone.
+var callbackPage = template.Must(template.New("callback").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>{{.Title}} · Wiresk</title>
+<style>
+body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#f6f7f9;color:#1b1f24}
+main{max-width:32rem;margin:10vh auto;padding:2rem;background:#fff;border-radius:8px;border-top:6px solid {{if .OK}}#1a7f37{{else}}#cf222e{{end}};box-shadow:0 1px 3px rgba(0,0,0,.12)}
+h1{font-size:1.5rem;margin:0 0 1rem}
+p{margin:0 0 1rem}
+.hint{color:#57606a;font-size:.9rem;margin:0}
+@media (prefers-color-scheme:dark){body{background:#0d1117;color:#e6edf3}main{background:#161b22}.hint{color:#8d96a0}}
+</style>
+</head>
+<body>
+<main>
+<h1>{{.Title}}</h1>
+<p>{{.Message}}</p>
+<p class="hint">You can close this window and go back to Wiresk.</p>
+</main>
+</body>
+</html>
+`))
+
+// OAuthCallback serves GET /v1/oauth/callback, where an OAuth provider
+// sends the user back after consent. It needs no JWT: the single-use state
+// the provider returns is the check, and connect.Service.Callback makes
+// it.
+type OAuthCallback struct {
+	svc *connect.Service
+	log *slog.Logger
+}
+
+// NewOAuthCallback returns the handler of GET /v1/oauth/callback (see
+// OAuthCallbackPath). It completes the authorization with svc.Callback and
+// either redirects (303) to the return URL the service answers, or shows a
+// small HTML page saying what happened. The page never shows the code or
+// the state, and its answer is neither cached nor sent on as a referrer,
+// since the URL carries the code.
+func NewOAuthCallback(svc *connect.Service, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &OAuthCallback{svc: svc, log: log}
+}
+
+// ServeHTTP implements http.Handler.
+func (h *OAuthCallback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	if r.URL.Path != OAuthCallbackPath {
+		writeError(w, r, h.log, wiresk.Errorf(wiresk.ENotFound, "no route %s %s", r.Method, r.URL.Path))
+		return
+	}
+	if r.Method != http.MethodGet {
+		hd.Set("Allow", http.MethodGet)
+		writeError(w, r, h.log, wiresk.Errorf(wiresk.EMethodNotAllowed, "the OAuth callback is a GET request"))
+		return
+	}
+	q := r.URL.Query()
+	res := h.svc.Callback(r.Context(), q)
+	if res.Redirect != "" {
+		http.Redirect(w, r, res.Redirect, http.StatusSeeOther)
+		return
+	}
+	page := struct {
+		OK             bool
+		Title, Message string
+	}{OK: res.OK, Title: scrubCallback(res.Title, q), Message: scrubCallback(res.Message, q)}
+	if page.Title == "" {
+		page.Title = "Connection failed"
+		if res.OK {
+			page.Title = "Connected"
+		}
+	}
+	var buf bytes.Buffer
+	if err := callbackPage.Execute(&buf, page); err != nil {
+		h.log.ErrorContext(r.Context(), "render the OAuth callback page", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	hd.Set("Content-Security-Policy", callbackCSP)
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(callbackStatus(res))
+	_, _ = w.Write(buf.Bytes())
+}
+
+// callbackStatus returns the status of the callback page: the service's,
+// when it is a status a page can be answered with (2xx with content, 4xx,
+// 5xx); otherwise 200 or 500 by the outcome.
+func callbackStatus(res connect.CallbackResult) int {
+	s := res.Status
+	switch {
+	case s >= 200 && s < 300 && s != http.StatusNoContent && s != http.StatusResetContent,
+		s >= 400 && s < 600:
+		return s
+	case res.OK:
+		return http.StatusOK
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// minScrubbed is the length from which a query value is scrubbed out of
+// the page; shorter values would scrub ordinary words.
+const minScrubbed = 8
+
+// scrubCallback removes from s the callback's code and state, in case a
+// message quoted one: the page must never show them.
+func scrubCallback(s string, q url.Values) string {
+	for _, name := range []string{"code", "state"} {
+		for _, v := range q[name] {
+			if len(v) >= minScrubbed {
+				s = strings.ReplaceAll(s, v, "[redacted]")
+			}
+		}
+	}
+	return s
+}
