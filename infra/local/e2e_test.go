@@ -309,3 +309,45 @@ func TestGracefulStopFinishesInFlightRuns(t *testing.T) {
 		t.Fatalf("run after graceful stop = %+v, want succeeded on its first delivery", run)
 	}
 }
+
+// TestConnectionLifecycle drives an API-key Connection through the runner's
+// API as a user would: the app catalog, create (tested against the runner's
+// /dev/whoami stand-in), use in a Flow, delete refused while used, delete.
+func TestConnectionLifecycle(t *testing.T) {
+	r := startRunner(t, t.TempDir(), true)
+	var apps struct{ Apps []struct{ ID string } }
+	r.mustCall(t, 200, "GET", "/v1/apps", nil, &apps)
+	if len(apps.Apps) < 10 {
+		t.Fatalf("GET /v1/apps lists %d apps, want the whole catalog", len(apps.Apps))
+	}
+	const secret = "dev-secret-key-123"
+	create := map[string]any{"name": "Internal API", "app": "http", "authType": "api_key", "apiKey": secret,
+		"config": map[string]string{"base_url": r.URL + "/dev", "test_url": r.URL + "/dev/whoami", "header_name": "X-API-Key", "header_prefix": ""}}
+	var raw json.RawMessage
+	if got := r.call(t, "POST", "/v1/groups/grp_dev/connections", create, &raw); got != 201 {
+		t.Fatalf("create connection = %d %s", got, raw)
+	}
+	if strings.Contains(string(raw), secret) {
+		t.Fatalf("the create answer echoes the API key: %s", raw)
+	}
+	var c struct{ ID, Status, Account string }
+	_ = json.Unmarshal(raw, &c)
+	if c.Status != "active" {
+		t.Fatalf("connection = %s, want active after its test", raw)
+	}
+	r.mustCall(t, 200, "POST", "/v1/groups/grp_dev/connections/"+c.ID+"/test", nil, nil)
+
+	var f struct{ ID string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{"name": "Uses the API", "steps": []any{
+		map[string]any{"id": "call", "app": "http", "method": "request", "connectionId": c.ID, "input": map[string]any{"url": r.URL + "/dev/echo"}}}}, &f)
+	if got := r.call(t, "DELETE", "/v1/groups/grp_dev/connections/"+c.ID, nil, &raw); got != 409 || !strings.Contains(string(raw), "Uses the API") {
+		t.Fatalf("delete of a used connection = %d %s, want 409 naming the Flow", got, raw)
+	}
+	r.mustCall(t, 204, "DELETE", "/v1/groups/grp_dev/flows/"+f.ID, nil, nil)
+	r.mustCall(t, 204, "DELETE", "/v1/groups/grp_dev/connections/"+c.ID, nil, nil)
+	var audit struct{ Events []struct{ Event string } }
+	r.mustCall(t, 200, "GET", "/v1/groups/grp_dev/connections/"+c.ID+"/audit", nil, &audit)
+	if len(audit.Events) < 3 {
+		t.Fatalf("audit = %+v, want created, tested and deleted at least", audit.Events)
+	}
+}
