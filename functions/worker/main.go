@@ -6,6 +6,8 @@
 // Environment:
 //
 //	WIRESK_TABLE               DynamoDB table (required)
+//	WIRESK_SECRET_PREFIX       Secrets Manager prefix of Connection secrets
+//	                           (required, like wiresk/dev)
 //	WIRESK_QUEUE_URL           SQS run queue URL (required): failed jobs get a
 //	                           short visibility (retry backoff)
 //	WIRESK_MAX_RECEIVES        the run queue's maxReceiveCount (required): on
@@ -30,10 +32,15 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"wiresk/internal/appcall"
+	"wiresk/internal/catalog"
+	"wiresk/internal/connect"
 	"wiresk/internal/dynamo"
 	"wiresk/internal/queue"
+	"wiresk/internal/secrets"
 	"wiresk/internal/sqsqueue"
 	"wiresk/internal/step"
 	"wiresk/internal/worker"
@@ -42,6 +49,7 @@ import (
 type config struct {
 	Table        string
 	QueueURL     string
+	SecretPrefix string
 	MaxReceives  int
 	Guard        *step.Guard
 	RunRetention time.Duration
@@ -53,8 +61,10 @@ type config struct {
 type deps struct {
 	Store worker.Store
 	// Queue shortens the visibility of failed jobs (retry backoff).
-	Queue  queue.VisibilityChanger
-	Logger *slog.Logger
+	Queue queue.VisibilityChanger
+	// Connections authenticates steps that name a Connection.
+	Connections worker.Connections
+	Logger      *slog.Logger
 }
 
 // handler is what lambda.Start runs.
@@ -73,9 +83,20 @@ func main() {
 		log.Error("load AWS configuration", "err", err)
 		os.Exit(1)
 	}
+	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, dynamo.Options{RunRetention: cfg.RunRetention})
+	vault, err := secrets.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix, secrets.Options{})
+	if err != nil {
+		log.Error("secrets", "err", err)
+		os.Exit(1)
+	}
+	guarded := step.NewHTTPClient(cfg.Guard)
 	lambda.Start(newHandler(cfg, deps{
-		Store:  dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, dynamo.Options{RunRetention: cfg.RunRetention}),
-		Queue:  sqsqueue.New(sqs.NewFromConfig(awsCfg, sqsqueue.AvoidRequestBodyRace), cfg.QueueURL, ""),
+		Store: store,
+		Queue: sqsqueue.New(sqs.NewFromConfig(awsCfg, sqsqueue.AvoidRequestBodyRace), cfg.QueueURL, ""),
+		// Only Credential and Authenticator are used here: no Group
+		// checks, no authorizations started.
+		Connections: &connect.Service{Store: store, Vault: vault, Catalog: catalog.MustLoad(),
+			Apps: &appcall.Client{HTTP: guarded}, HTTPClient: guarded, Logger: log},
 		Logger: log,
 	}))
 }
@@ -84,16 +105,19 @@ func main() {
 // the step catalog, whose HTTP steps go through the SSRF guard.
 func newHandler(cfg config, d deps) handler {
 	steps := step.Catalog{"http": {"request": &step.HTTP{Client: step.NewHTTPClient(cfg.Guard), Guard: cfg.Guard}}}
-	w := &worker.Worker{Store: d.Store, Steps: steps, MaxReceives: cfg.MaxReceives, Logger: d.Logger}
+	w := &worker.Worker{Store: d.Store, Steps: steps, Connections: d.Connections, MaxReceives: cfg.MaxReceives, Logger: d.Logger}
 	return queue.WithRetryBackoff(w.Handle, d.Queue, queue.DefaultRetryDelay, d.Logger)
 }
 
 // loadConfig reads the configuration through getenv (os.Getenv).
 func loadConfig(getenv func(string) string) (config, error) {
-	cfg := config{Table: getenv("WIRESK_TABLE"), QueueURL: getenv("WIRESK_QUEUE_URL"), RunRetention: 30 * 24 * time.Hour}
+	cfg := config{Table: getenv("WIRESK_TABLE"), QueueURL: getenv("WIRESK_QUEUE_URL"), SecretPrefix: getenv("WIRESK_SECRET_PREFIX"), RunRetention: 30 * 24 * time.Hour}
 	var errs []error
 	if cfg.Table == "" {
 		errs = append(errs, errors.New("WIRESK_TABLE is required (the DynamoDB table name)"))
+	}
+	if cfg.SecretPrefix == "" {
+		errs = append(errs, errors.New("WIRESK_SECRET_PREFIX is required (like wiresk/dev: Connection secrets are read under it)"))
 	}
 	if cfg.QueueURL == "" {
 		errs = append(errs, errors.New("WIRESK_QUEUE_URL is required (the SQS run queue URL, for the retry backoff)"))

@@ -110,7 +110,7 @@ func TestSampleBatch(t *testing.T) {
 	defer srv.Close()
 	store := newStore(t, job, srv.URL+"/contacts")
 	cfg, err := loadConfig(func(k string) string {
-		return map[string]string{"WIRESK_TABLE": "wiresk", "WIRESK_QUEUE_URL": "http://sqs.local/q", "WIRESK_MAX_RECEIVES": "5", "WIRESK_HTTP_ALLOW_CIDRS": "127.0.0.0/8"}[k]
+		return map[string]string{"WIRESK_TABLE": "wiresk", "WIRESK_QUEUE_URL": "http://sqs.local/q", "WIRESK_SECRET_PREFIX": "wiresk/test", "WIRESK_MAX_RECEIVES": "5", "WIRESK_HTTP_ALLOW_CIDRS": "127.0.0.0/8"}[k]
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +167,7 @@ func TestNoPrivateDestinationsByDefault(t *testing.T) {
 	defer srv.Close()
 	store := newStore(t, job, srv.URL+"/contacts")
 	cfg, err := loadConfig(func(k string) string {
-		return map[string]string{"WIRESK_TABLE": "wiresk", "WIRESK_QUEUE_URL": "http://sqs.local/q", "WIRESK_MAX_RECEIVES": "5"}[k]
+		return map[string]string{"WIRESK_TABLE": "wiresk", "WIRESK_QUEUE_URL": "http://sqs.local/q", "WIRESK_SECRET_PREFIX": "wiresk/test", "WIRESK_MAX_RECEIVES": "5"}[k]
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +186,7 @@ func TestNoPrivateDestinationsByDefault(t *testing.T) {
 
 func TestLoadConfig(t *testing.T) {
 	env := func(kv ...string) func(string) string {
-		m := map[string]string{"WIRESK_TABLE": "wiresk", "WIRESK_QUEUE_URL": "http://sqs.local/q", "WIRESK_MAX_RECEIVES": "5"}
+		m := map[string]string{"WIRESK_TABLE": "wiresk", "WIRESK_QUEUE_URL": "http://sqs.local/q", "WIRESK_SECRET_PREFIX": "wiresk/test", "WIRESK_MAX_RECEIVES": "5"}
 		for i := 0; i < len(kv); i += 2 {
 			m[kv[i]] = kv[i+1]
 		}

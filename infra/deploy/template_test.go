@@ -477,7 +477,7 @@ func TestEnvironment(t *testing.T) {
 		"TriggerFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_MAX_BODY_BYTES": "262144"},
 		"ManageFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl"),
 			"WIRESK_GROUPS_CLAIM": deploy.Ref("GroupsClaim"), "WIRESK_RUN_ONCE_WAIT": "25s"},
-		"WorkerFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_MAX_RECEIVES": deploy.Ref("MaxReceives"), "WIRESK_HTTP_ALLOW_CIDRS": deploy.Ref("HttpAllowCidrs"),
+		"WorkerFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_SECRET_PREFIX": deploy.Sub("wiresk/${Stage}"), "WIRESK_MAX_RECEIVES": deploy.Ref("MaxReceives"), "WIRESK_HTTP_ALLOW_CIDRS": deploy.Ref("HttpAllowCidrs"),
 			"WIRESK_RUN_RETENTION_DAYS": deploy.Ref("RunRetentionDays")},
 		"ConnectionsFunction": {"WIRESK_SECRET_PREFIX": deploy.Sub("wiresk/${Stage}"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl"),
 			"WIRESK_GROUPS_CLAIM": deploy.Ref("GroupsClaim"), "WIRESK_HTTP_ALLOW_CIDRS": deploy.Ref("HttpAllowCidrs"),

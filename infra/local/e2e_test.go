@@ -310,6 +310,12 @@ func TestGracefulStopFinishesInFlightRuns(t *testing.T) {
 	}
 }
 
+func triggerID(t *testing.T, r *runner, flowID string) string {
+	var list struct{ HTTPTriggers []struct{ ID string } }
+	r.mustCall(t, 200, "GET", "/v1/groups/grp_dev/flows/"+flowID+"/http-triggers", nil, &list)
+	return list.HTTPTriggers[0].ID
+}
+
 // TestConnectionLifecycle drives an API-key Connection through the runner's
 // API as a user would: the app catalog, create (tested against the runner's
 // /dev/whoami stand-in), use in a Flow, delete refused while used, delete.
@@ -337,9 +343,27 @@ func TestConnectionLifecycle(t *testing.T) {
 	}
 	r.mustCall(t, 200, "POST", "/v1/groups/grp_dev/connections/"+c.ID+"/test", nil, nil)
 
+	// A step that names the Connection sends its key (whoami answers 401
+	// without one), and the Run records no secret.
 	var f struct{ ID string }
 	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{"name": "Uses the API", "steps": []any{
-		map[string]any{"id": "call", "app": "http", "method": "request", "connectionId": c.ID, "input": map[string]any{"url": r.URL + "/dev/echo"}}}}, &f)
+		map[string]any{"id": "call", "app": "http", "method": "request", "connectionId": c.ID, "input": map[string]any{"url": r.URL + "/dev/whoami"}}}}, &f)
+	var k struct{ ID, Key string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/api-keys", map[string]any{"name": "k"}, &k)
+	var tr struct{ URL string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/http-triggers", map[string]any{"apiKeyIds": []string{k.ID}}, &tr)
+	status, runID, err := hook(tr.URL, k.Key, `{}`)
+	if err != nil || status != 202 {
+		t.Fatalf("webhook: %d %v", status, err)
+	}
+	if run := r.waitRun(t, "grp_dev", runID); run.Status != "succeeded" {
+		t.Fatalf("run of a step with the Connection = %+v, want succeeded (the key sent)", run)
+	}
+	r.mustCall(t, 200, "GET", "/v1/groups/grp_dev/runs/"+runID, nil, &raw)
+	if strings.Contains(string(raw), secret) {
+		t.Fatalf("the Run records the Connection's key: %s", raw)
+	}
+	r.mustCall(t, 204, "DELETE", "/v1/groups/grp_dev/flows/"+f.ID+"/http-triggers/"+triggerID(t, r, f.ID), nil, nil)
 	if got := r.call(t, "DELETE", "/v1/groups/grp_dev/connections/"+c.ID, nil, &raw); got != 409 || !strings.Contains(string(raw), "Uses the API") {
 		t.Fatalf("delete of a used connection = %d %s, want 409 naming the Flow", got, raw)
 	}

@@ -124,7 +124,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	mux.HandleFunc("/dev/echo", echo)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 
-	w := &worker.Worker{Store: store, Steps: steps, MaxReceives: int(cfg.MaxReceives), Logger: log}
+	w := &worker.Worker{Store: store, Steps: steps, Connections: conns, MaxReceives: int(cfg.MaxReceives), Logger: log}
 	pump := &queue.Pump{Queue: q, Handler: w.Handle, Workers: int(cfg.Workers), Visibility: cfg.Visibility, Logger: log}
 	pumpCtx, stopPump := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPump()

@@ -647,3 +647,20 @@ func positive[T int | int64 | time.Duration](v, def T) T {
 	}
 	return def
 }
+
+// Authenticate puts cred where app expects it (for the given connection
+// config) on a request a step builds itself: into header, or into u's
+// query. A credential that goes in a JSON body is refused here. Errors
+// never quote the credential.
+func Authenticate(app *catalog.App, config map[string]string, cred Credential, header http.Header, u *url.URL) error {
+	if app.Credential != nil && app.Credential.Type == catalog.CredentialBodyField {
+		return credError(app, "the credential goes in the JSON body, which this step does not build")
+	}
+	p := &prepared{header: header, url: u}
+	var body any
+	if err := (&Client{}).authenticate(app, config, cred, p, &body); err != nil {
+		return err
+	}
+	*u = *p.url
+	return nil
+}

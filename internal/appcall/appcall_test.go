@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -321,4 +322,49 @@ func TestExpiredTokenIsUnauthorized(t *testing.T) {
 		}
 		checkNoSecret(t, res, err, expired)
 	})
+}
+
+func TestAuthenticate(t *testing.T) {
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpApp, _ := cat.App("http")
+	mandrill, _ := cat.App("mailchimp_transactional")
+	cases := []struct {
+		name    string
+		app     *catalog.App
+		config  map[string]string
+		cred    appcall.Credential
+		header  string
+		want    string
+		wantErr bool
+	}{
+		{"custom header", httpApp, map[string]string{"base_url": "https://api.example.com", "header_name": "X-API-Key", "header_prefix": ""},
+			appcall.Credential{Kind: appcall.CredentialAPIKey, Token: "k-123"}, "X-API-Key", "k-123", false},
+		{"default bearer header", httpApp, map[string]string{"base_url": "https://api.example.com"},
+			appcall.Credential{Kind: appcall.CredentialAPIKey, Token: "k-123"}, "Authorization", "Bearer k-123", false},
+		{"basic", httpApp, map[string]string{"base_url": "https://api.example.com"},
+			appcall.Credential{Kind: appcall.CredentialBasic, Username: "ada", Password: "pw"}, "Authorization", "Basic YWRhOnB3", false},
+		{"body field refused", mandrill, nil, appcall.Credential{Kind: appcall.CredentialAPIKey, Token: "k-123"}, "", "", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := http.Header{}
+			u, _ := url.Parse("https://api.example.com/x")
+			err := appcall.Authenticate(c.app, c.config, c.cred, h, u)
+			if c.wantErr {
+				if err == nil || strings.Contains(err.Error(), "k-123") {
+					t.Fatalf("err = %v, want a refusal that does not quote the key", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := h.Get(c.header); got != c.want {
+				t.Errorf("%s = %q, want %q", c.header, got, c.want)
+			}
+		})
+	}
 }

@@ -192,5 +192,10 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 		return errors.New("refused a redirect to a URL that is not http or https")
 	}
+	if authenticatorFrom(req.Context()) != nil && req.URL.Host != via[0].URL.Host {
+		// The request carries a Connection's credential, maybe in a header
+		// net/http would forward: it stays with the host it was meant for.
+		return errors.New("refused a redirect to another host: the request carries a Connection's credential")
+	}
 	return nil
 }

@@ -211,6 +211,11 @@ func (h *HTTP) Execute(ctx context.Context, input map[string]any) (Result, error
 	if err != nil {
 		return Result{}, &Error{Permanent: true, Message: err.Error(), err: err}
 	}
+	if auth := authenticatorFrom(ctx); auth != nil {
+		if err := auth(req.header, req.url); err != nil {
+			return Result{Attempts: 1}, &Error{Permanent: true, Message: "connection: " + err.Error(), err: err}
+		}
+	}
 	client := h.httpClient()
 	maxAttempts := positive(h.MaxAttempts, DefaultMaxAttempts)
 	for attempt := 1; ; attempt++ {

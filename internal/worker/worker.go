@@ -20,6 +20,7 @@ import (
 	"wiresk/internal/connection"
 	"wiresk/internal/flow"
 	"wiresk/internal/run"
+	"wiresk/internal/step"
 	"wiresk/internal/wiresk"
 )
 
@@ -43,10 +44,22 @@ type Steps interface {
 	Execute(ctx context.Context, app, method string, input map[string]any) (output any, attempts int, err error)
 }
 
+// Connections authenticates steps with the Connections they name.
+type Connections interface {
+	// Authenticator returns the function that puts the Connection's
+	// credential on a step's request. An error with code conflict or
+	// not_found means the Connection cannot be used until someone acts
+	// (the Run fails at once); any other error is temporary.
+	Authenticator(ctx context.Context, groupID, connectionID string) (step.Authenticator, error)
+}
+
 // Worker executes Jobs.
 type Worker struct {
 	Store Store
 	Steps Steps
+	// Connections authenticates steps that name a Connection; without it
+	// such steps fail.
+	Connections Connections
 	// MaxReceives is the queue's maxReceiveCount: on that delivery a
 	// failure is final and the Run is marked failed (the message then goes
 	// to the dead-letter queue). Default 5.
@@ -175,7 +188,28 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 			}
 			return w.finish(ctx, &r, fmt.Errorf("step %q: %w", cs.Step.ID, err))
 		}
-		res := w.runStep(ctx, cs, env)
+		stepCtx, err := w.authenticate(ctx, job.GroupID, cs.Step)
+		if err != nil {
+			res := run.StepResult{ID: cs.Step.ID, App: cs.Step.App, Method: cs.Step.Method, Status: run.StepFailed, Error: err.Error(), StartedAt: w.now()}
+			if done {
+				res.Attempts = prev.Attempts
+				*prev = res
+			} else {
+				r.Steps = append(r.Steps, res)
+			}
+			if code := wiresk.ErrorCode(err); code == wiresk.EConflict || code == wiresk.ENotFound {
+				return w.finish(ctx, &r, fmt.Errorf("step %q: %w", cs.Step.ID, err))
+			}
+			r.Status, r.Error = run.Queued, fmt.Sprintf("delivery %d of %d: step %q: %s; will retry", receiveCount, w.maxReceives(), cs.Step.ID, err)
+			if receiveCount >= w.maxReceives() {
+				return errors.Join(w.finish(ctx, &r, fmt.Errorf("step %q: %w", cs.Step.ID, err)), err)
+			}
+			if uerr := w.Store.UpdateRun(ctx, r); uerr != nil {
+				return fmt.Errorf("update run: %w", uerr)
+			}
+			return err
+		}
+		res := w.runStep(stepCtx, cs, env)
 		full := res.Output
 		res.Input, res.Output = recordable(res.Input), recordable(res.Output)
 		if done {
@@ -207,6 +241,22 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		}
 	}
 	return w.finish(ctx, &r, nil)
+}
+
+// authenticate returns ctx carrying the credential of the step's
+// Connection, if it names one.
+func (w *Worker) authenticate(ctx context.Context, groupID string, s flow.Step) (context.Context, error) {
+	if s.ConnectionID == "" {
+		return ctx, nil
+	}
+	if w.Connections == nil {
+		return ctx, wiresk.Errorf(wiresk.EConflict, "this worker is not set up to use Connections")
+	}
+	auth, err := w.Connections.Authenticator(ctx, groupID, s.ConnectionID)
+	if err != nil {
+		return ctx, err
+	}
+	return step.WithAuthenticator(ctx, auth), nil
 }
 
 // checkConnection refuses a step whose Connection is missing or not active,
