@@ -329,20 +329,6 @@ func TestIdentityComesFromClaims(t *testing.T) {
 	})
 }
 
-func TestByDomainBoundsItsCache(t *testing.T) {
-	built := 0
-	b := &byDomain{build: func(string) http.Handler { built++; return http.NotFoundHandler() }}
-	for i := range 3 * maxDomains {
-		b.handler("https://d" + strings.Repeat("x", i%(2*maxDomains)))
-	}
-	if got, want := len(b.byURL), maxDomains; got != want {
-		t.Errorf("cached handlers: got %d, want %d", got, want)
-	}
-	if got, want := built, 2*maxDomains; got != want {
-		t.Errorf("handlers built: got %d, want %d (cached domains are reused)", got, want)
-	}
-}
-
 func TestLoadConfig(t *testing.T) {
 	env := func(kv ...string) func(string) string {
 		m := map[string]string{"WIRESK_TABLE": "wiresk", "WIRESK_SECRET_PREFIX": "wiresk/dev"}

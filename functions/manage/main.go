@@ -24,7 +24,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -32,12 +31,12 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"wiresk/internal/auth"
 	"wiresk/internal/dynamo"
 	"wiresk/internal/httpapi"
+	"wiresk/internal/lambdaweb"
 	"wiresk/internal/manage"
 	"wiresk/internal/sqsqueue"
 	"wiresk/internal/step"
@@ -104,49 +103,9 @@ func newHandler(cfg config, d deps) handler {
 	if cfg.PublicURL != "" {
 		h = httpapi.NewManagement(svc, authn, cfg.PublicURL, d.Logger)
 	} else {
-		h = &byDomain{build: func(public string) http.Handler { return httpapi.NewManagement(svc, authn, public, d.Logger) }}
+		h = lambdaweb.ByDomain(func(public string) http.Handler { return httpapi.NewManagement(svc, authn, public, d.Logger) })
 	}
 	return httpadapter.NewV2(h).ProxyWithContext
-}
-
-// maxDomains bounds the handlers byDomain keeps: an API has its
-// execute-api domain and perhaps a custom one or two.
-const maxDomains = 8
-
-// byDomain serves the management API with https://<domain> as the webhook
-// base URL, the domain being the one API Gateway received the request on.
-// It is used when WIRESK_PUBLIC_URL is empty: the template cannot pass the
-// API's own URL to this function, whose routes the API depends on, without a
-// circular dependency.
-type byDomain struct {
-	build func(publicURL string) http.Handler
-	mu    sync.Mutex
-	byURL map[string]http.Handler
-}
-
-// ServeHTTP implements http.Handler.
-func (b *byDomain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	domain := r.Host
-	if rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok && rc.DomainName != "" {
-		domain = rc.DomainName
-	}
-	b.handler("https://"+domain).ServeHTTP(w, r)
-}
-
-func (b *byDomain) handler(public string) http.Handler {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if h, ok := b.byURL[public]; ok {
-		return h
-	}
-	h := b.build(public)
-	if b.byURL == nil {
-		b.byURL = make(map[string]http.Handler)
-	}
-	if len(b.byURL) < maxDomains {
-		b.byURL[public] = h
-	}
-	return h
 }
 
 // loadConfig reads the configuration through getenv (os.Getenv).

@@ -201,22 +201,6 @@ func TestWebhookURLs(t *testing.T) {
 	}
 }
 
-func TestByDomainBoundsItsCache(t *testing.T) {
-	built := 0
-	b := &byDomain{build: func(string) http.Handler { built++; return http.NotFoundHandler() }}
-	// 2*maxDomains distinct domains, then the first maxDomains again: only
-	// the first maxDomains are kept, and reused.
-	for i := range 3 * maxDomains {
-		b.handler("https://d" + strings.Repeat("x", i%(2*maxDomains)))
-	}
-	if got, want := len(b.byURL), maxDomains; got != want {
-		t.Errorf("cached handlers: got %d, want %d", got, want)
-	}
-	if got, want := built, 2*maxDomains; got != want {
-		t.Errorf("handlers built: got %d, want %d (cached domains are reused)", got, want)
-	}
-}
-
 func TestLoadConfig(t *testing.T) {
 	env := func(kv ...string) func(string) string {
 		m := map[string]string{"WIRESK_TABLE": "wiresk", "WIRESK_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/runs"}

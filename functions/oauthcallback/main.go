@@ -27,22 +27,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"wiresk/internal/appcall"
@@ -50,6 +46,7 @@ import (
 	"wiresk/internal/connect"
 	"wiresk/internal/dynamo"
 	"wiresk/internal/httpapi"
+	"wiresk/internal/lambdaweb"
 	"wiresk/internal/manage"
 	"wiresk/internal/secrets"
 	"wiresk/internal/statekey"
@@ -146,92 +143,9 @@ func newHandler(cfg config, d deps) handler {
 		if cfg.PublicURL != "" {
 			return callback(cfg.PublicURL)
 		}
-		return &byDomain{build: callback}
+		return lambdaweb.ByDomain(callback)
 	}
-	return httpadapter.NewV2(&withStateKey{load: d.StateKey, build: build, log: d.Logger}).ProxyWithContext
-}
-
-// withStateKey serves through the handler build makes with the OAuth state
-// key, loading the key on the first request and again after a failure, so
-// that a cold start makes no call to Secrets Manager and a transient failure
-// is not fatal.
-type withStateKey struct {
-	load  func(context.Context) ([]byte, error)
-	build func(key []byte) http.Handler
-	log   *slog.Logger
-
-	mu sync.Mutex
-	h  http.Handler
-}
-
-// ServeHTTP implements http.Handler.
-func (s *withStateKey) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h, err := s.handler(r.Context())
-	if err != nil {
-		s.log.ErrorContext(r.Context(), "load the OAuth state key", "err", err)
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Retry-After", "1")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
-			"code": "unavailable", "message": "the OAuth state key could not be read from the vault; reload the page to retry",
-		}})
-		return
-	}
-	h.ServeHTTP(w, r)
-}
-
-func (s *withStateKey) handler(ctx context.Context) (http.Handler, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.h != nil {
-		return s.h, nil
-	}
-	key, err := s.load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.h = s.build(key)
-	return s.h, nil
-}
-
-// maxDomains bounds the handlers byDomain keeps: an API has its
-// execute-api domain and perhaps a custom one or two.
-const maxDomains = 8
-
-// byDomain serves the callback with https://<domain> as the public URL, the
-// domain being the one API Gateway received the request on, which is the
-// one of the redirect URI the browser followed. It is used when
-// WIRESK_PUBLIC_URL is empty.
-type byDomain struct {
-	build func(publicURL string) http.Handler
-	mu    sync.Mutex
-	byURL map[string]http.Handler
-}
-
-// ServeHTTP implements http.Handler.
-func (b *byDomain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	domain := r.Host
-	if rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok && rc.DomainName != "" {
-		domain = rc.DomainName
-	}
-	b.handler("https://"+domain).ServeHTTP(w, r)
-}
-
-func (b *byDomain) handler(public string) http.Handler {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if h, ok := b.byURL[public]; ok {
-		return h
-	}
-	h := b.build(public)
-	if b.byURL == nil {
-		b.byURL = make(map[string]http.Handler)
-	}
-	if len(b.byURL) < maxDomains {
-		b.byURL[public] = h
-	}
-	return h
+	return httpadapter.NewV2(lambdaweb.Lazy("the OAuth state key", d.StateKey, build, d.Logger)).ProxyWithContext
 }
 
 // loadConfig reads the configuration through getenv (os.Getenv).
@@ -249,10 +163,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if cfg.SecretPrefix == "" {
 		errs = append(errs, errors.New("WIRESK_SECRET_PREFIX is required (the Secrets Manager name prefix, wiresk/<Stage>)"))
 	}
-	if cfg.PublicURL != "" && !baseURL(cfg.PublicURL) {
+	if cfg.PublicURL != "" && !lambdaweb.BaseURL(cfg.PublicURL) {
 		errs = append(errs, fmt.Errorf("WIRESK_PUBLIC_URL=%q: want an absolute http(s) URL such as https://hooks.example.com, or nothing", cfg.PublicURL))
 	}
-	if cfg.ReturnURL != "" && !absoluteURL(cfg.ReturnURL) {
+	if cfg.ReturnURL != "" && !lambdaweb.AbsoluteURL(cfg.ReturnURL) {
 		errs = append(errs, fmt.Errorf("WIRESK_OAUTH_RETURN_URL=%q: want an absolute http(s) URL such as https://app.example.com/connections, or nothing", cfg.ReturnURL))
 	}
 	guard, err := step.NewGuard(getenv(step.AllowEnv))
@@ -266,17 +180,4 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 	}
 	return cfg, errors.Join(errs...)
-}
-
-// absoluteURL reports whether s is an absolute http(s) URL with a host.
-func absoluteURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil
-}
-
-// baseURL reports whether s is an absolute http(s) URL that paths can be
-// appended to: no query, no fragment.
-func baseURL(s string) bool {
-	u, err := url.Parse(s)
-	return absoluteURL(s) && err == nil && u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery
 }
