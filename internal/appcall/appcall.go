@@ -557,7 +557,7 @@ func (c *Client) try(ctx context.Context, client *http.Client, app *catalog.App,
 		status:     resp.StatusCode,
 		header:     resp.Header,
 		body:       data,
-		retryAfter: parseRetryAfter(resp.Header.Get(app.Errors.RetryAfterHeader), time.Now()),
+		retryAfter: step.RetryAfter(resp.Header.Get(app.Errors.RetryAfterHeader), time.Now()),
 	}
 	if int64(len(data)) > limit {
 		out.body = data[:limit]

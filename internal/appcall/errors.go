@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"wiresk/internal/catalog"
+	"wiresk/internal/step"
 )
 
 // ErrorKind classifies a failed request.
@@ -138,7 +138,7 @@ func answerMessage(app *catalog.App, p *prepared, kind ErrorKind, resp *http.Res
 		b.WriteString(": " + detail)
 	}
 	if kind == KindRateLimited {
-		if d := parseRetryAfter(resp.Header.Get(app.Errors.RetryAfterHeader), time.Now()); d >= 0 {
+		if d := step.RetryAfter(resp.Header.Get(app.Errors.RetryAfterHeader), time.Now()); d >= 0 {
 			fmt.Fprintf(&b, "; it asked to retry after %v", d.Round(time.Second))
 		}
 	}
@@ -227,26 +227,4 @@ func scrub(s string, cred Credential) string {
 		s = strings.ReplaceAll(s, secret, "[redacted]")
 	}
 	return s
-}
-
-// parseRetryAfter returns the delay of a Retry-After header, in seconds or
-// as an HTTP date, and -1 when there is none or it cannot be read.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return -1
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return -1
-		}
-		if secs > int64(math.MaxInt64/time.Second) {
-			return math.MaxInt64
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
-	}
-	return -1
 }

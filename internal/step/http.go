@@ -300,7 +300,7 @@ func (h *HTTP) try(ctx context.Context, client *http.Client, r *request) (out an
 	limit := positive(h.MaxResponseBytes, DefaultMaxResponseBytes)
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	status = resp.StatusCode
-	retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	retryAfter = RetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	if status >= 400 {
 		perm := status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests
 		return nil, status, retryAfter, &Error{
@@ -362,9 +362,10 @@ func snippet(data []byte) string {
 	return s
 }
 
-// parseRetryAfter returns the delay of a Retry-After header, in seconds or
-// as an HTTP date, and -1 when there is none or it cannot be read.
-func parseRetryAfter(v string, now time.Time) time.Duration {
+// RetryAfter returns the delay a Retry-After header asks for, in seconds
+// or as an HTTP date (relative to now), and -1 when there is none or it
+// cannot be read.
+func RetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return -1
