@@ -274,7 +274,9 @@ RUN_ID=$(curl -s -X POST "$HOOK" -H "X-API-Key: $KEY" -H 'Content-Type: applicat
 sleep 1; curl -s "$WIRESK/v1/groups/$G/runs/$RUN_ID" -H "Authorization: Bearer $TOKEN"; echo
 # --- end ---
 
+Connections (API key, OAuth): GET $WIRESK/v1/apps, POST $WIRESK/v1/groups/$G/connections (README, "Connections").
+OAuth redirect URI to register at a provider: %s/v1/oauth/callback
 Webhook bodies up to %d bytes; HTTP steps may call %s (WIRESK_HTTP_ALLOW_CIDRS).
 Stop with Ctrl-C: in-flight requests and runs finish first.
-`, base, storage, base, devGroupID, devUserID, token, base, devGroupID, token, cfg.MaxBody, cfg.AllowCIDRs)
+`, base, storage, base, devGroupID, devUserID, token, base, devGroupID, token, base, cfg.MaxBody, cfg.AllowCIDRs)
 }
