@@ -26,12 +26,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -40,47 +38,24 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
-	"wiresk/internal/appcall"
 	"wiresk/internal/auth"
 	"wiresk/internal/catalog"
 	"wiresk/internal/connect"
+	"wiresk/internal/connectweb"
 	"wiresk/internal/dynamo"
 	"wiresk/internal/httpapi"
-	"wiresk/internal/lambdaweb"
-	"wiresk/internal/manage"
 	"wiresk/internal/secrets"
 	"wiresk/internal/statekey"
-	"wiresk/internal/step"
 )
 
-type config struct {
-	Table        string
-	SecretPrefix string
-	PublicURL    string
-	GroupsClaim  string
-	Guard        *step.Guard
-	ReturnURL    string
-	LogLevel     slog.Level
-}
+// config is the function's configuration (see connectweb.LoadConfig).
+type config = connectweb.Config
 
-// store is what the function needs of the store port: the Connection use
-// cases', and the management use cases' for group membership.
-type store interface {
-	connect.Store
-	manage.Store
-}
+// deps are the adapters the handler runs on.
+type deps = connectweb.Deps
 
-// deps are the adapters the handler runs on: DynamoDB and Secrets Manager
-// in Lambda, the embedded ones in tests.
-type deps struct {
-	Store   store
-	Vault   connect.Vault
-	Catalog *catalog.Catalog
-	// StateKey returns the OAuth state key; it is called until it
-	// succeeds once.
-	StateKey func(context.Context) ([]byte, error)
-	Logger   *slog.Logger
-}
+// loadConfig reads the configuration through getenv (os.Getenv).
+var loadConfig = connectweb.LoadConfig
 
 // handler is what lambda.Start runs.
 type handler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
@@ -117,73 +92,8 @@ func main() {
 // newHandler returns the Lambda handler: the Connections HTTP handler, with
 // identities from the JWT authorizer, behind the API Gateway v2 adapter.
 func newHandler(cfg config, d deps) handler {
-	if d.Logger == nil {
-		d.Logger = slog.Default()
-	}
-	// App calls (Test) and token requests go through the SSRF guard, as
-	// the worker's steps do.
-	hc := step.NewHTTPClient(cfg.Guard)
-	apps := &appcall.Client{HTTP: hc}
-	authz := &manage.Service{Store: d.Store, Logger: d.Logger}
 	authn := auth.APIGateway{GroupsClaim: cfg.GroupsClaim}
-	build := func(key []byte) http.Handler {
-		api := func(public string) http.Handler {
-			svc := &connect.Service{
-				Store:       d.Store,
-				Vault:       d.Vault,
-				Authz:       authz,
-				Catalog:     d.Catalog,
-				Apps:        apps,
-				StateKey:    key,
-				CallbackURL: strings.TrimRight(public, "/") + httpapi.OAuthCallbackPath,
-				ReturnURL:   cfg.ReturnURL,
-				HTTPClient:  hc,
-				Logger:      d.Logger,
-			}
-			return httpapi.NewConnections(svc, authn, d.Logger)
-		}
-		if cfg.PublicURL != "" {
-			return api(cfg.PublicURL)
-		}
-		return lambdaweb.ByDomain(api)
-	}
-	return httpadapter.NewV2(lambdaweb.Lazy("the OAuth state key", d.StateKey, build, d.Logger)).ProxyWithContext
-}
-
-// loadConfig reads the configuration through getenv (os.Getenv).
-func loadConfig(getenv func(string) string) (config, error) {
-	cfg := config{
-		Table:        getenv("WIRESK_TABLE"),
-		SecretPrefix: getenv("WIRESK_SECRET_PREFIX"),
-		PublicURL:    getenv("WIRESK_PUBLIC_URL"),
-		GroupsClaim:  getenv("WIRESK_GROUPS_CLAIM"),
-		ReturnURL:    getenv("WIRESK_OAUTH_RETURN_URL"),
-	}
-	var errs []error
-	if cfg.Table == "" {
-		errs = append(errs, errors.New("WIRESK_TABLE is required (the DynamoDB table name)"))
-	}
-	if cfg.SecretPrefix == "" {
-		errs = append(errs, errors.New("WIRESK_SECRET_PREFIX is required (the Secrets Manager name prefix, wiresk/<Stage>)"))
-	}
-	if cfg.PublicURL != "" && !lambdaweb.BaseURL(cfg.PublicURL) {
-		errs = append(errs, fmt.Errorf("WIRESK_PUBLIC_URL=%q: want an absolute http(s) URL such as https://hooks.example.com, or nothing", cfg.PublicURL))
-	}
-	if cfg.ReturnURL != "" && !lambdaweb.AbsoluteURL(cfg.ReturnURL) {
-		errs = append(errs, fmt.Errorf("WIRESK_OAUTH_RETURN_URL=%q: want an absolute http(s) URL such as https://app.example.com/connections, or nothing", cfg.ReturnURL))
-	}
-	if cfg.GroupsClaim == "" {
-		cfg.GroupsClaim = "groups"
-	}
-	guard, err := step.NewGuard(getenv(step.AllowEnv))
-	if err != nil {
-		errs = append(errs, err)
-	}
-	cfg.Guard = guard
-	if v := getenv("WIRESK_LOG_LEVEL"); v != "" {
-		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
-			errs = append(errs, fmt.Errorf("WIRESK_LOG_LEVEL=%q: want debug, info, warn or error", v))
-		}
-	}
-	return cfg, errors.Join(errs...)
+	return httpadapter.NewV2(connectweb.Handler(cfg, d, func(svc *connect.Service) http.Handler {
+		return httpapi.NewConnections(svc, authn, svc.Logger)
+	})).ProxyWithContext
 }
