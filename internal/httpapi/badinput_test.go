@@ -1,12 +1,14 @@
 package httpapi_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"wiresk/internal/apikey"
+	"wiresk/internal/run"
 )
 
 // fixture is a Group "grp_a" (owner alice, member mia) with keys in every
@@ -111,6 +113,11 @@ func MustFixture(t *testing.T, s *system) fixture {
 	if r := s.api(t, f.alice, "POST", "/v1/groups/grp_a/api-keys/"+rotatedID+"/rotate", map[string]any{"gracePeriodSeconds": 30}); r.Status != http.StatusCreated {
 		t.Fatalf("rotate key: %d %s", r.Status, r.Body)
 	}
+	// A Run whose request body was too large to record whole.
+	if _, err := s.store.CreateRun(context.Background(), run.Run{ID: "run_truncated", GroupID: "grp_a", FlowID: f.flowID, Mode: run.ModeWebhook,
+		Status: run.Succeeded, CreatedAt: s.clock.Now(), Request: run.Request{BodyText: "partial", BodyTruncated: true}}); err != nil {
+		t.Fatal(err)
+	}
 	// Past the expiry of the expiring key and the grace of the rotated one.
 	s.clock.Advance(2 * time.Minute)
 	return f
@@ -205,6 +212,7 @@ func TestBadInputsAreRefusedAndLeaveNoTrace(t *testing.T) {
 		mgmt("run once unknown routing key", f.alice, "POST", g+"/run-once", map[string]any{"routingKey": "nope"}, 404, "route_not_found", ""),
 		mgmt("run once other group's routing key", f.alice, "POST", g+"/run-once", map[string]any{"routingKey": f.hookB}, 404, "route_not_found", ""),
 		mgmt("replay unknown run", f.alice, "POST", g+"/runs/run_nope/replay", nil, 404, "not_found", ""),
+		mgmt("replay a run with a truncated body", f.alice, "POST", g+"/runs/run_truncated/replay", nil, 409, "conflict", ""),
 		mgmt("runs with bad status", f.alice, "GET", g+"/runs?status=done", nil, 400, "validation_failed", "status"),
 		mgmt("runs with bad cursor", f.alice, "GET", g+"/runs?cursor=%25%25", nil, 400, "invalid_request", ""),
 		mgmt("unknown route", f.alice, "GET", "/v1/nothing", nil, 404, "not_found", ""),

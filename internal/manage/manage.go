@@ -666,6 +666,9 @@ func (s *Service) Replay(ctx context.Context, who auth.Identity, groupID, runID 
 	if _, err := s.Store.GetFlow(ctx, groupID, r.FlowID); err != nil {
 		return "", notFound(err, "flow", r.FlowID)
 	}
+	if r.Request.BodyTruncated {
+		return "", wiresk.Errorf(wiresk.EConflict, "run %q cannot be replayed: its request body was too large to record whole", runID)
+	}
 	now := s.now()
 	req := r.Request
 	req.Body, req.BodyText, req.BodyBase64 = nil, "", nil

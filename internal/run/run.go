@@ -54,6 +54,9 @@ type Request struct {
 	// BodyText holds any other UTF-8 body; BodyBase64 a binary one.
 	BodyText   string `json:"bodyText,omitempty"`
 	BodyBase64 []byte `json:"bodyBase64,omitempty"`
+	// BodyTruncated says the body was too large to record whole: BodyText
+	// holds its beginning, and the Run cannot be replayed.
+	BodyTruncated bool `json:"bodyTruncated,omitempty"`
 }
 
 // dropped lists the request headers that carry credentials.

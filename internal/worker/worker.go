@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -133,14 +134,15 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) error 
 // succeeded on an earlier delivery are not run again.
 func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) error {
 	now := w.now()
+	trigger := job.TriggerRequest()
 	r := run.Run{ID: job.RunID, GroupID: job.GroupID, FlowID: job.FlowID, TriggerID: job.TriggerID, APIKeyID: job.APIKeyID,
-		Mode: job.Mode, ReplayOf: job.ReplayOf, Status: run.Running, Request: job.TriggerRequest(), Steps: []run.StepResult{},
+		Mode: job.Mode, ReplayOf: job.ReplayOf, Status: run.Running, Request: trigger, Steps: []run.StepResult{},
 		Deliveries: receiveCount, CreatedAt: job.ReceivedAt, StartedAt: &now}
 	f, ferr := w.Store.GetFlow(ctx, job.GroupID, job.FlowID)
 	if ferr != nil && !errors.Is(ferr, wiresk.ErrNotFound) {
 		return fmt.Errorf("get flow: %w", ferr)
 	}
-	created, err := w.Store.CreateRun(ctx, r)
+	created, err := w.Store.CreateRun(ctx, fit(r))
 	if err != nil {
 		return fmt.Errorf("create run: %w", err)
 	}
@@ -162,12 +164,13 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		return w.finish(ctx, &r, fmt.Errorf("flow %s is not valid: %w", f.ID, err))
 	}
 	if !created {
-		if err := w.Store.UpdateRun(ctx, r); err != nil {
+		if err := w.Store.UpdateRun(ctx, fit(r)); err != nil {
 			return fmt.Errorf("update run: %w", err)
 		}
 	}
 
-	env := map[string]any{"trigger": r.Request.Env()}
+	// The steps see the whole request, whatever the record could keep.
+	env := map[string]any{"trigger": trigger.Env()}
 	outputs := map[string]any{}
 	env["steps"] = outputs
 	for _, cs := range compiled.Steps {
@@ -204,7 +207,7 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 			if receiveCount >= w.maxReceives() {
 				return errors.Join(w.finish(ctx, &r, fmt.Errorf("step %q: %w", cs.Step.ID, err)), err)
 			}
-			if uerr := w.Store.UpdateRun(ctx, r); uerr != nil {
+			if uerr := w.Store.UpdateRun(ctx, fit(r)); uerr != nil {
 				return fmt.Errorf("update run: %w", uerr)
 			}
 			return err
@@ -230,13 +233,13 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 				return stepErr
 			}
 			r.Status, r.Error = run.Queued, fmt.Sprintf("delivery %d of %d: %s; will retry", receiveCount, w.maxReceives(), stepErr)
-			if err := w.Store.UpdateRun(ctx, r); err != nil {
+			if err := w.Store.UpdateRun(ctx, fit(r)); err != nil {
 				return fmt.Errorf("update run: %w", err)
 			}
 			return stepErr
 		}
 		outputs[cs.Step.ID] = map[string]any{"output": full}
-		if err := w.Store.UpdateRun(ctx, r); err != nil {
+		if err := w.Store.UpdateRun(ctx, fit(r)); err != nil {
 			return fmt.Errorf("update run: %w", err)
 		}
 	}
@@ -320,20 +323,86 @@ func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[stri
 // of the same delivery still see the whole value.
 const MaxRecorded = 64 << 10
 
+// MaxRunBytes bounds the JSON size of a Run as recorded: a DynamoDB item
+// holds at most 400 KB, keys and index attributes included.
+const MaxRunBytes = 300 << 10
+
+// fit returns r as it can be recorded: when it is over MaxRunBytes, the
+// largest step inputs and outputs are replaced by previews, and if that is
+// not enough the request body is cut to a preview and marked
+// bodyTruncated (such a Run cannot be replayed).
+func fit(r run.Run) run.Run {
+	size := jsonSize(r)
+	if size <= MaxRunBytes {
+		return r
+	}
+	r.Steps = slices.Clone(r.Steps)
+	for size > MaxRunBytes {
+		i, input, n := largestStepValue(r.Steps)
+		if n <= previewBytes*2 {
+			break
+		}
+		if input {
+			r.Steps[i].Input = preview(r.Steps[i].Input)
+		} else {
+			r.Steps[i].Output = preview(r.Steps[i].Output)
+		}
+		size = jsonSize(r)
+	}
+	if size > MaxRunBytes {
+		raw := r.Request.RawBody()
+		cut := raw[:min(len(raw), 16<<10)]
+		for !utf8.Valid(cut) {
+			cut = cut[:len(cut)-1]
+		}
+		r.Request.Body, r.Request.BodyBase64 = nil, nil
+		r.Request.BodyText, r.Request.BodyTruncated = string(cut), true
+	}
+	return r
+}
+
+const previewBytes = 1024
+
+func jsonSize(v any) int {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0
+	}
+	return len(b)
+}
+
+// largestStepValue finds the step input or output with the most JSON.
+func largestStepValue(steps []run.StepResult) (index int, input bool, size int) {
+	for i, st := range steps {
+		if n := jsonSize(st.Input); n > size {
+			index, input, size = i, true, n
+		}
+		if n := jsonSize(st.Output); n > size {
+			index, input, size = i, false, n
+		}
+	}
+	return index, input, size
+}
+
+// preview is the recorded form of a value too large to keep.
+func preview(v any) any {
+	b, _ := json.Marshal(v)
+	p := b[:min(len(b), previewBytes)]
+	for !utf8.Valid(p) {
+		p = p[:len(p)-1]
+	}
+	return map[string]any{"truncated": true, "bytes": len(b), "preview": string(p)}
+}
+
 // recordable returns v, or its truncated form when it is over MaxRecorded.
 func recordable(v any) any {
 	if v == nil {
 		return nil
 	}
-	b, err := json.Marshal(v)
-	if err != nil || len(b) <= MaxRecorded {
+	if jsonSize(v) <= MaxRecorded {
 		return v
 	}
-	preview := b[:1024]
-	for !utf8.Valid(preview) {
-		preview = preview[:len(preview)-1]
-	}
-	return map[string]any{"truncated": true, "bytes": len(b), "preview": string(preview)}
+	return preview(v)
 }
 
 // finish records the end of a Run: succeeded when cause is nil, failed with
@@ -349,7 +418,7 @@ func (w *Worker) finish(ctx context.Context, r *run.Run, cause error) error {
 	} else {
 		r.Status, r.Error = run.Failed, cause.Error()
 	}
-	if err := w.Store.UpdateRun(ctx, *r); err != nil {
+	if err := w.Store.UpdateRun(ctx, fit(*r)); err != nil {
 		return fmt.Errorf("update run: %w", err)
 	}
 	return nil

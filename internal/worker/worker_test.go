@@ -285,3 +285,35 @@ func TestBrokenConnectionFailsTheRunAtOnce(t *testing.T) {
 		t.Fatalf("run = %s %q after %d step calls, want failed naming the Connection and saying to reconnect, no call", r.Status, r.Error, calls)
 	}
 }
+
+func TestOversizedRunIsRecordedWithinTheLimit(t *testing.T) {
+	_, store := MustStore(t)
+	mustFlow(t, store, flow.Flow{ID: "flw_1", GroupID: "grp_a", Steps: []flow.Step{
+		{ID: "a", App: "test", Method: "big", Input: map[string]any{"n": "{{ len(trigger.body) }}"}},
+		{ID: "b", App: "test", Method: "big", Input: map[string]any{}},
+	}})
+	var seen any
+	w := &worker.Worker{Store: store, Steps: steps{exec: func(_ context.Context, _ string, in map[string]any) (any, int, error) {
+		if in["n"] != nil {
+			seen = in["n"]
+		}
+		return strings.Repeat("o", 60<<10), 1, nil
+	}}}
+	j := job("run_huge")
+	body := strings.Repeat("é", 175<<10) // 350 KiB of UTF-8 text
+	j.Request.Body, j.Body = nil, []byte(body)
+	if err := w.Execute(t.Context(), j, 1); err != nil {
+		t.Fatal(err)
+	}
+	if seen != 175<<10 {
+		t.Fatalf("the step saw a body of %v characters, want the whole %d", seen, 175<<10)
+	}
+	r, err := store.GetRun(t.Context(), "grp_a", "run_huge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(r)
+	if r.Status != run.Succeeded || len(data) > worker.MaxRunBytes || !r.Request.BodyTruncated {
+		t.Fatalf("recorded run: status %s, %d bytes (limit %d), bodyTruncated %v", r.Status, len(data), worker.MaxRunBytes, r.Request.BodyTruncated)
+	}
+}
