@@ -687,6 +687,7 @@ func TestAlarms(t *testing.T) {
 	}{
 		"DeadLetterQueueAlarm": {"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", deploy.GetAtt("DeadLetterQueue", "QueueName")},
 		"WorkerErrorsAlarm":    {"AWS/Lambda", "Errors", "FunctionName", deploy.Ref("WorkerFunction")},
+		"HealthErrorsAlarm":    {"AWS/Lambda", "Errors", "FunctionName", deploy.Ref("HealthFunction")},
 	}
 	for name, w := range want {
 		a, err := tmpl.GetCloudWatchAlarmWithName(name)
