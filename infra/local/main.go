@@ -46,6 +46,7 @@ func main() {
 		Vault:            os.Getenv("WIRESK_VAULT"),
 
 		AppBaseURLs:    envMap("WIRESK_APP_BASE_URLS"),
+		AppTestURLs:    envMap("WIRESK_APP_TEST_URLS"),
 		OAuthReturnURL: os.Getenv("WIRESK_OAUTH_RETURN_URL"),
 		HealthInterval: envDuration("WIRESK_HEALTH_INTERVAL", 5*time.Minute),
 	}

@@ -45,6 +45,7 @@ type config struct {
 
 	// Connections.
 	AppBaseURLs    map[string]string
+	AppTestURLs    map[string]string
 	OAuthReturnURL string
 	HealthInterval time.Duration
 }
@@ -97,9 +98,13 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	jwtAuth := &auth.JWT{Key: jwtKey, Issuer: jwtIssuer, Audience: jwtAud}
 	svc := &manage.Service{Store: store, Queue: q, Kinds: steps, Logger: log}
 	hooks := &httpapi.Hooks{Ingest: &ingest.Service{Store: store, Queue: q, Logger: log}, MaxBody: cfg.MaxBody, Logger: log}
-	cat, err := catalog.Load(catalog.WithBaseURLs(cfg.AppBaseURLs))
+	testURLs := make(map[string]catalog.Override, len(cfg.AppTestURLs))
+	for app, u := range cfg.AppTestURLs {
+		testURLs[app] = catalog.Override{TestURL: u}
+	}
+	cat, err := catalog.Load(catalog.WithBaseURLs(cfg.AppBaseURLs), catalog.WithOverrides(testURLs))
 	if err != nil {
-		return fmt.Errorf("app catalog (WIRESK_APP_BASE_URLS): %w", err)
+		return fmt.Errorf("app catalog (WIRESK_APP_BASE_URLS, WIRESK_APP_TEST_URLS): %w", err)
 	}
 	stateKey, err := statekey.LoadStateKey(ctx, b.keyVault)
 	if err != nil {

@@ -24,11 +24,11 @@ type env struct {
 }
 
 // newEnv starts a fake of every app and loads the catalog with the fakes'
-// URLs as base-URL overrides.
+// URLs as overrides (apptest.Overrides).
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	fakes := apptest.NewAll(t)
-	cat, err := catalog.Load(catalog.WithBaseURLs(apptest.BaseURLs(fakes)))
+	cat, err := catalog.Load(catalog.WithOverrides(apptest.Overrides(fakes)))
 	if err != nil {
 		t.Fatalf("catalog.Load: %v", err)
 	}

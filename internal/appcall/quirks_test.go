@@ -169,17 +169,21 @@ func TestGoogleForbiddenAnswers(t *testing.T) {
 	c := loopbackClient(t)
 	for _, id := range []string{"gmail", "google_drive"} {
 		app, f := e.app(t, id)
-		t.Run(id+" without scope", func(t *testing.T) {
-			token := f.Tokens[apptest.NoScope]
-			res, err := c.Test(context.Background(), app, nil, credential(app, token))
-			if !errors.Is(err, appcall.ErrUnauthorized) {
-				t.Fatalf("err = %v, want ErrUnauthorized", err)
-			}
-			if got, want := res.Status, http.StatusForbidden; got != want {
-				t.Errorf("Status = %d, want %d", got, want)
-			}
-			checkNoSecret(t, res, err, token)
-		})
+		// Gmail tests with the userinfo endpoint, whose answer to a token
+		// without userinfo.email is not documented: its fake has no
+		// NoScope token.
+		if token, ok := f.Tokens[apptest.NoScope]; ok {
+			t.Run(id+" without scope", func(t *testing.T) {
+				res, err := c.Test(context.Background(), app, nil, credential(app, token))
+				if !errors.Is(err, appcall.ErrUnauthorized) {
+					t.Fatalf("err = %v, want ErrUnauthorized", err)
+				}
+				if got, want := res.Status, http.StatusForbidden; got != want {
+					t.Errorf("Status = %d, want %d", got, want)
+				}
+				checkNoSecret(t, res, err, token)
+			})
+		}
 		t.Run(id+" user rate limit as 403", func(t *testing.T) {
 			token := f.Tokens[apptest.RateLimitedForbidden]
 			before := f.Requests()

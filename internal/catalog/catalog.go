@@ -509,9 +509,16 @@ type options struct {
 // httptest server playing the app, an OAuth server started by a test).
 // Empty fields keep the catalog's URL. Overrides are absolute http or https
 // URLs, not templates; config is still validated when they are used.
+//
+// BaseURL does not reach a test request whose test.url is an absolute URL
+// of another host (Gmail tests with Google's OpenID Connect userinfo
+// endpoint): TestURL replaces that one.
 type Override struct {
 	// BaseURL replaces the API base URL.
 	BaseURL string
+	// TestURL replaces the whole URL of the test request (test.url, or
+	// base_url and test.path), query included; BuildTest uses it as is.
+	TestURL string
 	// AuthorizeURL replaces the OAuth authorization endpoint.
 	AuthorizeURL string
 	// TokenURL replaces the OAuth token endpoint.
@@ -531,6 +538,7 @@ func WithOverrides(m map[string]Override) Option {
 		for id, ov := range m {
 			cur := o.overrides[id]
 			cur.BaseURL = cmpOr(ov.BaseURL, cur.BaseURL)
+			cur.TestURL = cmpOr(ov.TestURL, cur.TestURL)
 			cur.AuthorizeURL = cmpOr(ov.AuthorizeURL, cur.AuthorizeURL)
 			cur.TokenURL = cmpOr(ov.TokenURL, cur.TokenURL)
 			cur.RevokeURL = cmpOr(ov.RevokeURL, cur.RevokeURL)
@@ -565,7 +573,7 @@ func (o *options) apply(c *Catalog) error {
 			continue
 		}
 		for _, f := range []struct{ name, url string }{
-			{"base URL", ov.BaseURL}, {"authorize URL", ov.AuthorizeURL},
+			{"base URL", ov.BaseURL}, {"test URL", ov.TestURL}, {"authorize URL", ov.AuthorizeURL},
 			{"token URL", ov.TokenURL}, {"revoke URL", ov.RevokeURL},
 		} {
 			if f.url == "" {

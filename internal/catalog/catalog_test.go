@@ -264,16 +264,38 @@ func TestOverrides(t *testing.T) {
 		t.Errorf("zoho BuildRequest = %+v, %v", req, err)
 	}
 
+	// TestURL replaces the whole test URL: Gmail's test.url is on another
+	// host than its base URL, which still applies to the methods.
+	c2 := load(t, catalog.WithOverrides(map[string]catalog.Override{
+		"gmail":   {BaseURL: "http://127.0.0.1:8081", TestURL: "http://127.0.0.1:8081/v1/userinfo"},
+		"hubspot": {TestURL: "http://127.0.0.1:8082/details?x=1"},
+	}))
+	gmail := app(t, c2, "gmail")
+	if req, err := gmail.BuildTest(nil); err != nil || req.URL != "http://127.0.0.1:8081/v1/userinfo" || req.Method != "GET" {
+		t.Errorf("gmail BuildTest with a TestURL override = %+v, %v", req, err)
+	}
+	if req, err := gmail.BuildRequest("send_email", nil, map[string]any{"to": "ada@example.com", "subject": "Hi", "text": "Hello"}); err != nil || req.URL != "http://127.0.0.1:8081/gmail/v1/users/me/messages/send" {
+		t.Errorf("gmail BuildRequest with a BaseURL override = %+v, %v", req, err)
+	}
+	if req, err := app(t, c2, "hubspot").BuildTest(nil); err != nil || req.URL != "http://127.0.0.1:8082/details?x=1" {
+		t.Errorf("hubspot BuildTest with a TestURL override = %+v, %v", req, err)
+	}
+	if req, err := app(t, load(t, catalog.WithBaseURLs(map[string]string{"gmail": "http://127.0.0.1:8081"})), "gmail").BuildTest(nil); err != nil || req.URL != "https://openidconnect.googleapis.com/v1/userinfo" {
+		t.Errorf("gmail BuildTest with only a BaseURL override = %+v, %v; want the catalog's test URL", req, err)
+	}
+
 	// Another Load is not affected.
 	if u, _ := app(t, load(t), "hubspot").BaseURL(nil); u != "https://api.hubapi.com" {
 		t.Errorf("a fresh catalog's hubspot BaseURL = %q", u)
 	}
 
 	for name, opt := range map[string]catalog.Option{
-		"unknown app":      catalog.WithBaseURLs(map[string]string{"nope": "https://example.com"}),
-		"relative URL":     catalog.WithBaseURLs(map[string]string{"slack": "/api"}),
-		"ftp URL":          catalog.WithBaseURLs(map[string]string{"slack": "ftp://example.com"}),
-		"oauth of api_key": catalog.WithOverrides(map[string]catalog.Override{"openai": {TokenURL: "https://example.com/token"}}),
+		"unknown app":       catalog.WithBaseURLs(map[string]string{"nope": "https://example.com"}),
+		"relative URL":      catalog.WithBaseURLs(map[string]string{"slack": "/api"}),
+		"ftp URL":           catalog.WithBaseURLs(map[string]string{"slack": "ftp://example.com"}),
+		"relative test URL": catalog.WithOverrides(map[string]catalog.Override{"gmail": {TestURL: "/v1/userinfo"}}),
+		"ftp test URL":      catalog.WithOverrides(map[string]catalog.Override{"gmail": {TestURL: "ftp://example.com/v1/userinfo"}}),
+		"oauth of api_key":  catalog.WithOverrides(map[string]catalog.Override{"openai": {TokenURL: "https://example.com/token"}}),
 	} {
 		if _, err := catalog.Load(opt); err == nil {
 			t.Errorf("%s: Load succeeded", name)
@@ -328,6 +350,11 @@ func TestPublicHasNoSecrets(t *testing.T) {
 	}
 	if gmail.Scopes == nil || len(gmail.Scopes.Default) == 0 || len(gmail.Methods) != 1 || len(gmail.Methods[0].Inputs) == 0 {
 		t.Errorf("gmail public view lacks scopes, methods or inputs: %+v", gmail)
+	}
+	// gmail.send and userinfo.email (for the test), not the restricted
+	// gmail.compose.
+	if want := []string{"https://www.googleapis.com/auth/gmail.send", "https://www.googleapis.com/auth/userinfo.email"}; gmail.Scopes != nil && !slices.Equal(gmail.Scopes.Default, want) {
+		t.Errorf("gmail default scopes = %q, want %q", gmail.Scopes.Default, want)
 	}
 	if !gmail.Testable {
 		t.Error("gmail is not testable")
@@ -390,8 +417,8 @@ func TestTestRequests(t *testing.T) {
 		response string
 		identity string
 	}{
-		{app: "gmail", method: "GET", url: "https://gmail.googleapis.com/gmail/v1/users/me/profile",
-			response: `{"emailAddress": "ada@example.com", "messagesTotal": 3}`, identity: "ada@example.com"},
+		{app: "gmail", method: "GET", url: "https://openidconnect.googleapis.com/v1/userinfo",
+			response: `{"sub": "110169484474386276334", "email": "ada@example.com", "email_verified": true}`, identity: "ada@example.com"},
 		{app: "google_drive", method: "GET", url: "https://www.googleapis.com/drive/v3/about?fields=user",
 			response: `{"user": {"displayName": "Ada", "emailAddress": "ada@example.com"}}`, identity: "ada@example.com"},
 		{app: "google_drive", method: "GET", url: "https://www.googleapis.com/drive/v3/about?fields=user",
@@ -448,8 +475,9 @@ func TestTestRequests(t *testing.T) {
 
 	// Answers that identify nothing, or fail an expectation.
 	for _, tc := range []struct{ app, response string }{
-		{"gmail", `{"messagesTotal": 3}`},
-		{"gmail", `{"emailAddress": {"nested": true}}`},
+		{"gmail", `{"sub": "110169484474386276334"}`},
+		{"gmail", `{"emailAddress": "ada@example.com"}`},
+		{"gmail", `{"email": {"nested": true}}`},
 		{"gmail", `not json`},
 		{"mailchimp_transactional", `"PING?"`},
 		{"mailchimp_transactional", `{"status": "error"}`},

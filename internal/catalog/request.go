@@ -203,7 +203,8 @@ func renderHeaders(h http.Header, ts map[string]*tmpl, data map[string]any) erro
 }
 
 // BuildTest renders the app's test request for a connection config. For an
-// optional test whose URL is not configured it returns ErrNoTest.
+// optional test whose URL is not configured it returns ErrNoTest. A
+// TestURL override replaces the request's URL.
 func (a *App) BuildTest(config map[string]string) (*Request, error) {
 	t := a.Test
 	data, err := a.templateData(config)
@@ -211,7 +212,9 @@ func (a *App) BuildTest(config map[string]string) (*Request, error) {
 		return nil, err
 	}
 	req := &Request{Method: t.Method, Header: http.Header{}}
-	if a.c.test.url != nil {
+	if a.c.override.TestURL != "" {
+		req.URL = a.c.override.TestURL
+	} else if a.c.test.url != nil {
 		s, err := a.renderConfigURL(a.c.test.url, data, "test", !t.Optional)
 		if err != nil {
 			return nil, err

@@ -65,7 +65,7 @@ func MustConnSystem(t *testing.T, opts connOptions) *connSystem {
 		t.Fatal(err)
 	}
 	fakes := apptest.NewAll(t)
-	cat, err := catalog.Load(catalog.WithBaseURLs(apptest.BaseURLs(fakes)))
+	cat, err := catalog.Load(catalog.WithOverrides(apptest.Overrides(fakes)))
 	if err != nil {
 		t.Fatal(err)
 	}

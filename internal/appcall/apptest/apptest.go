@@ -26,6 +26,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"wiresk/internal/catalog"
 )
 
 // Names of the tokens in Fake.Tokens: credentials that a fake answers with
@@ -36,7 +38,7 @@ const (
 	// Revoked is a token the app reports as revoked (Slack).
 	Revoked = "revoked"
 	// NoScope is a token without the scope the test endpoint needs
-	// (Gmail: a token granted only gmail.send answers 403).
+	// (Google Drive: a token without a Drive scope answers 403).
 	NoScope = "no_scope"
 	// QuotaExhausted is a key whose account has no quota left (OpenAI
 	// answers 429 insufficient_quota, which no retry can fix).
@@ -103,6 +105,9 @@ type spec struct {
 	// failure writes the app's answer for status (429 rate limiting, 503,
 	// 500...), without Retry-After.
 	failure func(w http.ResponseWriter, status int)
+	// testPath is, for an app whose catalog test.url is absolute (not
+	// under base_url), the path of the fake that plays it; "" otherwise.
+	testPath string
 }
 
 // makers are the fakes, by catalog app id.
@@ -157,10 +162,28 @@ func NewAll(t testing.TB) map[string]*Fake {
 }
 
 // BaseURLs returns the fakes' URLs by app id, for catalog.WithBaseURLs.
+// They do not reach a test URL that the catalog gives as an absolute URL
+// (Gmail's): use Overrides to point a catalog at the fakes.
 func BaseURLs(fakes map[string]*Fake) map[string]string {
 	out := make(map[string]string, len(fakes))
 	for id, f := range fakes {
 		out[id] = f.URL()
+	}
+	return out
+}
+
+// Overrides returns the catalog overrides that point the apps at the
+// fakes, by app id, for catalog.WithOverrides: each fake's URL as the base
+// URL and, for an app whose test URL is absolute (Gmail's userinfo
+// endpoint), the fake's test endpoint as the test URL.
+func Overrides(fakes map[string]*Fake) map[string]catalog.Override {
+	out := make(map[string]catalog.Override, len(fakes))
+	for id, f := range fakes {
+		ov := catalog.Override{BaseURL: f.URL()}
+		if f.spec != nil && f.spec.testPath != "" {
+			ov.TestURL = f.URL() + f.spec.testPath
+		}
+		out[id] = ov
 	}
 	return out
 }

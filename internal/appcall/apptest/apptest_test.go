@@ -51,7 +51,7 @@ func send(t *testing.T, app *catalog.App, f *apptest.Fake, authorization string)
 
 func load(t *testing.T, fakes map[string]*apptest.Fake) *catalog.Catalog {
 	t.Helper()
-	cat, err := catalog.Load(catalog.WithBaseURLs(apptest.BaseURLs(fakes)))
+	cat, err := catalog.Load(catalog.WithOverrides(apptest.Overrides(fakes)))
 	if err != nil {
 		t.Fatal(err)
 	}

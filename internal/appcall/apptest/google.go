@@ -79,35 +79,42 @@ func googleAuth(f *Fake, w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// newGmail plays the Gmail API's users.getProfile
-// (https://developers.google.com/workspace/gmail/api/reference/rest/v1/users/getProfile):
-// GET /gmail/v1/users/me/profile with "Authorization: Bearer <token>"
-// answers 200 {"emailAddress", "messagesTotal", "threadsTotal",
-// "historyId"}. A missing, invalid or Expired token answers 401 with
+// gmailTestPath is the path of the Gmail fake's test endpoint, Google's
+// OpenID Connect userinfo endpoint
+// (https://openidconnect.googleapis.com/v1/userinfo); the catalog's
+// test.url is absolute, so Overrides points TestURL at it.
+const gmailTestPath = "/v1/userinfo"
+
+// newGmail plays the endpoint of Gmail's test, Google's OpenID Connect
+// userinfo endpoint
+// (https://developers.google.com/identity/openid-connect/reference, the
+// discovery document's userinfo_endpoint): GET /v1/userinfo with
+// "Authorization: Bearer <token>" answers 200 with the standard claims the
+// token's scopes allow, with userinfo.email {"sub", "email",
+// "email_verified"}. A missing, invalid or Expired token answers 401 with
 // Google's error object (reason authError or required, status
-// UNAUTHENTICATED) and a WWW-Authenticate header; a token with only the
-// gmail.send scope (NoScope) answers 403 insufficientPermissions, as the
-// method needs gmail.compose, gmail.readonly, gmail.modify,
-// gmail.metadata or mail.google.com; RateLimitedForbidden answers Google's
-// 403 userRateLimitExceeded. Rate limiting is 429 rateLimitExceeded
-// (status RESOURCE_EXHAUSTED).
+// UNAUTHENTICATED) and a WWW-Authenticate header; RateLimitedForbidden
+// answers Google's 403 userRateLimitExceeded, the shared Google API answer
+// the catalog's error rules read. Rate limiting is 429 rateLimitExceeded
+// (status RESOURCE_EXHAUSTED). There is no NoScope token: what the
+// endpoint answers a token without userinfo.email is not documented.
 func newGmail() (*Fake, *spec) {
 	f := &Fake{
 		Token:   "ya29.gmail-valid-access-token",
-		Tokens:  map[string]string{Expired: "ya29.gmail-expired-token", NoScope: "ya29.gmail-send-only-token", RateLimitedForbidden: "ya29.gmail-user-rate-limited"},
+		Tokens:  map[string]string{Expired: "ya29.gmail-expired-token", RateLimitedForbidden: "ya29.gmail-user-rate-limited"},
 		Account: "ada@example.com",
 	}
 	return f, &spec{
-		failure: googleFailure,
+		testPath: gmailTestPath,
+		failure:  googleFailure,
 		serve: func(f *Fake, w http.ResponseWriter, r *http.Request, _ []byte) {
-			if !route(w, r, http.MethodGet, "/gmail/v1/users/me/profile", googleFailure) || !googleAuth(f, w, r) {
+			if !route(w, r, http.MethodGet, gmailTestPath, googleFailure) || !googleAuth(f, w, r) {
 				return
 			}
 			writeJSON(w, http.StatusOK, map[string]any{
-				"emailAddress":  "ada@example.com",
-				"messagesTotal": 1287,
-				"threadsTotal":  904,
-				"historyId":     "4829373",
+				"sub":            "110169484474386276334",
+				"email":          "ada@example.com",
+				"email_verified": true,
 			})
 		},
 	}
@@ -120,7 +127,8 @@ func newGmail() (*Fake, *spec) {
 // location fields); with fields=user (or *) the answer is 200 {"user":
 // {"kind": "drive#user", "displayName", "photoLink", "me",
 // "permissionId", "emailAddress"}}, and only the fields asked for. Auth
-// failures and rate limiting are Google's, as for Gmail.
+// failures and rate limiting are Google's, as for Gmail; a token without a
+// Drive scope (NoScope) answers 403 insufficientPermissions.
 func newDrive() (*Fake, *spec) {
 	f := &Fake{
 		Token:   "ya29.drive-valid-access-token",
