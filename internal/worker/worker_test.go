@@ -39,7 +39,7 @@ func (s steps) Execute(ctx context.Context, app, method string, input map[string
 	return s.exec(ctx, method, input)
 }
 
-func MustStore(t *testing.T) (*bolt.DB, *bolt.Store) {
+func MustStore(t testing.TB) (*bolt.DB, *bolt.Store) {
 	t.Helper()
 	db, err := bolt.Open(t.TempDir(), bolt.Options{NoSync: true})
 	if err != nil {
