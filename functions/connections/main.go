@@ -34,18 +34,12 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"wiresk/internal/auth"
-	"wiresk/internal/catalog"
 	"wiresk/internal/connect"
 	"wiresk/internal/connectweb"
-	"wiresk/internal/dynamo"
 	"wiresk/internal/httpapi"
-	"wiresk/internal/secrets"
-	"wiresk/internal/statekey"
 )
 
 // config is the function's configuration (see connectweb.LoadConfig).
@@ -73,20 +67,12 @@ func main() {
 		log.Error("load AWS configuration", "err", err)
 		os.Exit(1)
 	}
-	sm := secretsmanager.NewFromConfig(awsCfg)
-	vault, err := secrets.New(sm, cfg.SecretPrefix, secrets.Options{})
+	d, err := connectweb.AWSDeps(awsCfg, cfg, log)
 	if err != nil {
-		log.Error("WIRESK_SECRET_PREFIX", "err", err)
+		log.Error("configuration", "err", err)
 		os.Exit(1)
 	}
-	keys := statekey.SecretsManager(vault, sm)
-	lambda.Start(newHandler(cfg, deps{
-		Store:    dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, dynamo.Options{}),
-		Vault:    vault,
-		Catalog:  catalog.MustLoad(),
-		StateKey: func(ctx context.Context) ([]byte, error) { return statekey.LoadStateKey(ctx, keys) },
-		Logger:   log,
-	}))
+	lambda.Start(newHandler(cfg, d))
 }
 
 // newHandler returns the Lambda handler: the Connections HTTP handler, with

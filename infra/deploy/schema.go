@@ -69,7 +69,7 @@ var samSchema = sync.OnceValues(func() (map[string]any, error) {
 func checkKeywords(s map[string]any, path string) error {
 	for k, v := range s {
 		if !known[k] {
-			return fmt.Errorf("keyword %q at %s is not implemented", k, path)
+			return fmt.Errorf("keyword %q at %s is one this validator does not check: teach schema.go to check it rather than skip it", k, path)
 		}
 		switch k {
 		case "properties", "patternProperties", "definitions":
@@ -173,7 +173,7 @@ func (v *validator) validate(s map[string]any, x any, path string) []SchemaError
 		if items, ok := s["items"]; ok {
 			is, ok := items.(map[string]any)
 			if !ok {
-				v.fail("items that is not a schema (at %s) is not implemented", path)
+				v.fail("items that is not a schema (at %s) is beyond this validator: teach schema.go to check it", path)
 				break
 			}
 			for i, e := range x {
@@ -281,7 +281,7 @@ func (v *validator) anyOf(branches []any, x any, path string) []SchemaError {
 func (v *validator) resolve(ref string) (map[string]any, error) {
 	name, ok := strings.CutPrefix(ref, "#/definitions/")
 	if !ok {
-		return nil, fmt.Errorf("$ref %q is not implemented (only #/definitions/...)", ref)
+		return nil, fmt.Errorf("$ref %q is beyond this validator, which resolves only #/definitions/ references", ref)
 	}
 	defs, _ := v.root["definitions"].(map[string]any)
 	s, ok := defs[name].(map[string]any)

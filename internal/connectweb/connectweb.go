@@ -12,12 +12,19 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"wiresk/internal/appcall"
 	"wiresk/internal/catalog"
 	"wiresk/internal/connect"
+	"wiresk/internal/dynamo"
 	"wiresk/internal/httpapi"
 	"wiresk/internal/lambdaweb"
 	"wiresk/internal/manage"
+	"wiresk/internal/secrets"
+	"wiresk/internal/statekey"
 	"wiresk/internal/step"
 )
 
@@ -95,6 +102,26 @@ type Deps struct {
 	// succeeds once.
 	StateKey func(context.Context) ([]byte, error)
 	Logger   *slog.Logger
+}
+
+// AWSDeps builds the adapters the functions run on in AWS from one SDK
+// configuration: the DynamoDB store, the Secrets Manager vault under
+// cfg.SecretPrefix, the embedded catalog, and the OAuth state key loaded
+// from (or made in) that vault on first use.
+func AWSDeps(awsCfg aws.Config, cfg Config, log *slog.Logger) (Deps, error) {
+	sm := secretsmanager.NewFromConfig(awsCfg)
+	vault, err := secrets.New(sm, cfg.SecretPrefix, secrets.Options{})
+	if err != nil {
+		return Deps{}, fmt.Errorf("WIRESK_SECRET_PREFIX: %w", err)
+	}
+	keys := statekey.SecretsManager(vault, sm)
+	return Deps{
+		Store:    dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, dynamo.Options{}),
+		Vault:    vault,
+		Catalog:  catalog.MustLoad(),
+		StateKey: func(ctx context.Context) ([]byte, error) { return statekey.LoadStateKey(ctx, keys) },
+		Logger:   log,
+	}, nil
 }
 
 // Handler returns the handler that serve makes from the connect.Service of
