@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -9,12 +8,12 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
+	"wiresk/internal/lambdatest"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -30,17 +29,7 @@ import (
 // readEvent decodes events/<name>, the sample used by sam local invoke.
 func readEvent(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
 	t.Helper()
-	data, err := os.ReadFile("../../events/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.APIGatewayV2HTTPRequest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ev); err != nil {
-		t.Fatalf("decode %s: %v", name, err)
-	}
-	return ev
+	return lambdatest.Event[events.APIGatewayV2HTTPRequest](t, name)
 }
 
 const (

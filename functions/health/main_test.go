@@ -5,12 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
+	"wiresk/internal/lambdatest"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -30,16 +30,7 @@ import (
 // rule sends.
 func sample(t *testing.T) events.CloudWatchEvent {
 	t.Helper()
-	data, err := os.ReadFile("../../events/health-schedule.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.CloudWatchEvent
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ev); err != nil {
-		t.Fatal(err)
-	}
+	ev := lambdatest.Event[events.CloudWatchEvent](t, "health-schedule.json")
 	if got, want := ev.DetailType, "Scheduled Event"; got != want {
 		t.Fatalf("detail-type: got %q, want %q", got, want)
 	}

@@ -7,12 +7,12 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
+	"wiresk/internal/lambdatest"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -31,17 +31,7 @@ import (
 // local invoke.
 func readEvent(t *testing.T) events.APIGatewayV2HTTPRequest {
 	t.Helper()
-	data, err := os.ReadFile("../../events/oauthcallback.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.APIGatewayV2HTTPRequest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ev); err != nil {
-		t.Fatalf("decode oauthcallback.json: %v", err)
-	}
-	return ev
+	return lambdatest.Event[events.APIGatewayV2HTTPRequest](t, "oauthcallback.json")
 }
 
 const (

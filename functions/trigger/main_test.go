@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
+	"wiresk/internal/lambdatest"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -24,17 +23,7 @@ import (
 // readEvent decodes events/<name>, the sample used by sam local invoke.
 func readEvent(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
 	t.Helper()
-	data, err := os.ReadFile("../../events/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.APIGatewayV2HTTPRequest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ev); err != nil {
-		t.Fatalf("decode %s: %v", name, err)
-	}
-	return ev
+	return lambdatest.Event[events.APIGatewayV2HTTPRequest](t, name)
 }
 
 // system is the trigger's handler on the embedded adapters, seeded with the

@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"wiresk/internal/lambdatest"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -27,16 +26,7 @@ import (
 // job.
 func sample(t *testing.T) events.SQSEvent {
 	t.Helper()
-	data, err := os.ReadFile("../../events/worker-sqs.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.SQSEvent
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ev); err != nil {
-		t.Fatal(err)
-	}
+	ev := lambdatest.Event[events.SQSEvent](t, "worker-sqs.json")
 	if len(ev.Records) != 2 {
 		t.Fatalf("records in the sample: got %d, want 2", len(ev.Records))
 	}
