@@ -285,9 +285,11 @@ func (w *Worker) checkConnection(ctx context.Context, groupID string, s flow.Ste
 	}
 }
 
-func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[string]any) run.StepResult {
+// runStep returns the step's result; res is named so that the deferred
+// duration lands in what the caller gets.
+func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[string]any) (res run.StepResult) {
 	start := w.now()
-	res := run.StepResult{ID: cs.Step.ID, App: cs.Step.App, Method: cs.Step.Method, StartedAt: start}
+	res = run.StepResult{ID: cs.Step.ID, App: cs.Step.App, Method: cs.Step.Method, StartedAt: start}
 	defer func() { res.DurationMs = w.now().Sub(start).Milliseconds() }()
 	if cs.If != nil {
 		ok, err := cs.If.Eval(env)

@@ -317,3 +317,29 @@ func TestOversizedRunIsRecordedWithinTheLimit(t *testing.T) {
 		t.Fatalf("recorded run: status %s, %d bytes (limit %d), bodyTruncated %v", r.Status, len(data), worker.MaxRunBytes, r.Request.BodyTruncated)
 	}
 }
+
+func TestStepDurationIsRecorded(t *testing.T) {
+	_, store := MustStore(t)
+	mustFlow(t, store, flow.Flow{ID: "flw_1", GroupID: "grp_a", Steps: []flow.Step{
+		{ID: "slow", App: "test", Method: "slow", Input: map[string]any{}},
+	}})
+	var mu sync.Mutex
+	clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	w := &worker.Worker{Store: store, Now: now, Steps: steps{exec: func(context.Context, string, map[string]any) (any, int, error) {
+		mu.Lock()
+		clock = clock.Add(1500 * time.Millisecond) // the step takes 1.5 s
+		mu.Unlock()
+		return "done", 1, nil
+	}}}
+	if err := w.Execute(t.Context(), job("run_1"), 1); err != nil {
+		t.Fatal(err)
+	}
+	r, err := store.GetRun(t.Context(), "grp_a", "run_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := r.Steps[0].DurationMs, int64(1500); got != want {
+		t.Errorf("step durationMs = %d, want %d", got, want)
+	}
+}
