@@ -1,6 +1,7 @@
 package step_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -53,5 +54,28 @@ func TestCredentialNeverFollowsARedirectToAnotherHost(t *testing.T) {
 	// Without a credential the same redirect is followed.
 	if _, err := newKind(t).Execute(t.Context(), map[string]any{"url": srv.URL}); err != nil || otherRec.count() != 1 {
 		t.Fatalf("without a credential: err = %v, other host got %d requests; want it followed", err, otherRec.count())
+	}
+}
+
+func TestRedirectRefusedByPolicyIsPermanent(t *testing.T) {
+	other, _ := serve(t, status(200, `{}`))
+	target := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
+	tests := []struct {
+		name string
+		to   string
+		ctx  context.Context
+	}{
+		{"credential to another host", target, step.WithAuthenticator(t.Context(), func(h http.Header, _ *url.URL) error { h.Set("X-API-Key", "secret"); return nil })},
+		{"not http", "ftp://files.example/x", t.Context()},
+	}
+	for _, tt := range tests {
+		srv, rec := serve(t, func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, tt.to, http.StatusFound) })
+		res, err := newKind(t).Execute(tt.ctx, map[string]any{"url": srv.URL})
+		if err == nil || !step.IsPermanent(err) {
+			t.Errorf("%s: err = %v, want a permanent failure", tt.name, err)
+		}
+		if res.Attempts != 1 || rec.count() != 1 {
+			t.Errorf("%s: Attempts = %d, requests = %d, want 1 and 1 (not retried)", tt.name, res.Attempts, rec.count())
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package step
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -24,7 +23,9 @@ const maxRedirects = 5
 // (169.254.0.0/16, which holds the cloud metadata endpoint, and fe80::/10),
 // unspecified, "this network" (0.0.0.0/8), multicast, reserved
 // (240.0.0.0/4) and shared (CGNAT, 100.64.0.0/10) addresses, including
-// their IPv4-mapped, IPv4-compatible, NAT64 and 6to4 IPv6 forms, unless
+// their IPv4-compatible, NAT64 and 6to4 IPv6 forms, and every IPv4-mapped
+// (::ffff:0:0/96), IPv4-translated, local-use NAT64 (64:ff9b:1::/48) and
+// Teredo (2001::/32) address, unless
 // the address is inside a prefix of Allow. A nil *Guard is the default guard.
 type Guard struct {
 	Allow []netip.Prefix
@@ -59,6 +60,13 @@ var (
 	v4Compat    = netip.MustParsePrefix("::/96")
 	nat64       = netip.MustParsePrefix("64:ff9b::/96")
 	sixToFour   = netip.MustParsePrefix("2002::/16")
+	// localNAT64 is the local-use NAT64 prefix (RFC 8215): what it
+	// translates to is the operator's choice, so it is refused whole.
+	localNAT64 = netip.MustParsePrefix("64:ff9b:1::/48")
+	// v4Translated (RFC 2765, SIIT) reaches IPv4 hosts like v4-mapped.
+	v4Translated = netip.MustParsePrefix("::ffff:0:0:0/96")
+	// teredo tunnels to an IPv4 host the address only hints at.
+	teredo = netip.MustParsePrefix("2001::/32")
 )
 
 // Check returns nil when the guard lets requests connect to addr, and an
@@ -82,10 +90,13 @@ func (g *Guard) Check(addr netip.Addr) error {
 // refusal returns why addr is refused by default, or "" when it is not.
 func refusal(addr netip.Addr) string {
 	if addr.Is4In6() {
+		// A dialer is given plain IPv4 addresses for IPv4 hosts; a mapped
+		// form (::ffff:0:0/96) reaches whatever IPv4 host it names through
+		// the IPv6 stack, so it is refused unless allow-listed.
 		if why := refusal(addr.Unmap()); why != "" {
 			return why + " (IPv4-mapped)"
 		}
-		return ""
+		return "an IPv4-mapped address"
 	}
 	switch {
 	case !addr.IsValid():
@@ -117,6 +128,12 @@ func refusal(addr netip.Addr) string {
 		return "a site-local address"
 	case v4Compat.Contains(addr):
 		return "an IPv4-compatible address"
+	case v4Translated.Contains(addr):
+		return "an IPv4-translated address"
+	case localNAT64.Contains(addr):
+		return "a local-use NAT64 address"
+	case teredo.Contains(addr):
+		return "a Teredo tunnel address"
 	case nat64.Contains(addr):
 		b := addr.As16()
 		if why := refusal(netip.AddrFrom4([4]byte(b[12:16]))); why != "" {
@@ -185,17 +202,23 @@ func NewHTTPClient(guard *Guard) *http.Client {
 // errTooManyRedirects stops a request after maxRedirects redirects.
 var errTooManyRedirects = fmt.Errorf("stopped after following %d redirects", maxRedirects)
 
+// redirectRefused is the error of a redirect the policy refuses: retrying
+// cannot change the answer, so the step fails permanently.
+type redirectRefused struct{ reason string }
+
+func (e *redirectRefused) Error() string { return e.reason }
+
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > maxRedirects {
 		return errTooManyRedirects
 	}
 	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
-		return errors.New("refused a redirect to a URL that is not http or https")
+		return &redirectRefused{"refused a redirect to a URL that is not http or https"}
 	}
 	if authenticatorFrom(req.Context()) != nil && req.URL.Host != via[0].URL.Host {
 		// The request carries a Connection's credential, maybe in a header
 		// net/http would forward: it stays with the host it was meant for.
-		return errors.New("refused a redirect to another host: the request carries a Connection's credential")
+		return &redirectRefused{"refused a redirect to another host: the request carries a Connection's credential"}
 	}
 	return nil
 }

@@ -44,7 +44,12 @@ func TestGuardDefault(t *testing.T) {
 		{"::ffff:127.0.0.1", false},
 		{"::ffff:10.0.0.1", false},
 		{"::ffff:169.254.169.254", false},
-		{"::ffff:8.8.8.8", true},
+		{"::ffff:8.8.8.8", false},           // any IPv4-mapped address
+		{"::ffff:0:808:808", false},         // IPv4-translated 8.8.8.8
+		{"64:ff9b:1::808:808", false},       // local-use NAT64
+		{"64:ff9b:1:ffff::1", false},        // local-use NAT64
+		{"2001:0:4136:e378:8000::1", false}, // Teredo
+		{"2001:db9::1", true},               // outside Teredo's /32
 		{"::127.0.0.1", false},
 		{"64:ff9b::a00:1", false},    // NAT64 of 10.0.0.1
 		{"64:ff9b::808:808", true},   // NAT64 of 8.8.8.8

@@ -341,6 +341,10 @@ func transportError(r *request, err error) *Error {
 	if errors.Is(err, errTooManyRedirects) {
 		return &Error{Permanent: true, Message: fmt.Sprintf("%s: %v", r.where(), errTooManyRedirects), err: err}
 	}
+	var policy *redirectRefused
+	if errors.As(err, &policy) {
+		return &Error{Permanent: true, Message: fmt.Sprintf("%s: %v", r.where(), policy), err: err}
+	}
 	cause := err
 	var ue *url.Error
 	if errors.As(err, &ue) {
