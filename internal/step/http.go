@@ -211,6 +211,9 @@ func (h *HTTP) Execute(ctx context.Context, input map[string]any) (Result, error
 	if err != nil {
 		return Result{}, &Error{Permanent: true, Message: err.Error(), err: err}
 	}
+	if k := idempotencyKeyFrom(ctx); k != "" && req.header.Get(IdempotencyHeader) == "" {
+		req.header.Set(IdempotencyHeader, k)
+	}
 	if auth := authenticatorFrom(ctx); auth != nil {
 		if err := auth(req.header, req.url); err != nil {
 			return Result{Attempts: 1}, &Error{Permanent: true, Message: "connection: " + err.Error(), err: err}
