@@ -212,6 +212,9 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 			}
 			return err
 		}
+		// The same key on every attempt and delivery of this step, so a
+		// target that honours Idempotency-Key acts on it once.
+		stepCtx = step.WithIdempotencyKey(stepCtx, step.IdempotencyKey(job.RunID, cs.Step.ID))
 		res := w.runStep(stepCtx, cs, env)
 		full := res.Output
 		res.Input, res.Output = recordable(res.Input), recordable(res.Output)

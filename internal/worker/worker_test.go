@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -18,6 +21,7 @@ import (
 	"wiresk/internal/flow"
 	"wiresk/internal/queue"
 	"wiresk/internal/run"
+	"wiresk/internal/step"
 	"wiresk/internal/wiresk"
 	"wiresk/internal/worker"
 )
@@ -341,5 +345,51 @@ func TestStepDurationIsRecorded(t *testing.T) {
 	}
 	if got, want := r.Steps[0].DurationMs, int64(1500); got != want {
 		t.Errorf("step durationMs = %d, want %d", got, want)
+	}
+}
+
+func TestStepRequestsCarryAStableIdempotencyKey(t *testing.T) {
+	var mu sync.Mutex
+	var keys []string
+	calls := 0
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		keys = append(keys, r.Header.Get("Idempotency-Key"))
+		calls++
+		if calls == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable) // the step is retried
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(target.Close)
+	guard, err := step.NewGuard("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, store := MustStore(t)
+	mustFlow(t, store, flow.Flow{ID: "flw_1", GroupID: "grp_a", Steps: []flow.Step{
+		{ID: "a", App: "http", Method: "request", Input: map[string]any{"url": target.URL + "/a"}},
+		{ID: "b", App: "http", Method: "request", Input: map[string]any{"url": target.URL + "/b"}},
+	}})
+	kinds := step.Catalog{"http": {"request": &step.HTTP{Guard: guard, BaseDelay: time.Millisecond}}}
+	w := &worker.Worker{Store: store, Steps: kinds}
+	if err := w.Execute(t.Context(), job("run_1"), 1); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(keys) != 3 {
+		t.Fatalf("target got %d requests, want 3 (step a twice, step b once)", len(keys))
+	}
+	if keys[0] == "" || keys[0] != keys[1] {
+		t.Errorf("step a's two attempts sent Idempotency-Key %q and %q, want the same non-empty key", keys[0], keys[1])
+	}
+	if keys[2] == "" || keys[2] == keys[0] {
+		t.Errorf("step b sent Idempotency-Key %q, want its own key (step a: %q)", keys[2], keys[0])
+	}
+	if want := step.IdempotencyKey("run_1", "a"); keys[0] != want {
+		t.Errorf("step a key = %q, want %q (derived from run and step ids)", keys[0], want)
 	}
 }
