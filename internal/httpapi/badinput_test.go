@@ -211,6 +211,7 @@ func TestBadInputsAreRefusedAndLeaveNoTrace(t *testing.T) {
 		mgmt("api key expiring in the past", f.alice, "POST", g+"/api-keys", map[string]any{"name": "x", "expiresAt": time.Now().Add(-time.Hour)}, 400, "validation_failed", "expiresAt"),
 		mgmt("run once unknown routing key", f.alice, "POST", g+"/run-once", map[string]any{"routingKey": "nope"}, 404, "route_not_found", ""),
 		mgmt("run once other group's routing key", f.alice, "POST", g+"/run-once", map[string]any{"routingKey": f.hookB}, 404, "route_not_found", ""),
+		mgmt("run once a disabled flow", f.alice, "POST", g+"/run-once", map[string]any{"routingKey": f.disabledHook}, 409, "conflict", ""),
 		mgmt("replay unknown run", f.alice, "POST", g+"/runs/run_nope/replay", nil, 404, "not_found", ""),
 		mgmt("replay a run with a truncated body", f.alice, "POST", g+"/runs/run_truncated/replay", nil, 409, "conflict", ""),
 		mgmt("runs with bad status", f.alice, "GET", g+"/runs?status=done", nil, 400, "validation_failed", "status"),

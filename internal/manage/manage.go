@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"time"
 
 	"wiresk/internal/apikey"
@@ -703,11 +705,23 @@ func (s *Service) RunOnce(ctx context.Context, who auth.Identity, groupID string
 		}
 		return run.Run{}, false, err
 	}
-	now := s.now()
-	req := run.Request{Method: "POST", Headers: lower(in.Request.Headers), Query: in.Request.Query}
-	if req.Query == nil {
-		req.Query = map[string]string{}
+	if !route.Enabled {
+		// The webhook of a disabled Flow answers 404: Run Once agrees and
+		// runs nothing, but may say why to a member of the Group.
+		return run.Run{}, false, wiresk.Errorf(wiresk.EConflict, "the Flow of this routing key is disabled (its webhook answers 404 route_not_found); enable the Flow to run it")
 	}
+	now := s.now()
+	// The same filter as the webhook path: credentials in the sample
+	// headers (Authorization, X-API-Key, Cookie) are never recorded.
+	header := make(http.Header, len(in.Request.Headers))
+	for k, v := range in.Request.Headers {
+		header[k] = []string{v}
+	}
+	query := make(url.Values, len(in.Request.Query))
+	for k, v := range in.Request.Query {
+		query[k] = []string{v}
+	}
+	req := run.CaptureRequest("POST", header, query)
 	var body []byte
 	if len(in.Request.Body) > 0 {
 		body = in.Request.Body
@@ -744,24 +758,6 @@ func (s *Service) RunOnce(ctx context.Context, who auth.Identity, groupID string
 			}
 		}
 	}
-}
-
-func lower(h map[string]string) map[string]string {
-	out := make(map[string]string, len(h))
-	for k, v := range h {
-		out[toLower(k)] = v
-	}
-	return out
-}
-
-func toLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 32
-		}
-	}
-	return string(b)
 }
 
 func (s *Service) enqueue(ctx context.Context, job run.Job) error {
