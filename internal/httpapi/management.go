@@ -61,6 +61,7 @@ func NewManagement(svc *manage.Service, a auth.Authenticator, publicURL string, 
 
 		{"POST /v1/groups/{g}/flows/{f}/http-triggers", m.createTrigger},
 		{"GET /v1/groups/{g}/flows/{f}/http-triggers", m.listTriggers},
+		{"PATCH /v1/groups/{g}/flows/{f}/http-triggers/{t}", m.updateTrigger},
 		{"DELETE /v1/groups/{g}/flows/{f}/http-triggers/{t}", m.deleteTrigger},
 		{"POST /v1/groups/{g}/flows/{f}/http-triggers/{t}/rotate-routing-key", m.rotateRoutingKey},
 
@@ -350,6 +351,19 @@ func (m *Management) createTrigger(w http.ResponseWriter, r *http.Request, who a
 		return err
 	}
 	writeJSON(w, http.StatusCreated, m.triggerView(t))
+	return nil
+}
+
+func (m *Management) updateTrigger(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+	var in manage.TriggerPatch
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	t, err := m.svc.UpdateTrigger(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, m.triggerView(t))
 	return nil
 }
 

@@ -561,24 +561,12 @@ func (s *Service) CreateTrigger(ctx context.Context, who auth.Identity, groupID,
 	if _, err := s.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return trigger.HTTPTrigger{}, err
 	}
-	if len(in.Description) > 2000 {
-		return trigger.HTTPTrigger{}, wiresk.FieldError("description", "is longer than 2000 characters")
-	}
-	if len(in.APIKeyIDs) == 0 {
-		return trigger.HTTPTrigger{}, wiresk.FieldError("apiKeyIds", "needs at least one API key id: a trigger accepts only the keys it names")
+	if err := checkDescription(in.Description); err != nil {
+		return trigger.HTTPTrigger{}, err
 	}
 	now := s.now()
-	for i, id := range in.APIKeyIDs {
-		k, err := s.Store.GetAPIKey(ctx, groupID, id)
-		if errors.Is(err, wiresk.ErrNotFound) {
-			return trigger.HTTPTrigger{}, wiresk.FieldError(fmt.Sprintf("apiKeyIds[%d]", i), "no API key %q in this group", id)
-		}
-		if err != nil {
-			return trigger.HTTPTrigger{}, err
-		}
-		if st := k.Status(now); st != "active" {
-			return trigger.HTTPTrigger{}, wiresk.FieldError(fmt.Sprintf("apiKeyIds[%d]", i), "API key %q is %s", id, st)
-		}
+	if err := s.checkAPIKeys(ctx, groupID, in.APIKeyIDs, now); err != nil {
+		return trigger.HTTPTrigger{}, err
 	}
 	if _, err := s.Store.GetFlow(ctx, groupID, flowID); err != nil {
 		return trigger.HTTPTrigger{}, notFound(err, "flow", flowID)
@@ -592,6 +580,66 @@ func (s *Service) CreateTrigger(ctx context.Context, who auth.Identity, groupID,
 		return trigger.HTTPTrigger{}, notFound(err, "flow", flowID)
 	}
 	return t, nil
+}
+
+func checkDescription(d string) error {
+	if len(d) > 2000 {
+		return wiresk.FieldError("description", "is longer than 2000 characters")
+	}
+	return nil
+}
+
+// checkAPIKeys checks that ids name at least one active API key of the
+// Group.
+func (s *Service) checkAPIKeys(ctx context.Context, groupID string, ids []string, now time.Time) error {
+	if len(ids) == 0 {
+		return wiresk.FieldError("apiKeyIds", "needs at least one API key id: a trigger accepts only the keys it names")
+	}
+	for i, id := range ids {
+		k, err := s.Store.GetAPIKey(ctx, groupID, id)
+		if errors.Is(err, wiresk.ErrNotFound) {
+			return wiresk.FieldError(fmt.Sprintf("apiKeyIds[%d]", i), "no API key %q in this group", id)
+		}
+		if err != nil {
+			return err
+		}
+		if st := k.Status(now); st != "active" {
+			return wiresk.FieldError(fmt.Sprintf("apiKeyIds[%d]", i), "API key %q is %s", id, st)
+		}
+	}
+	return nil
+}
+
+// TriggerPatch changes an HTTP trigger: only the fields given.
+type TriggerPatch struct {
+	Description *string   `json:"description"`
+	APIKeyIDs   *[]string `json:"apiKeyIds"`
+}
+
+// UpdateTrigger changes a trigger's description or the API keys it
+// accepts; its routing key stays as it is (rotate-routing-key changes
+// that). A key removed from the list is refused at once.
+func (s *Service) UpdateTrigger(ctx context.Context, who auth.Identity, groupID, flowID, triggerID string, in TriggerPatch) (trigger.HTTPTrigger, error) {
+	if _, err := s.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
+		return trigger.HTTPTrigger{}, err
+	}
+	t, err := s.Store.GetTrigger(ctx, groupID, flowID, triggerID)
+	if err != nil {
+		return trigger.HTTPTrigger{}, notFound(err, "trigger", triggerID)
+	}
+	if in.Description != nil {
+		if err := checkDescription(*in.Description); err != nil {
+			return trigger.HTTPTrigger{}, err
+		}
+		t.Description = *in.Description
+	}
+	if in.APIKeyIDs != nil {
+		if err := s.checkAPIKeys(ctx, groupID, *in.APIKeyIDs, s.now()); err != nil {
+			return trigger.HTTPTrigger{}, err
+		}
+		t.APIKeyIDs = *in.APIKeyIDs
+	}
+	return t, notFound(s.Store.UpdateTrigger(ctx, t), "trigger", triggerID)
 }
 
 // ListTriggers lists a Flow's triggers.
