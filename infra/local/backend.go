@@ -105,19 +105,38 @@ func openBackend(ctx context.Context, cfg config) (*backend, error) {
 		if queueURL == "" {
 			return nil, fmt.Errorf("WIRESK_BACKEND=aws needs WIRESK_QUEUE_URL (the SQS run queue), or WIRESK_CREATE_RESOURCES=1 to create one")
 		}
-		sm := secretsmanager.NewFromConfig(awsCfg)
-		v, err := secrets.New(sm, cfg.SecretPrefix, secrets.Options{})
-		if err != nil {
-			return nil, fmt.Errorf("WIRESK_SECRET_PREFIX: %w", err)
+		b := &backend{
+			store: dynamo.New(ddb, cfg.Table, dynamo.Options{RunRetention: time.Duration(cfg.RunRetentionDays) * 24 * time.Hour}),
+			queue: sqsqueue.New(sq, queueURL, dlqURL),
+			desc:  fmt.Sprintf("AWS (DynamoDB table %s, SQS queue %s)", cfg.Table, queueURL),
+			close: func() error { return nil },
 		}
-		return &backend{
-			store:    dynamo.New(ddb, cfg.Table, dynamo.Options{RunRetention: time.Duration(cfg.RunRetentionDays) * 24 * time.Hour}),
-			queue:    sqsqueue.New(sq, queueURL, dlqURL),
-			vault:    v,
-			keyVault: statekey.SecretsManager(v, sm),
-			desc:     fmt.Sprintf("AWS (DynamoDB table %s, SQS queue %s)", cfg.Table, queueURL),
-			close:    func() error { return nil },
-		}, nil
+		switch cfg.Vault {
+		case "embedded":
+			// Secrets (and the OAuth state key) stay in the data
+			// directory: Secrets Manager is never called.
+			db, err := bolt.Open(cfg.DataDir, bolt.Options{NoSync: cfg.NoSync})
+			if err != nil {
+				return nil, err
+			}
+			v, err := bolt.NewVault(db, filepath.Join(cfg.DataDir, "vault.key"))
+			if err != nil {
+				db.Close()
+				return nil, err
+			}
+			b.vault, b.keyVault, b.close = v, v, db.Close
+			b.desc += ", secrets embedded in " + cfg.DataDir
+		case "", "aws":
+			sm := secretsmanager.NewFromConfig(awsCfg)
+			v, err := secrets.New(sm, cfg.SecretPrefix, secrets.Options{})
+			if err != nil {
+				return nil, fmt.Errorf("WIRESK_SECRET_PREFIX: %w", err)
+			}
+			b.vault, b.keyVault = v, statekey.SecretsManager(v, sm)
+		default:
+			return nil, fmt.Errorf("WIRESK_VAULT=%q: want embedded or aws", cfg.Vault)
+		}
+		return b, nil
 	}
 	return nil, fmt.Errorf("WIRESK_BACKEND=%q: want embedded or aws", cfg.Backend)
 }
