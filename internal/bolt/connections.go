@@ -80,7 +80,7 @@ func (s *Store) CreateConnection(ctx context.Context, c connection.Connection) e
 // GetConnection returns Connection id of groupID, or ErrNotFound.
 func (s *Store) GetConnection(ctx context.Context, groupID, id string) (connection.Connection, error) {
 	var c connection.Connection
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		if !get(tx, bConnections, key(groupID, id), &c) {
 			return fmt.Errorf("get connection %s: %w", id, wiresk.ErrNotFound)
 		}
@@ -92,7 +92,7 @@ func (s *Store) GetConnection(ctx context.Context, groupID, id string) (connecti
 // ListConnections returns the Connections of groupID, by id.
 func (s *Store) ListConnections(ctx context.Context, groupID string) ([]connection.Connection, error) {
 	var out []connection.Connection
-	err := s.db.View(func(tx *bbolt.Tx) (err error) {
+	err := s.view(func(tx *bbolt.Tx) (err error) {
 		out, err = list[connection.Connection](tx, bConnections, prefix(groupID))
 		return err
 	})
@@ -137,7 +137,7 @@ func (s *Store) DeleteConnection(ctx context.Context, groupID, id string) error 
 func (s *Store) ListConnectionsDue(ctx context.Context, before time.Time) ([]connection.Connection, error) {
 	out := []connection.Connection{}
 	end := instant(before)
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bConnectionsDue).Cursor()
 		for k, v := c.First(); k != nil && bytes.Compare(k[:8], end) < 0; k, v = c.Next() {
 			var conn connection.Connection
@@ -236,7 +236,7 @@ func (s *Store) ListAudit(ctx context.Context, groupID, connectionID string, lim
 	limit = connection.AuditLimit(limit)
 	out := []connection.AuditEvent{}
 	pfx := prefix(groupID, connectionID)
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bConnAudit).Cursor()
 		// The first key after the prefix's range: the prefix ends with a
 		// NUL byte, so the same key ending with 1 instead.

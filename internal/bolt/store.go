@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 
@@ -100,8 +101,18 @@ func put(tx *bbolt.Tx, bucket, k []byte, v any) error {
 	if err != nil {
 		return err
 	}
+	// json.Marshal copies a json.RawMessage after checking it alone, so a
+	// record can come out nested deeper than a decoder reads back: such a
+	// record is refused, never written.
+	if !json.Valid(data) {
+		return fmt.Errorf("record for %s is not readable JSON (nested too deeply?)", bucket)
+	}
 	return tx.Bucket(bucket).Put(k, data)
 }
+
+// corruptRecord is what get panics with when a stored record does not
+// decode; view and write turn it into an error for that one call.
+type corruptRecord struct{ err error }
 
 func get(tx *bbolt.Tx, bucket, k []byte, v any) bool {
 	data := tx.Bucket(bucket).Get(k)
@@ -109,10 +120,41 @@ func get(tx *bbolt.Tx, bucket, k []byte, v any) bool {
 		return false
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		// Records are written only by this package; a bad one is corruption.
-		panic(fmt.Sprintf("bolt: corrupt record in %s: %v", bucket, err))
+		panic(corruptRecord{fmt.Errorf("corrupt record %q in %s: %w", k, bucket, err)})
 	}
 	return true
+}
+
+// tryGet is get that reports a record that does not decode, for listings
+// that skip it.
+func tryGet(tx *bbolt.Tx, bucket, k []byte, v any) (found bool, err error) {
+	data := tx.Bucket(bucket).Get(k)
+	if data == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return false, fmt.Errorf("corrupt record %q in %s: %w", k, bucket, err)
+	}
+	return true, nil
+}
+
+// recoverCorrupt turns get's panic on a corrupt record into *err; other
+// panics go on.
+func recoverCorrupt(err *error) {
+	if p := recover(); p != nil {
+		c, ok := p.(corruptRecord)
+		if !ok {
+			panic(p)
+		}
+		slog.Error("bolt: a stored record does not decode", "err", c.err)
+		*err = c.err
+	}
+}
+
+// view runs fn in a read transaction; a corrupt record fails only this call.
+func (s *Store) view(fn func(tx *bbolt.Tx) error) (err error) {
+	defer recoverCorrupt(&err)
+	return s.db.View(fn)
 }
 
 func each(tx *bbolt.Tx, bucket, pfx []byte, fn func(k, v []byte) error) error {
@@ -139,10 +181,11 @@ func list[T any](tx *bbolt.Tx, bucket, pfx []byte) ([]T, error) {
 }
 
 // write runs fn in a group-committed read-write transaction.
-func (s *Store) write(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+func (s *Store) write(ctx context.Context, fn func(tx *bbolt.Tx) error) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	defer recoverCorrupt(&err)
 	return s.db.Batch(fn)
 }
 
@@ -171,7 +214,7 @@ func putMember(tx *bbolt.Tx, m group.Member) error {
 // GetGroup returns Group id, or an error wrapping ErrNotFound.
 func (s *Store) GetGroup(ctx context.Context, id string) (group.Group, error) {
 	var g group.Group
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		if !get(tx, bGroups, []byte(id), &g) {
 			return fmt.Errorf("get group %s: %w", id, wiresk.ErrNotFound)
 		}
@@ -183,7 +226,7 @@ func (s *Store) GetGroup(ctx context.Context, id string) (group.Group, error) {
 // ListGroupsByUser returns the Groups userID belongs to.
 func (s *Store) ListGroupsByUser(ctx context.Context, userID string) ([]group.Group, error) {
 	out := []group.Group{}
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		pfx := prefix(userID)
 		return each(tx, bUserGroups, pfx, func(k, _ []byte) error {
 			var g group.Group
@@ -209,7 +252,7 @@ func (s *Store) PutMember(ctx context.Context, m group.Member) error {
 // GetMember returns userID's membership of groupID, or ErrNotFound.
 func (s *Store) GetMember(ctx context.Context, groupID, userID string) (group.Member, error) {
 	var m group.Member
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		if !get(tx, bMembers, key(groupID, userID), &m) {
 			return fmt.Errorf("get member %s of group %s: %w", userID, groupID, wiresk.ErrNotFound)
 		}
@@ -221,7 +264,7 @@ func (s *Store) GetMember(ctx context.Context, groupID, userID string) (group.Me
 // ListMembers returns the members of groupID.
 func (s *Store) ListMembers(ctx context.Context, groupID string) ([]group.Member, error) {
 	var out []group.Member
-	err := s.db.View(func(tx *bbolt.Tx) (err error) {
+	err := s.view(func(tx *bbolt.Tx) (err error) {
 		out, err = list[group.Member](tx, bMembers, prefix(groupID))
 		return err
 	})
@@ -293,7 +336,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k apikey.Key) error {
 // GetAPIKey returns key id of groupID, or ErrNotFound.
 func (s *Store) GetAPIKey(ctx context.Context, groupID, id string) (apikey.Key, error) {
 	var k apikey.Key
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		var ok bool
 		if k, ok = getKey(tx, key(groupID, id)); !ok {
 			return fmt.Errorf("get api key %s: %w", id, wiresk.ErrNotFound)
@@ -306,7 +349,7 @@ func (s *Store) GetAPIKey(ctx context.Context, groupID, id string) (apikey.Key, 
 // ListAPIKeys returns the keys of groupID, oldest first.
 func (s *Store) ListAPIKeys(ctx context.Context, groupID string) ([]apikey.Key, error) {
 	out := []apikey.Key{}
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		return each(tx, bKeys, prefix(groupID), func(k, _ []byte) error {
 			key, _ := getKey(tx, k)
 			out = append(out, key)
@@ -364,7 +407,7 @@ func (s *Store) CreateFlow(ctx context.Context, f flow.Flow) error {
 // GetFlow returns Flow id of groupID, or ErrNotFound.
 func (s *Store) GetFlow(ctx context.Context, groupID, id string) (flow.Flow, error) {
 	var f flow.Flow
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		if !get(tx, bFlows, key(groupID, id), &f) {
 			return fmt.Errorf("get flow %s: %w", id, wiresk.ErrNotFound)
 		}
@@ -376,7 +419,7 @@ func (s *Store) GetFlow(ctx context.Context, groupID, id string) (flow.Flow, err
 // ListFlows returns the Flows of groupID, oldest first.
 func (s *Store) ListFlows(ctx context.Context, groupID string) ([]flow.Flow, error) {
 	var out []flow.Flow
-	err := s.db.View(func(tx *bbolt.Tx) (err error) {
+	err := s.view(func(tx *bbolt.Tx) (err error) {
 		out, err = list[flow.Flow](tx, bFlows, prefix(groupID))
 		return err
 	})
@@ -458,7 +501,7 @@ func (s *Store) CreateTrigger(ctx context.Context, t trigger.HTTPTrigger) error 
 // GetTrigger returns a trigger, or ErrNotFound.
 func (s *Store) GetTrigger(ctx context.Context, groupID, flowID, id string) (trigger.HTTPTrigger, error) {
 	var t trigger.HTTPTrigger
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		if !get(tx, bTriggers, key(groupID, flowID, id), &t) {
 			return fmt.Errorf("get trigger %s: %w", id, wiresk.ErrNotFound)
 		}
@@ -475,7 +518,7 @@ func (s *Store) ListTriggers(ctx context.Context, groupID, flowID string) ([]tri
 		pfx = prefix(groupID, flowID)
 	}
 	var out []trigger.HTTPTrigger
-	err := s.db.View(func(tx *bbolt.Tx) (err error) {
+	err := s.view(func(tx *bbolt.Tx) (err error) {
 		out, err = list[trigger.HTTPTrigger](tx, bTriggers, pfx)
 		return err
 	})
@@ -527,7 +570,7 @@ func (s *Store) UpdateTrigger(ctx context.Context, t trigger.HTTPTrigger) error 
 // GetRoute returns the route of routingKey, or ErrNotFound.
 func (s *Store) GetRoute(ctx context.Context, routingKey string) (trigger.Route, error) {
 	var r trigger.Route
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		if !get(tx, bRoutes, []byte(routingKey), &r) {
 			return fmt.Errorf("get route: %w", wiresk.ErrNotFound)
 		}
@@ -542,7 +585,7 @@ func (s *Store) GetRoute(ctx context.Context, routingKey string) (trigger.Route,
 func (s *Store) Lookup(ctx context.Context, keyHash apikey.Hash, routingKey string) (*apikey.Key, *trigger.Route, error) {
 	var k *apikey.Key
 	var r *trigger.Route
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		if ref := tx.Bucket(bKeyHashes).Get([]byte(keyHash)); ref != nil {
 			if raw := tx.Bucket(bKeys).Get(ref); raw != nil {
 				key, err := s.keys.get(string(ref), raw, decodeKey)
@@ -598,7 +641,7 @@ func (s *Store) CreateRun(ctx context.Context, r run.Run) (created bool, err err
 // GetRun returns Run id of groupID, or ErrNotFound.
 func (s *Store) GetRun(ctx context.Context, groupID, id string) (run.Run, error) {
 	var r run.Run
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		if !get(tx, bRuns, key(groupID, id), &r) {
 			return fmt.Errorf("get run %s: %w", id, wiresk.ErrNotFound)
 		}
@@ -646,7 +689,7 @@ func (s *Store) ListRuns(ctx context.Context, q run.Query) (run.Page, error) {
 		start = c
 	}
 	page := run.Page{Runs: []run.Run{}}
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bRunIndex).Cursor()
 		var v []byte
 		k, _ := c.Seek(start)
@@ -669,7 +712,13 @@ func (s *Store) ListRuns(ctx context.Context, q run.Query) (run.Page, error) {
 				return nil
 			}
 			var r run.Run
-			if !get(tx, bRuns, key(q.GroupID, string(k[len(pfx)+8:])), &r) {
+			found, err := tryGet(tx, bRuns, key(q.GroupID, string(k[len(pfx)+8:])), &r)
+			if err != nil {
+				// One unreadable Run must not hide the others.
+				slog.Error("bolt: listing skips a Run that does not decode", "err", err)
+				continue
+			}
+			if !found {
 				continue
 			}
 			page.Runs = append(page.Runs, r)

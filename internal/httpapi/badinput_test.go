@@ -178,6 +178,11 @@ func TestBadInputsAreRefusedAndLeaveNoTrace(t *testing.T) {
 		hook("other group's route with own key", f.key, "/v1/hooks/"+f.hookB, 404, "route_not_found"),
 		{name: "bearer with bad key", method: "POST", path: hookPath, body: json, headers: []string{"Authorization", "Bearer wsk_nope"}, wantStatus: 401, wantCode: "invalid_api_key"},
 		{name: "body over limit", method: "POST", path: hookPath, body: strings.Repeat("x", testMaxBody+1), headers: []string{"X-API-Key", f.key}, wantStatus: 413, wantCode: "payload_too_large"},
+		{name: "body nested too deep", method: "POST", path: hookPath, body: strings.Repeat("[", 65) + strings.Repeat("]", 65), headers: []string{"X-API-Key", f.key, "Content-Type", "application/json"}, wantStatus: 400, wantCode: "body_too_deep"},
+		{name: "objects nested too deep", method: "POST", path: hookPath, body: strings.Repeat(`{"a":`, 65) + "1" + strings.Repeat("}", 65), headers: []string{"X-API-Key", f.key}, wantStatus: 400, wantCode: "body_too_deep"},
+		{name: "deep text body", method: "POST", path: hookPath, body: "x=" + strings.Repeat("[", 500), headers: []string{"X-API-Key", f.key, "Content-Type", "text/plain"}, wantStatus: 400, wantCode: "body_too_deep"},
+		mgmt("flow input nested too deep", f.alice, "POST", g+"/flows", `{"name":"deep","steps":[{"id":"a","app":"http","method":"request","input":{"url":"https://e.com","body":`+strings.Repeat("[", 500)+strings.Repeat("]", 500)+`}}]}`, 400, "body_too_deep", ""),
+		mgmt("run once sample nested too deep", f.alice, "POST", g+"/run-once", `{"routingKey":"`+f.hook+`","request":{"body":`+strings.Repeat("[", 100)+strings.Repeat("]", 100)+`}}`, 400, "body_too_deep", ""),
 		{name: "chunked body over limit", method: "POST", path: hookPath, body: strings.NewReader(strings.Repeat("x", testMaxBody+1)), headers: []string{"X-API-Key", f.key}, wantStatus: 413, wantCode: "payload_too_large"},
 		{name: "GET on a hook", method: "GET", path: hookPath, headers: []string{"X-API-Key", f.key}, wantStatus: 405, wantCode: "method_not_allowed"},
 

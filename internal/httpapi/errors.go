@@ -30,6 +30,7 @@ var statusOf = map[string]int{
 	wiresk.EMethodNotAllowed: http.StatusMethodNotAllowed,
 	wiresk.EConflict:         http.StatusConflict,
 	wiresk.ETooLarge:         http.StatusRequestEntityTooLarge,
+	wiresk.EBodyTooDeep:      http.StatusBadRequest,
 	wiresk.EUnavailable:      http.StatusServiceUnavailable,
 	wiresk.EInternal:         http.StatusInternalServerError,
 }

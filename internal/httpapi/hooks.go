@@ -43,6 +43,8 @@ const HooksPrefix = "/v1/hooks/"
 
 var errTooLarge = wiresk.Errorf(wiresk.ETooLarge, "the request body is over the limit")
 
+var errTooDeep = wiresk.Errorf(wiresk.EBodyTooDeep, "the request body nests arrays and objects more than %d levels deep; nothing was accepted", run.MaxBodyDepth)
+
 // ServeHTTP accepts a webhook: 202 {"runId"} only once the Job is durably
 // enqueued.
 func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -86,6 +88,10 @@ func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeError(w, r, log, wiresk.Errorf(wiresk.EInvalid, "the request body could not be read"))
+		return
+	}
+	if run.TooDeep(body, run.MaxBodyDepth) {
+		writeError(w, r, log, errTooDeep)
 		return
 	}
 	req := run.CaptureRequest(r.Method, r.Header, r.URL.Query())

@@ -126,6 +126,7 @@ func FuzzIngress(f *testing.F) {
 	f.Add("/v1/hooks/"+rk+"/x", key, "", "", "")
 	f.Add("/v1/hooks/", "wsk_", "Bearer", "\x00\xff", "")
 	f.Add("/v1/hooks/%2e%2e", key[:20], "Basic abc", strings.Repeat("{", 2000), strings.Repeat("k", 300))
+	f.Add("/v1/hooks/"+rk, key, "", strings.Repeat("[", 10000)+strings.Repeat("]", 10000), "") // too deep
 	allowed := map[int]bool{202: true, 400: true, 401: true, 403: true, 404: true, 405: true, 413: true}
 	f.Fuzz(func(t *testing.T, path, xKey, authz, body, idem string) {
 		req := httptest.NewRequest("POST", "http://x/", strings.NewReader(body))

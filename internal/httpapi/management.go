@@ -123,6 +123,9 @@ func decode(r *http.Request, v any) error {
 	if len(body) > maxManagementBody {
 		return wiresk.Errorf(wiresk.ETooLarge, "the request body is over %d bytes", maxManagementBody)
 	}
+	if run.TooDeep(body, run.MaxBodyDepth) {
+		return wiresk.Errorf(wiresk.EBodyTooDeep, "the request body nests arrays and objects more than %d levels deep", run.MaxBodyDepth)
+	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

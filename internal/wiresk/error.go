@@ -26,6 +26,7 @@ const (
 	EMethodNotAllowed = "method_not_allowed"
 	EConflict         = "conflict"          // the record exists or is in use
 	ETooLarge         = "payload_too_large" // request body over the limit
+	EBodyTooDeep      = "body_too_deep"     // JSON nested deeper than run.MaxBodyDepth
 	EUnavailable      = "unavailable"       // a dependency (queue, store) is down; retry
 	EInternal         = "internal"          // anything else; never echoed to clients
 )

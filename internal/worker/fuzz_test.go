@@ -2,7 +2,9 @@ package worker_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -25,6 +27,9 @@ func FuzzHandle(f *testing.F) {
 	} {
 		f.Add(s, "1")
 	}
+	// A job with a 10,000-level body, as queued before the ingress bounded it.
+	deep := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("[", 10000) + strings.Repeat("]", 10000)))
+	f.Add(`{"runId":"run_3","groupId":"grp_a","flowId":"flw_1","mode":"webhook","request":{"headers":{},"query":{}},"body":"`+deep+`","receivedAt":"2026-11-26T10:00:00Z"}`, "1")
 	_, store := MustStore(f)
 	if err := store.CreateFlow(context.Background(), flow.Flow{ID: "flw_1", GroupID: "grp_a", Name: "f", Enabled: true, Version: 1,
 		Steps: []flow.Step{{ID: "s", App: "test", Method: "ok", Input: map[string]any{"v": "{{ trigger.body.a }}"}}}}); err != nil {

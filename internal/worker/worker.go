@@ -109,7 +109,15 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	return resp, nil
 }
 
-func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) error {
+func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) (err error) {
+	defer func() {
+		// No job may take the process down: a panic fails this record
+		// only, so it is redelivered and, if it keeps failing, dead-lettered.
+		if p := recover(); p != nil {
+			w.logger().ErrorContext(ctx, "job panicked", "messageId", rec.MessageId, "panic", fmt.Sprint(p))
+			err = fmt.Errorf("message %s: the worker panicked", rec.MessageId)
+		}
+	}()
 	var job run.Job
 	if err := json.Unmarshal([]byte(rec.Body), &job); err != nil || job.RunID == "" || job.GroupID == "" || job.FlowID == "" {
 		// A message that is not a Job can never succeed: let it reach the
@@ -121,7 +129,7 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) error 
 	if n < 1 {
 		n = 1
 	}
-	err := w.Execute(ctx, job, n)
+	err = w.Execute(ctx, job, n)
 	if err != nil {
 		w.logger().WarnContext(ctx, "run failed", "runId", job.RunID, "receiveCount", n, "err", err)
 	}

@@ -393,3 +393,25 @@ func TestStepRequestsCarryAStableIdempotencyKey(t *testing.T) {
 		t.Errorf("step a key = %q, want %q (derived from run and step ids)", keys[0], want)
 	}
 }
+
+func TestAJobThatPanicsFailsOnlyItsRecord(t *testing.T) {
+	_, store := MustStore(t)
+	mustFlow(t, store, flow.Flow{ID: "flw_1", GroupID: "grp_a", Steps: []flow.Step{
+		{ID: "boom", App: "test", Method: "boom", Input: map[string]any{}},
+	}})
+	w := &worker.Worker{Store: store, Steps: steps{exec: func(context.Context, string, map[string]any) (any, int, error) {
+		panic("a step kind went wrong")
+	}}}
+	body, err := json.Marshal(job("run_1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: string(body), Attributes: map[string]string{"ApproximateReceiveCount": "1"}}}}
+	resp, err := w.Handle(t.Context(), ev) // must not take the process down
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "m1" {
+		t.Fatalf("failures = %+v, want m1 reported failed so it is redelivered and dead-lettered", resp.BatchItemFailures)
+	}
+}

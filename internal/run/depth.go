@@ -1,0 +1,46 @@
+package run
+
+// MaxBodyDepth bounds how deeply arrays and objects may nest in a JSON
+// body the product accepts (webhooks, Run Once samples, management
+// requests). Real payloads stay far below it; a deeper one is refused with
+// 400 body_too_deep before anything is enqueued or stored, so no record
+// can be written that a JSON decoder (or DynamoDB, which allows 32 levels
+// of nested attributes) cannot read back.
+const MaxBodyDepth = 64
+
+// TooDeep reports whether arrays and objects nest more than max levels in
+// b, counting brackets outside JSON strings. It reads b once and allocates
+// nothing, so the webhook path can afford it; b need not be valid JSON
+// (a text body with brackets is counted the same way, which only matters
+// past max levels).
+func TooDeep(b []byte, max int) bool {
+	depth := 0
+	inString, escaped := false, false
+	for _, c := range b {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			depth++
+			if depth > max {
+				return true
+			}
+		case ']', '}':
+			if depth > 0 {
+				depth--
+			}
+		}
+	}
+	return false
+}
