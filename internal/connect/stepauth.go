@@ -2,11 +2,15 @@ package connect
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"wiresk/internal/appcall"
+	"wiresk/internal/catalog"
 	"wiresk/internal/step"
+	"wiresk/internal/wiresk"
 )
 
 // Authenticator returns what a worker's step uses to authenticate its
@@ -29,7 +33,36 @@ func (s *Service) Authenticator(ctx context.Context, groupID, connectionID strin
 		return nil, err
 	}
 	config := c.Config
+	host, err := credentialHost(app, config)
+	if err != nil {
+		return nil, err
+	}
 	return func(header http.Header, u *url.URL) error {
+		if !strings.EqualFold(u.Host, host) {
+			// A template may render any URL: the credential goes only to
+			// the app's own host, and nothing is sent elsewhere.
+			return fmt.Errorf("refused to send connection %s's credential to %s: it goes only to %s (the app's base URL); use a URL on that host or a step without the Connection", connectionID, u.Host, host)
+		}
 		return appcall.Authenticate(app, config, cred, header, u)
 	}, nil
+}
+
+// credentialHost returns the one host (with its port, if any) a
+// Connection's credential may be sent to: the host of the app's base URL
+// for the Connection's config (the generic HTTP app's base_url config,
+// else its test_url), overrides included. An app with neither cannot
+// authenticate steps.
+func credentialHost(app *catalog.App, config map[string]string) (string, error) {
+	base, err := app.BaseURL(config)
+	if err != nil {
+		return "", err
+	}
+	if base == "" {
+		base = config["test_url"]
+	}
+	u, err := url.Parse(base)
+	if base == "" || err != nil || u.Host == "" {
+		return "", wiresk.Errorf(wiresk.EConflict, "this Connection has no base URL, so its credential has no host it may be sent to; set its base_url")
+	}
+	return u.Host, nil
 }
