@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"wiresk/internal/auth"
 	"wiresk/internal/catalog"
 	"wiresk/internal/connection"
+	"wiresk/internal/group"
 	"wiresk/internal/oauth"
 	"wiresk/internal/wiresk"
 )
@@ -267,6 +269,18 @@ func (s *Service) Update(ctx context.Context, who auth.Identity, groupID, id str
 		}
 		changed = append(changed, "config")
 	}
+	var hostChange string
+	if in.Config != nil {
+		// Where the credential may be sent (the base URL's host) and
+		// where Test sends it (test_url) are an admin's to change.
+		oldHost, newHost := destinations(app, c.Config), destinations(app, config)
+		if oldHost != newHost {
+			if _, err := s.Authz.Authorize(ctx, who, groupID, group.RoleAdmin); err != nil {
+				return View{}, wiresk.Errorf(wiresk.EForbidden, "only an admin of the group may change where this Connection's credential is sent (base_url, test_url)")
+			}
+			hostChange = fmt.Sprintf("; credential destination %s -> %s", oldHost, newHost)
+		}
+	}
 	secrets := in.APIKey != nil || in.Username != nil || in.Password != nil
 	if secrets {
 		if err := checkUpdateSecrets(c.AuthType, in); err != nil {
@@ -376,7 +390,7 @@ func (s *Service) Update(ctx context.Context, who auth.Identity, groupID, id str
 		}
 		return View{}, notFoundOr(err, id)
 	}
-	detail := "changed " + strings.Join(changed, ", ")
+	detail := "changed " + strings.Join(changed, ", ") + hostChange
 	if test {
 		detail += "; " + updated.LastTest.Message
 	}
@@ -653,4 +667,22 @@ func (s *Service) revoker() *oauth.Flow {
 	}
 	f, _ := oauth.NewFlow(oauth.FlowConfig{StateKey: key, HTTPClient: s.HTTPClient, Now: s.clock()})
 	return f
+}
+
+// destinations names where a config sends the credential: the host steps
+// may send it to and the host Test sends it to.
+func destinations(app *catalog.App, config map[string]string) string {
+	host, err := credentialHost(app, config)
+	if err != nil {
+		host = "(none)"
+	}
+	hostOf := func(field string) string {
+		if u, err := url.Parse(config[field]); err == nil && u.Host != "" {
+			return u.Host
+		}
+		return "(none)"
+	}
+	// base_url is named too: a deployment's base-URL override may stand
+	// in for it today, but the config is what applies without one.
+	return "steps " + host + ", base_url " + hostOf("base_url") + ", test " + hostOf("test_url")
 }
