@@ -8,7 +8,6 @@ import (
 
 	"go.etcd.io/bbolt"
 
-	"wiresk/internal/bolt"
 	"wiresk/internal/run"
 )
 
@@ -19,15 +18,7 @@ func mustRun(id string, body string) run.Run {
 }
 
 func TestNoUnreadableRecordAndNoPanic(t *testing.T) {
-	db, err := bolt.Open(t.TempDir(), bolt.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	s, err := bolt.NewStore(db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, s := MustStore(t)
 	ctx := t.Context()
 
 	// A body that json.Marshal copies but that, inside a Run, is nested
@@ -47,7 +38,7 @@ func TestNoUnreadableRecordAndNoPanic(t *testing.T) {
 	}
 	// A record that does not decode (written by an older version, or
 	// damaged): only the calls that read it fail, and none panics.
-	err = db.Bolt().Update(func(tx *bbolt.Tx) error {
+	err := db.Bolt().Update(func(tx *bbolt.Tx) error {
 		return tx.Bucket([]byte("runs")).Put([]byte("grp_a\x00run_2"), []byte(`{"id":"run_2","groupId":`))
 	})
 	if err != nil {
