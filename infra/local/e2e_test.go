@@ -378,6 +378,28 @@ func TestConnectionLifecycle(t *testing.T) {
 		t.Fatalf("the Run records the Connection's key: %s", raw)
 	}
 
+	// An app that echoes the credential (/dev/echo answers with the
+	// headers it got) does not get it into the Run, nor into a later step
+	// that could carry it elsewhere.
+	var echoed struct{ ID string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{"name": "Echoes the key", "steps": []any{
+		map[string]any{"id": "call", "app": "http", "method": "request", "connectionId": c.ID, "input": map[string]any{"url": r.URL + "/dev/echo"}},
+		map[string]any{"id": "forward", "app": "http", "method": "request", "input": map[string]any{"method": "POST", "url": r.URL + "/dev/echo", "body": map[string]any{"got": "{{ steps.call.output }}"}}}}}, &echoed)
+	var tr3 struct{ URL string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows/"+echoed.ID+"/http-triggers", map[string]any{"apiKeyIds": []string{k.ID}}, &tr3)
+	status, runID, err = hook(tr3.URL, k.Key, `{}`)
+	if err != nil || status != 202 {
+		t.Fatalf("webhook: %d %v", status, err)
+	}
+	if run := r.waitRun(t, "grp_dev", runID); run.Status != "succeeded" {
+		t.Fatalf("run of the echoing Flow = %+v, want succeeded", run)
+	}
+	r.mustCall(t, 200, "GET", "/v1/groups/grp_dev/runs/"+runID, nil, &raw)
+	if strings.Contains(string(raw), secret) || !strings.Contains(string(raw), "[redacted]") {
+		t.Fatalf("the Run of a step whose app echoes the key = %s, want the key [redacted] everywhere", raw)
+	}
+	r.mustCall(t, 204, "DELETE", "/v1/groups/grp_dev/flows/"+echoed.ID, nil, nil)
+
 	// A step whose URL comes from the webhook cannot take the credential
 	// to another host: the step fails for good and nothing is sent there.
 	var attacked atomic.Int32

@@ -251,7 +251,7 @@ func echo(w http.ResponseWriter, r *http.Request) {
 		parsed = string(body)
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "path": r.URL.Path, "query": r.URL.Query(), "received": parsed})
+	_ = json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "path": r.URL.Path, "query": r.URL.Query(), "headers": r.Header, "received": parsed})
 }
 
 func printWelcome(out io.Writer, base, token, storage string, cfg config) {

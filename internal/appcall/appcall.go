@@ -29,6 +29,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -89,13 +90,28 @@ func (c Credential) String() string {
 // GoString is String, for the %#v verb.
 func (c Credential) GoString() string { return c.String() }
 
-// secrets returns the texts that must never appear in a message.
-func (c Credential) secrets() []string {
+// Secrets returns the texts that must never appear in a message or a
+// recorded value: the token or password, and the forms they take on the
+// wire (HTTP Basic's base64, a query parameter's escaping), so that an app
+// that echoes what it was sent is scrubbed too.
+func (c Credential) Secrets() []string {
 	var out []string
-	for _, s := range []string{c.Token, c.Password} {
-		if len(s) >= minSecretLen {
+	add := func(s string) {
+		if len(s) >= minSecretLen && !slices.Contains(out, s) {
 			out = append(out, s)
 		}
+	}
+	for _, s := range []string{c.Token, c.Password} {
+		if len(s) >= minSecretLen {
+			add(s)
+			add(url.QueryEscape(s))
+		}
+	}
+	switch {
+	case c.Kind == CredentialBasic && (c.Username != "" || c.Password != ""):
+		add(basic(c.Username, c.Password))
+	case c.Token != "":
+		add(basic(c.Token, ""))
 	}
 	return out
 }

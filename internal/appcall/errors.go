@@ -223,7 +223,7 @@ func shorten(s string) string {
 
 // scrub replaces the credential's secrets in s.
 func scrub(s string, cred Credential) string {
-	for _, secret := range cred.secrets() {
+	for _, secret := range cred.Secrets() {
 		s = strings.ReplaceAll(s, secret, "[redacted]")
 	}
 	return s

@@ -18,24 +18,25 @@ import (
 // refreshed as Credential does) put where its app expects it. Errors are
 // Credential's: ErrUnusable (code conflict) for a Connection that is not
 // active, naming it and saying to reconnect; unavailable when the provider
-// cannot refresh now.
-func (s *Service) Authenticator(ctx context.Context, groupID, connectionID string) (step.Authenticator, error) {
+// cannot refresh now. secrets are the credential's texts (in the forms
+// they take on the wire), for the caller to redact from what it records.
+func (s *Service) Authenticator(ctx context.Context, groupID, connectionID string) (auth step.Authenticator, secrets []string, err error) {
 	cred, err := s.Credential(ctx, groupID, connectionID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c, err := s.load(ctx, groupID, connectionID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	app, err := s.appOf(c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	config := c.Config
 	host, err := credentialHost(app, config)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return func(header http.Header, u *url.URL) error {
 		if !strings.EqualFold(u.Host, host) {
@@ -44,7 +45,7 @@ func (s *Service) Authenticator(ctx context.Context, groupID, connectionID strin
 			return fmt.Errorf("refused to send connection %s's credential to %s: it goes only to %s (the app's base URL); use a URL on that host or a step without the Connection", connectionID, u.Host, host)
 		}
 		return appcall.Authenticate(app, config, cred, header, u)
-	}, nil
+	}, cred.Secrets(), nil
 }
 
 // credentialHost returns the one host (with its port, if any) a

@@ -50,8 +50,10 @@ type Connections interface {
 	// Authenticator returns the function that puts the Connection's
 	// credential on a step's request. An error with code conflict or
 	// not_found means the Connection cannot be used until someone acts
-	// (the Run fails at once); any other error is temporary.
-	Authenticator(ctx context.Context, groupID, connectionID string) (step.Authenticator, error)
+	// (the Run fails at once); any other error is temporary. secrets are
+	// the credential's texts: the worker redacts them from everything it
+	// records or passes to later steps.
+	Authenticator(ctx context.Context, groupID, connectionID string) (auth step.Authenticator, secrets []string, err error)
 }
 
 // Worker executes Jobs.
@@ -199,7 +201,7 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 			}
 			return w.finish(ctx, &r, fmt.Errorf("step %q: %w", cs.Step.ID, err))
 		}
-		stepCtx, err := w.authenticate(ctx, job.GroupID, cs.Step)
+		stepCtx, secrets, err := w.authenticate(ctx, job.GroupID, cs.Step)
 		if err != nil {
 			res := run.StepResult{ID: cs.Step.ID, App: cs.Step.App, Method: cs.Step.Method, Status: run.StepFailed, Error: err.Error(), StartedAt: w.now()}
 			if done {
@@ -224,6 +226,9 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		// target that honours Idempotency-Key acts on it once.
 		stepCtx = step.WithIdempotencyKey(stepCtx, step.IdempotencyKey(job.RunID, cs.Step.ID))
 		res := w.runStep(stepCtx, cs, env)
+		// An app may echo the credential it was sent: no recorded value,
+		// error or later step ever sees it.
+		res.Input, res.Output, res.Error = redact(res.Input, secrets), redact(res.Output, secrets), redactText(res.Error, secrets)
 		full := res.Output
 		res.Input, res.Output = recordable(res.Input), recordable(res.Output)
 		if done {
@@ -258,19 +263,19 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 }
 
 // authenticate returns ctx carrying the credential of the step's
-// Connection, if it names one.
-func (w *Worker) authenticate(ctx context.Context, groupID string, s flow.Step) (context.Context, error) {
+// Connection, if it names one, and the credential's secret texts.
+func (w *Worker) authenticate(ctx context.Context, groupID string, s flow.Step) (context.Context, []string, error) {
 	if s.ConnectionID == "" {
-		return ctx, nil
+		return ctx, nil, nil
 	}
 	if w.Connections == nil {
-		return ctx, wiresk.Errorf(wiresk.EConflict, "this worker is not set up to use Connections")
+		return ctx, nil, wiresk.Errorf(wiresk.EConflict, "this worker is not set up to use Connections")
 	}
-	auth, err := w.Connections.Authenticator(ctx, groupID, s.ConnectionID)
+	auth, secrets, err := w.Connections.Authenticator(ctx, groupID, s.ConnectionID)
 	if err != nil {
-		return ctx, err
+		return ctx, nil, err
 	}
-	return step.WithAuthenticator(ctx, auth), nil
+	return step.WithAuthenticator(ctx, auth), secrets, nil
 }
 
 // checkConnection refuses a step whose Connection is missing or not active,
