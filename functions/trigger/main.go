@@ -8,6 +8,8 @@
 //	WIRESK_TABLE           DynamoDB table (required)
 //	WIRESK_QUEUE_URL       SQS run queue URL (required)
 //	WIRESK_MAX_BODY_BYTES  webhook body limit in bytes (default 262144)
+//	WIRESK_GROUP_RUNS_PER_MINUTE  Runs each Group's webhooks may start a
+//	                       minute in one instance, 429 above (default 3000, 0: no cap)
 //	WIRESK_LOG_LEVEL       debug, info, warn or error (default info)
 package main
 
@@ -31,6 +33,7 @@ import (
 	"wiresk/internal/dynamo"
 	"wiresk/internal/httpapi"
 	"wiresk/internal/ingest"
+	"wiresk/internal/ratelimit"
 	"wiresk/internal/sqsqueue"
 )
 
@@ -42,7 +45,9 @@ type config struct {
 	Table    string
 	QueueURL string
 	MaxBody  int64
-	LogLevel slog.Level
+	// RunsPerMinute caps the Runs a Group starts a minute, per instance.
+	RunsPerMinute int
+	LogLevel      slog.Level
 }
 
 // deps are the adapters the handler runs on: DynamoDB and SQS in Lambda,
@@ -80,7 +85,7 @@ func main() {
 // API Gateway v2 adapter.
 func newHandler(cfg config, d deps) handler {
 	hooks := &httpapi.Hooks{
-		Ingest:  &ingest.Service{Store: d.Store, Queue: d.Queue, Logger: d.Logger},
+		Ingest:  &ingest.Service{Store: d.Store, Queue: d.Queue, Limit: &ratelimit.PerGroup{PerMinute: cfg.RunsPerMinute}, Logger: d.Logger},
 		MaxBody: cfg.MaxBody,
 		Logger:  d.Logger,
 	}
@@ -110,7 +115,7 @@ func (e exactHeaders) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // loadConfig reads the configuration through getenv (os.Getenv).
 func loadConfig(getenv func(string) string) (config, error) {
-	cfg := config{Table: getenv("WIRESK_TABLE"), QueueURL: getenv("WIRESK_QUEUE_URL"), MaxBody: httpapi.DefaultMaxBody}
+	cfg := config{Table: getenv("WIRESK_TABLE"), QueueURL: getenv("WIRESK_QUEUE_URL"), MaxBody: httpapi.DefaultMaxBody, RunsPerMinute: ratelimit.DefaultPerMinute}
 	var errs []error
 	if cfg.Table == "" {
 		errs = append(errs, errors.New("WIRESK_TABLE is required (the DynamoDB table name)"))
@@ -124,6 +129,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			errs = append(errs, fmt.Errorf("WIRESK_MAX_BODY_BYTES=%q: want a number of bytes from 1 to %d (Lambda's payload limit)", v, maxLambdaBody))
 		}
 		cfg.MaxBody = n
+	}
+	if v := getenv("WIRESK_GROUP_RUNS_PER_MINUTE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Errorf("WIRESK_GROUP_RUNS_PER_MINUTE=%q: want a number of Runs a minute, 0 for no cap", v))
+		}
+		cfg.RunsPerMinute = n
 	}
 	if v := getenv("WIRESK_LOG_LEVEL"); v != "" {
 		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {

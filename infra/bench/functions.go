@@ -54,6 +54,7 @@ func lambdaEnv(runtimeAPI string) []string {
 		"WIRESK_MAX_RECEIVES=5",
 		"WIRESK_SECRET_PREFIX=wiresk/bench",
 		"WIRESK_LOG_LEVEL=warn",
+		"WIRESK_GROUP_RUNS_PER_MINUTE=0",
 	}
 }
 

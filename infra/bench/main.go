@@ -208,7 +208,7 @@ func measureRunner(bin string, noSync bool, conns int, d time.Duration, payload 
 	}
 	defer os.RemoveAll(dir)
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "WIRESK_ADDR=127.0.0.1:0", "WIRESK_DATA_DIR="+dir, "WIRESK_QUIET=1", "WIRESK_WORKERS=0", "WIRESK_LOG_LEVEL=warn")
+	cmd.Env = append(os.Environ(), "WIRESK_ADDR=127.0.0.1:0", "WIRESK_DATA_DIR="+dir, "WIRESK_QUIET=1", "WIRESK_WORKERS=0", "WIRESK_LOG_LEVEL=warn", "WIRESK_GROUP_RUNS_PER_MINUTE=0")
 	if noSync {
 		cmd.Env = append(cmd.Env, "WIRESK_NO_SYNC=1")
 	}

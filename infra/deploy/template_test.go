@@ -474,7 +474,7 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 
 func TestEnvironment(t *testing.T) {
 	want := map[string]map[string]any{
-		"TriggerFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_MAX_BODY_BYTES": "262144"},
+		"TriggerFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_MAX_BODY_BYTES": "262144", "WIRESK_GROUP_RUNS_PER_MINUTE": "3000"},
 		"ManageFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl"),
 			"WIRESK_GROUPS_CLAIM": deploy.Ref("GroupsClaim"), "WIRESK_RUN_ONCE_WAIT": "25s"},
 		"WorkerFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_SECRET_PREFIX": deploy.Sub("wiresk/${Stage}"), "WIRESK_MAX_RECEIVES": deploy.Ref("MaxReceives"), "WIRESK_HTTP_ALLOW_CIDRS": deploy.Ref("HttpAllowCidrs"),

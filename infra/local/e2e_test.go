@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 	"wiresk/infra/emulator"
+	"wiresk/internal/run"
 	"wiresk/internal/secrets/smtest"
 )
 
@@ -433,5 +435,96 @@ func TestConnectionLifecycle(t *testing.T) {
 	r.mustCall(t, 200, "GET", "/v1/groups/grp_dev/connections/"+c.ID+"/audit", nil, &audit)
 	if len(audit.Events) < 3 {
 		t.Fatalf("audit = %+v, want created, tested and deleted at least", audit.Events)
+	}
+}
+
+// TestAFlowThatCallsItsOwnWebhookStops: each step request carries its hop
+// count, the webhook refuses past run.MaxHops with 508 loop_detected, and a
+// Flow that fans out into its own webhook is held by the Group's Runs a
+// minute.
+func TestAFlowThatCallsItsOwnWebhookStops(t *testing.T) {
+	const perMinute = 30
+	r := startRunner(t, t.TempDir(), true, "WIRESK_GROUP_RUNS_PER_MINUTE="+strconv.Itoa(perMinute), "WIRESK_MAX_RECEIVES=1")
+	var k struct{ ID, Key string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/api-keys", map[string]any{"name": "k"}, &k)
+	selfCalling := func(name string, fanOut int) (flowID string) {
+		var f struct{ ID string }
+		r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{"name": name, "steps": []any{
+			map[string]any{"id": "s0", "app": "http", "method": "request", "input": map[string]any{"url": r.URL + "/dev/echo"}}}}, &f)
+		var tr struct{ URL string }
+		r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/http-triggers", map[string]any{"apiKeyIds": []string{k.ID}}, &tr)
+		var steps []any
+		for i := range fanOut {
+			steps = append(steps, map[string]any{"id": "s" + strconv.Itoa(i), "app": "http", "method": "request",
+				"input": map[string]any{"method": "POST", "url": tr.URL, "headers": map[string]any{"X-API-Key": k.Key}, "body": map[string]any{}}})
+		}
+		r.mustCall(t, 200, "PUT", "/v1/groups/grp_dev/flows/"+f.ID, map[string]any{"name": name, "steps": steps}, nil)
+		status, _, err := hook(tr.URL, k.Key, `{}`)
+		if err != nil || status != 202 {
+			t.Fatalf("webhook: %d %v", status, err)
+		}
+		return f.ID
+	}
+	runsOf := func(flowID string) []runView {
+		var page struct{ Runs []runView }
+		r.mustCall(t, 200, "GET", "/v1/groups/grp_dev/runs?limit=200&flowId="+flowID, nil, &page)
+		return page.Runs
+	}
+	settled := func(flowID string, want int) []runView {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			runs := runsOf(flowID)
+			ended := 0
+			for _, run := range runs {
+				if run.Status == "succeeded" || run.Status == "failed" {
+					ended++
+				}
+			}
+			if ended == len(runs) && len(runs) >= want || time.Now().After(deadline) {
+				return runs
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	loop := selfCalling("Calls itself", 1)
+	runs := settled(loop, run.MaxHops+1)
+	if got, want := len(runs), run.MaxHops+1; got != want {
+		t.Fatalf("a Flow calling its own webhook made %d Runs, want %d (the first and %d hops)", got, want, run.MaxHops)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := len(runsOf(loop)); got != run.MaxHops+1 {
+		t.Fatalf("the loop went on after the hop limit: %d Runs", got)
+	}
+	stopped := 0
+	for _, run := range runs {
+		if run.Status == "failed" && len(run.Steps) == 1 && strings.Contains(run.Steps[0].Error, "HTTP 508") && strings.Contains(run.Steps[0].Error, "loop_detected") {
+			stopped++
+		}
+	}
+	if stopped != 1 {
+		t.Fatalf("%d Runs failed on 508 loop_detected, want exactly the last one: %+v", stopped, runs)
+	}
+
+	// Two calls per Run would make 2^11 Runs within the hop limit: the
+	// Group's cap holds it to its Runs a minute.
+	began := time.Now()
+	fan := selfCalling("Fans out into itself", 2)
+	limited := false
+	for !limited && time.Since(began) < 30*time.Second {
+		time.Sleep(100 * time.Millisecond)
+		for _, run := range runsOf(fan) {
+			for _, s := range run.Steps {
+				limited = limited || strings.Contains(s.Error, "HTTP 429") && strings.Contains(s.Error, "rate_limited")
+			}
+		}
+	}
+	if !limited {
+		t.Fatalf("no step of the fan-out loop was refused with 429 rate_limited: %+v", runsOf(fan))
+	}
+	// The bucket refills one Run every 60/perMinute s.
+	used, limit := len(runs)+len(runsOf(fan)), perMinute+int(time.Since(began)/(time.Minute/perMinute))+1
+	if used > limit {
+		t.Fatalf("a fan-out loop brought the Group to %d Runs in %v, want at most %d (its cap)", used, time.Since(began).Round(time.Millisecond), limit)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"wiresk/internal/ratelimit"
 )
 
 func main() {
@@ -25,16 +27,17 @@ func main() {
 		debug.SetGCPercent(400)
 	}
 	cfg := config{
-		Addr:        env("WIRESK_ADDR", "127.0.0.1:8080"),
-		DataDir:     env("WIRESK_DATA_DIR", ".wiresk"),
-		PublicURL:   os.Getenv("WIRESK_PUBLIC_URL"),
-		AllowCIDRs:  env("WIRESK_HTTP_ALLOW_CIDRS", "127.0.0.0/8,::1/128"),
-		NoSync:      os.Getenv("WIRESK_NO_SYNC") == "1" || os.Getenv("WIRESK_NO_SYNC") == "true",
-		MaxBody:     envInt("WIRESK_MAX_BODY_BYTES", 256<<10),
-		MaxReceives: envInt("WIRESK_MAX_RECEIVES", 5),
-		Workers:     envInt("WIRESK_WORKERS", 8),
-		Quiet:       os.Getenv("WIRESK_QUIET") == "1",
-		Visibility:  envDuration("WIRESK_VISIBILITY_TIMEOUT", 30*time.Second),
+		Addr:               env("WIRESK_ADDR", "127.0.0.1:8080"),
+		DataDir:            env("WIRESK_DATA_DIR", ".wiresk"),
+		PublicURL:          os.Getenv("WIRESK_PUBLIC_URL"),
+		AllowCIDRs:         env("WIRESK_HTTP_ALLOW_CIDRS", "127.0.0.0/8,::1/128"),
+		NoSync:             os.Getenv("WIRESK_NO_SYNC") == "1" || os.Getenv("WIRESK_NO_SYNC") == "true",
+		MaxBody:            envInt("WIRESK_MAX_BODY_BYTES", 256<<10),
+		MaxReceives:        envInt("WIRESK_MAX_RECEIVES", 5),
+		Workers:            envInt("WIRESK_WORKERS", 8),
+		GroupRunsPerMinute: envInt("WIRESK_GROUP_RUNS_PER_MINUTE", ratelimit.DefaultPerMinute),
+		Quiet:              os.Getenv("WIRESK_QUIET") == "1",
+		Visibility:         envDuration("WIRESK_VISIBILITY_TIMEOUT", 30*time.Second),
 
 		Backend:          env("WIRESK_BACKEND", "embedded"),
 		Table:            os.Getenv("WIRESK_TABLE"),
@@ -60,8 +63,9 @@ func main() {
 	flag.Int64Var(&cfg.Workers, "workers", cfg.Workers, "concurrent worker batches; 0 runs no workers (ingest only, for benchmarks) (env WIRESK_WORKERS)")
 	flag.StringVar(&cfg.Backend, "backend", cfg.Backend, "embedded (bbolt, default) or aws (DynamoDB + SQS through the AWS SDK configuration) (env WIRESK_BACKEND)")
 	flag.DurationVar(&cfg.Visibility, "visibility-timeout", cfg.Visibility, "how long a received job stays hidden before it is redelivered; longer than any Run takes (env WIRESK_VISIBILITY_TIMEOUT)")
+	flag.Int64Var(&cfg.GroupRunsPerMinute, "group-runs-per-minute", cfg.GroupRunsPerMinute, "Runs each Group's webhooks may start a minute, 429 rate_limited above it; 0 for no cap (env WIRESK_GROUP_RUNS_PER_MINUTE)")
 	flag.Parse()
-	if cfg.MaxBody < 1 || cfg.MaxReceives < 1 || cfg.Workers < 0 {
+	if cfg.MaxBody < 1 || cfg.MaxReceives < 1 || cfg.Workers < 0 || cfg.GroupRunsPerMinute < 0 {
 		fmt.Fprintln(os.Stderr, "wiresk: -max-body and -max-receives must be at least 1, -workers at least 0")
 		os.Exit(2)
 	}

@@ -25,6 +25,7 @@ import (
 	"wiresk/internal/ingest"
 	"wiresk/internal/manage"
 	"wiresk/internal/queue"
+	"wiresk/internal/ratelimit"
 	"wiresk/internal/statekey"
 	"wiresk/internal/step"
 	"wiresk/internal/wiresk"
@@ -35,7 +36,9 @@ type config struct {
 	Addr, DataDir, PublicURL, AllowCIDRs string
 	NoSync, Quiet                        bool
 	MaxBody, MaxReceives, Workers        int64
-	Visibility                           time.Duration
+	// GroupRunsPerMinute caps the Runs each Group's webhooks start (0: no cap).
+	GroupRunsPerMinute int64
+	Visibility         time.Duration
 
 	// Backend "aws" runs on DynamoDB and SQS instead of the embedded
 	// adapters; the rest configures it.
@@ -97,7 +100,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	}
 	jwtAuth := &auth.JWT{Key: jwtKey, Issuer: jwtIssuer, Audience: jwtAud}
 	svc := &manage.Service{Store: store, Queue: q, Kinds: steps, Logger: log}
-	hooks := &httpapi.Hooks{Ingest: &ingest.Service{Store: store, Queue: q, Logger: log}, MaxBody: cfg.MaxBody, Logger: log}
+	hooks := &httpapi.Hooks{Ingest: &ingest.Service{Store: store, Queue: q, Limit: &ratelimit.PerGroup{PerMinute: int(cfg.GroupRunsPerMinute)}, Logger: log}, MaxBody: cfg.MaxBody, Logger: log}
 	testURLs := make(map[string]catalog.Override, len(cfg.AppTestURLs))
 	for app, u := range cfg.AppTestURLs {
 		testURLs[app] = catalog.Override{TestURL: u}

@@ -183,6 +183,9 @@ func TestBadInputsAreRefusedAndLeaveNoTrace(t *testing.T) {
 		{name: "deep text body", method: "POST", path: hookPath, body: "x=" + strings.Repeat("[", 500), headers: []string{"X-API-Key", f.key, "Content-Type", "text/plain"}, wantStatus: 400, wantCode: "body_too_deep"},
 		mgmt("flow input nested too deep", f.alice, "POST", g+"/flows", `{"name":"deep","steps":[{"id":"a","app":"http","method":"request","input":{"url":"https://e.com","body":`+strings.Repeat("[", 500)+strings.Repeat("]", 500)+`}}]}`, 400, "body_too_deep", ""),
 		mgmt("run once sample nested too deep", f.alice, "POST", g+"/run-once", `{"routingKey":"`+f.hook+`","request":{"body":`+strings.Repeat("[", 100)+strings.Repeat("]", 100)+`}}`, 400, "body_too_deep", ""),
+		{name: "webhook past the hop limit", method: "POST", path: hookPath, body: json, headers: []string{"X-API-Key", f.key, "Wiresk-Hop", "11"}, wantStatus: 508, wantCode: "loop_detected"},
+		{name: "hop count not a number", method: "POST", path: hookPath, body: json, headers: []string{"X-API-Key", f.key, "Wiresk-Hop", "1; drop"}, wantStatus: 400, wantCode: "invalid_request"},
+		{name: "negative hop count", method: "POST", path: hookPath, body: json, headers: []string{"X-API-Key", f.key, "Wiresk-Hop", "-3"}, wantStatus: 400, wantCode: "invalid_request"},
 		{name: "chunked body over limit", method: "POST", path: hookPath, body: strings.NewReader(strings.Repeat("x", testMaxBody+1)), headers: []string{"X-API-Key", f.key}, wantStatus: 413, wantCode: "payload_too_large"},
 		{name: "GET on a hook", method: "GET", path: hookPath, headers: []string{"X-API-Key", f.key}, wantStatus: 405, wantCode: "method_not_allowed"},
 

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"wiresk/internal/wiresk"
 )
@@ -31,6 +33,8 @@ var statusOf = map[string]int{
 	wiresk.EConflict:         http.StatusConflict,
 	wiresk.ETooLarge:         http.StatusRequestEntityTooLarge,
 	wiresk.EBodyTooDeep:      http.StatusBadRequest,
+	wiresk.ELoopDetected:     http.StatusLoopDetected,
+	wiresk.ERateLimited:      http.StatusTooManyRequests,
 	wiresk.EUnavailable:      http.StatusServiceUnavailable,
 	wiresk.EInternal:         http.StatusInternalServerError,
 }
@@ -63,7 +67,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		d = errorDetail{Code: wiresk.EInternal, Message: "internal error"}
 	}
-	if status == http.StatusServiceUnavailable {
+	if after := wiresk.ErrorRetryAfter(err); after > 0 {
+		// Whole seconds, rounded up: a client that waits that long gets in.
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((after+time.Second-1)/time.Second), 10))
+	} else if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, status, errorBody{Error: d})

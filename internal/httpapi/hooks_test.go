@@ -5,13 +5,17 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"wiresk/internal/apikey"
 	"wiresk/internal/httpapi"
 	"wiresk/internal/ingest"
+	"wiresk/internal/ratelimit"
+	"wiresk/internal/run"
 	"wiresk/internal/trigger"
 )
 
@@ -146,4 +150,55 @@ func FuzzIngress(f *testing.F) {
 			t.Fatalf("status %d but enqueued %d", rec.Code, sent.Load()-before)
 		}
 	})
+}
+
+func TestHopCountUpToTheLimitIsAccepted(t *testing.T) {
+	h, key, rk, sent := fakeIngress(t, func() error { return nil })
+	for _, hop := range []string{"0", "1", strconv.Itoa(run.MaxHops)} {
+		req := httptest.NewRequest("POST", "/v1/hooks/"+rk, strings.NewReader(`{}`))
+		req.Header.Set("X-API-Key", key)
+		req.Header.Set("Wiresk-Hop", hop)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusAccepted {
+			t.Errorf("Wiresk-Hop: %s = %d %s, want 202", hop, rec.Code, rec.Body)
+		}
+	}
+	if got, want := sent.Load(), int64(3); got != want {
+		t.Errorf("enqueued %d, want %d", got, want)
+	}
+}
+
+func TestGroupOverItsRunsPerMinuteGets429WithRetryAfter(t *testing.T) {
+	h, key, rk, sent := fakeIngress(t, func() error { return nil })
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	svc := h.Ingest.(*ingest.Service)
+	svc.Limit, svc.Now = &ratelimit.PerGroup{PerMinute: 5}, func() time.Time { return now }
+	codes := map[int]int{}
+	var last *httptest.ResponseRecorder
+	for range 8 {
+		req := httptest.NewRequest("POST", "/v1/hooks/"+rk, strings.NewReader(`{}`))
+		req.Header.Set("X-API-Key", key)
+		last = httptest.NewRecorder()
+		h.ServeHTTP(last, req)
+		codes[last.Code]++
+	}
+	if codes[202] != 5 || codes[429] != 3 || sent.Load() != 5 {
+		t.Fatalf("8 webhooks at a cap of 5/min = %v (enqueued %d), want 5×202 then 3×429, 5 enqueued", codes, sent.Load())
+	}
+	if !strings.Contains(last.Body.String(), `"code":"rate_limited"`) {
+		t.Errorf("429 body = %s, want code rate_limited", last.Body)
+	}
+	// 5 a minute refill one every 12 s.
+	if got := last.Header().Get("Retry-After"); got != "12" {
+		t.Errorf("Retry-After = %q, want 12 (seconds until the next Run is allowed)", got)
+	}
+	now = now.Add(12 * time.Second)
+	req := httptest.NewRequest("POST", "/v1/hooks/"+rk, strings.NewReader(`{}`))
+	req.Header.Set("X-API-Key", key)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusAccepted {
+		t.Errorf("after waiting Retry-After: %d %s, want 202", rec.Code, rec.Body)
+	}
 }

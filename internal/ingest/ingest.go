@@ -28,10 +28,19 @@ type Enqueuer interface {
 	Send(ctx context.Context, body []byte, attrs map[string]string) (string, error)
 }
 
+// Limiter caps the Runs a Group starts. Allow takes one Run from the
+// Group's allowance at now; when none is left it returns false and how long
+// until one is. It must be cheap: it is called on every webhook.
+type Limiter interface {
+	Allow(groupID string, now time.Time) (ok bool, retryAfter time.Duration)
+}
+
 // Service accepts webhooks.
 type Service struct {
-	Store  Lookup
-	Queue  Enqueuer
+	Store Lookup
+	Queue Enqueuer
+	// Limit caps the Runs each Group's webhooks start (nil: no cap).
+	Limit  Limiter
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -76,9 +85,25 @@ func (s *Service) Check(ctx context.Context, presentedKey, routingKey string) (t
 // Enqueue sends the Job for an accepted webhook (req without body, and the
 // raw body) and returns its Run id. An
 // idempotencyKey makes retries of one delivery map to the same Run id (the
-// worker creates that Run once).
+// worker creates that Run once). Refusals, with nothing enqueued: invalid
+// for a Wiresk-Hop header that is not a count, loop_detected (508) past
+// run.MaxHops, rate_limited (429, with RetryAfter) when the Group has used
+// its allowance of Runs.
 func (s *Service) Enqueue(ctx context.Context, route trigger.Route, keyID string, req run.Request, body []byte, idempotencyKey string) (string, error) {
 	now := s.now()
+	hop, ok := req.Hop()
+	if !ok {
+		return "", errBadHop
+	}
+	if hop > run.MaxHops {
+		return "", errLoop
+	}
+	if s.Limit != nil {
+		if ok, after := s.Limit.Allow(route.GroupID, now); !ok {
+			return "", &wiresk.Error{Code: wiresk.ERateLimited, RetryAfter: after,
+				Message: "this Group has started its allowance of Runs for now; nothing was accepted, retry after the Retry-After seconds"}
+		}
+	}
 	job := run.Job{GroupID: route.GroupID, FlowID: route.FlowID, TriggerID: route.TriggerID, APIKeyID: keyID, Mode: run.ModeWebhook, Request: req, Body: body, ReceivedAt: now}
 	if idempotencyKey != "" {
 		job.RunID = run.IdempotentID(route.TriggerID, idempotencyKey)
@@ -102,6 +127,8 @@ var (
 	errNoRoute     = wiresk.Errorf(wiresk.ERouteNotFound, "no enabled trigger has this routing key")
 	errNotAccepted = wiresk.Errorf(wiresk.EKeyNotAccepted, "this trigger does not accept this API key; add the key to the trigger")
 	errStoreDown   = wiresk.Errorf(wiresk.EUnavailable, "the webhook could not be checked; nothing was accepted, retry later")
+	errBadHop      = wiresk.Errorf(wiresk.EInvalid, "the Wiresk-Hop header must be a count of Flow hops (a non-negative integer)")
+	errLoop        = wiresk.Errorf(wiresk.ELoopDetected, "this webhook was sent by a chain of more than %d Flows triggering each other (Wiresk-Hop); it looks like a loop, so nothing was accepted", run.MaxHops)
 	errQueueDown   = wiresk.Errorf(wiresk.EUnavailable, "the webhook could not be queued; nothing was accepted, retry later")
 )
 

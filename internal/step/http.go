@@ -214,6 +214,10 @@ func (h *HTTP) Execute(ctx context.Context, input map[string]any) (Result, error
 	if k := idempotencyKeyFrom(ctx); k != "" && req.header.Get(IdempotencyHeader) == "" {
 		req.header.Set(IdempotencyHeader, k)
 	}
+	if hop := hopFrom(ctx); hop > 0 {
+		// Set, not added: a step cannot reset the count with its own header.
+		req.header.Set(HopHeader, strconv.Itoa(hop))
+	}
 	if auth := authenticatorFrom(ctx); auth != nil {
 		if err := auth(req.header, req.url); err != nil {
 			return Result{Attempts: 1}, &Error{Permanent: true, Message: "connection: " + err.Error(), err: err}
@@ -305,7 +309,8 @@ func (h *HTTP) try(ctx context.Context, client *http.Client, r *request) (out an
 	status = resp.StatusCode
 	retryAfter = RetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	if status >= 400 {
-		perm := status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests
+		// 508 is a Wiresk webhook refusing a loop: retrying cannot help.
+		perm := status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests || status == http.StatusLoopDetected
 		return nil, status, retryAfter, &Error{
 			Permanent: perm,
 			Status:    status,

@@ -5,6 +5,7 @@ package wiresk
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. They are stable: clients match on them, so never rename one.
@@ -27,6 +28,8 @@ const (
 	EConflict         = "conflict"          // the record exists or is in use
 	ETooLarge         = "payload_too_large" // request body over the limit
 	EBodyTooDeep      = "body_too_deep"     // JSON nested deeper than run.MaxBodyDepth
+	ELoopDetected     = "loop_detected"     // a webhook sent by a Flow chain past run.MaxHops
+	ERateLimited      = "rate_limited"      // the Group started too many Runs; retry after Retry-After
 	EUnavailable      = "unavailable"       // a dependency (queue, store) is down; retry
 	EInternal         = "internal"          // anything else; never echoed to clients
 )
@@ -37,6 +40,9 @@ type Error struct {
 	Code    string
 	Message string
 	Field   string
+	// RetryAfter, when positive, is how long the caller should wait before
+	// retrying (answered as the Retry-After header).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -85,6 +91,16 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// ErrorRetryAfter returns the RetryAfter of the first *Error in err's
+// chain, or 0.
+func ErrorRetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 // ErrorField returns the field of the first *Error in err's chain, or "".

@@ -181,6 +181,7 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 
 	// The steps see the whole request, whatever the record could keep.
 	env := map[string]any{"trigger": trigger.Env()}
+	hop, _ := trigger.Hop()
 	outputs := map[string]any{}
 	env["steps"] = outputs
 	for _, cs := range compiled.Steps {
@@ -225,6 +226,9 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		// The same key on every attempt and delivery of this step, so a
 		// target that honours Idempotency-Key acts on it once.
 		stepCtx = step.WithIdempotencyKey(stepCtx, step.IdempotencyKey(job.RunID, cs.Step.ID))
+		// One hop more than the request that started this Run, so that a
+		// Flow calling its own webhook is stopped at run.MaxHops.
+		stepCtx = step.WithHop(stepCtx, hop+1)
 		res := w.runStep(stepCtx, cs, env)
 		// An app may echo the credential it was sent: no recorded value,
 		// error or later step ever sees it.
