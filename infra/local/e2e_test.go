@@ -528,3 +528,53 @@ func TestAFlowThatCallsItsOwnWebhookStops(t *testing.T) {
 		t.Fatalf("a fan-out loop brought the Group to %d Runs in %v, want at most %d (its cap)", used, time.Since(began).Round(time.Millisecond), limit)
 	}
 }
+
+// TestAWorkerKilledBetweenTheCallAndTheCheckpoint kills the runner while
+// its step's request is at the target, before the answer is recorded. The
+// Run is taken up again after a restart: the target sees the step twice
+// with the same Idempotency-Key (so it can drop the copy), and the Run
+// shows two attempts, one interrupted, instead of a silent duplicate.
+func TestAWorkerKilledBetweenTheCallAndTheCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	r := startRunner(t, dir, true, "WIRESK_VISIBILITY_TIMEOUT=2s")
+	var mu sync.Mutex
+	var keys []string
+	tg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		keys = append(keys, req.Header.Get("Idempotency-Key"))
+		first := len(keys) == 1
+		mu.Unlock()
+		if first {
+			r.Kill() // the request has arrived; its answer never will
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"charged":true}`)
+	}))
+	t.Cleanup(tg.Close)
+	var k struct{ ID, Key string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/api-keys", map[string]any{"name": "k"}, &k)
+	var f struct{ ID string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{"name": "Charge", "steps": []any{
+		map[string]any{"id": "charge", "app": "http", "method": "request", "input": map[string]any{"method": "POST", "url": tg.URL + "/charges", "body": map[string]any{}}}}}, &f)
+	var tr struct{ URL string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/http-triggers", map[string]any{"apiKeyIds": []string{k.ID}}, &tr)
+	status, runID, err := hook(tr.URL, k.Key, `{}`)
+	if err != nil || status != 202 {
+		t.Fatalf("webhook: %d %v", status, err)
+	}
+	<-r.done
+
+	r2 := startRunner(t, dir, true, "WIRESK_VISIBILITY_TIMEOUT=2s")
+	run := r2.waitRun(t, "grp_dev", runID)
+	if run.Status != "succeeded" || len(run.Steps) != 1 {
+		t.Fatalf("run after the restart = %+v, want succeeded", run)
+	}
+	if st := run.Steps[0]; st.Attempts != 2 || st.Interrupted != 1 {
+		t.Errorf("step recorded %d attempts, %d interrupted; want 2 attempts, 1 interrupted (the target got it twice)", st.Attempts, st.Interrupted)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(keys) != 2 || keys[0] == "" || keys[0] != keys[1] {
+		t.Errorf("the target got Idempotency-Keys %q, want the same key twice", keys)
+	}
+}

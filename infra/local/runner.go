@@ -132,7 +132,9 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	mux.HandleFunc("/dev/echo", echo)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 
-	w := &worker.Worker{Store: store, Steps: steps, Connections: conns, MaxReceives: int(cfg.MaxReceives), Logger: log}
+	// A Run is leased as long as its message stays hidden, so a delivery that
+	// crashed is taken over as soon as its message comes back.
+	w := &worker.Worker{Store: store, Steps: steps, Connections: conns, MaxReceives: int(cfg.MaxReceives), Lease: cfg.Visibility, Logger: log}
 	pump := &queue.Pump{Queue: q, Handler: w.Handle, Workers: int(cfg.Workers), Visibility: cfg.Visibility, Logger: log}
 	pumpCtx, stopPump := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPump()

@@ -200,12 +200,13 @@ type runView struct {
 	Deliveries int
 	Request    struct{ Body json.RawMessage }
 	Steps      []struct {
-		ID       string
-		Status   string
-		Input    map[string]any
-		Output   map[string]any
-		Error    string
-		Attempts int
+		ID          string
+		Status      string
+		Input       map[string]any
+		Output      map[string]any
+		Error       string
+		Attempts    int
+		Interrupted int
 	}
 }
 

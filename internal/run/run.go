@@ -179,20 +179,28 @@ const (
 	StepSucceeded StepStatus = "succeeded"
 	StepFailed    StepStatus = "failed"
 	StepSkipped   StepStatus = "skipped"
+	// StepRunning is recorded just before a step's request is sent: a
+	// step found running by a later delivery was interrupted (the worker
+	// stopped between the call and recording its outcome).
+	StepRunning StepStatus = "running"
 )
 
 // StepResult records one step of a Run.
 type StepResult struct {
-	ID         string     `json:"id"`
-	App        string     `json:"app"`
-	Method     string     `json:"method"`
-	Status     StepStatus `json:"status"`
-	Input      any        `json:"input,omitempty"`
-	Output     any        `json:"output,omitempty"`
-	Error      string     `json:"error,omitempty"`
-	Attempts   int        `json:"attempts"`
-	DurationMs int64      `json:"durationMs"`
-	StartedAt  time.Time  `json:"startedAt"`
+	ID       string     `json:"id"`
+	App      string     `json:"app"`
+	Method   string     `json:"method"`
+	Status   StepStatus `json:"status"`
+	Input    any        `json:"input,omitempty"`
+	Output   any        `json:"output,omitempty"`
+	Error    string     `json:"error,omitempty"`
+	Attempts int        `json:"attempts"`
+	// Interrupted counts the attempts whose outcome was lost because the
+	// worker stopped after sending the request and before recording the
+	// answer: the target may have acted on them (see Idempotency-Key).
+	Interrupted int       `json:"interrupted,omitempty"`
+	DurationMs  int64     `json:"durationMs"`
+	StartedAt   time.Time `json:"startedAt"`
 }
 
 // Run is one execution of a Flow.

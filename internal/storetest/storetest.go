@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("FlowsAndTriggers", func(t *testing.T) { testFlowsAndTriggers(t, newStore(t)) })
 	t.Run("Runs", func(t *testing.T) { testRuns(t, newStore(t)) })
 	t.Run("RunsConcurrentCreate", func(t *testing.T) { testRunsConcurrent(t, newStore(t)) })
+	t.Run("DuplicateDeliveriesRunEachStepOnce", func(t *testing.T) { testDuplicateDeliveries(t, newStore(t)) })
 	runConnections(t, newStore)
 }
 

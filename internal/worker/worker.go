@@ -34,6 +34,13 @@ type Store interface {
 	UpdateRun(ctx context.Context, r run.Run) error
 	// GetConnection reads a Connection a step uses (wraps ErrNotFound).
 	GetConnection(ctx context.Context, groupID, id string) (connection.Connection, error)
+	// AcquireLease takes the lease name for holder for ttl (or renews it
+	// when holder has it), reporting false when another holder has it
+	// unexpired; ReleaseLease frees it if holder holds it (ErrNotFound
+	// otherwise). The worker leases each Run it executes, so that one
+	// delivery at a time runs its steps.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, holder string) error
 }
 
 // Steps validates and executes step kinds.
@@ -67,8 +74,39 @@ type Worker struct {
 	// failure is final and the Run is marked failed (the message then goes
 	// to the dead-letter queue). Default 5.
 	MaxReceives int
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// Lease is how long a delivery holds the Run it executes before
+	// another may take it over, renewed before each step (default
+	// DefaultLease). In Lambda it is the time left until the invocation's
+	// deadline, when that is known. Keep it no longer than the queue's
+	// visibility timeout, so that a delivery that crashed is taken over
+	// when its message comes back.
+	Lease  time.Duration
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// DefaultLease is the default Worker.Lease: the worker function's timeout.
+const DefaultLease = 2 * time.Minute
+
+// ErrRunClaimed is returned by Execute when another delivery is running the
+// Run: this one comes back later (its message is redelivered) rather than
+// run a step a second time.
+var ErrRunClaimed = errors.New("another delivery is running this Run; retry later")
+
+// runLeaseName is the name of the lease that gives a Run one owner.
+func runLeaseName(groupID, runID string) string { return "run/" + groupID + "/" + runID }
+
+// lease returns how long to hold a Run from now.
+func (w *Worker) lease(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		// The delivery cannot outlive its deadline: a few seconds more
+		// cover the last write.
+		return time.Until(dl) + 5*time.Second
+	}
+	if w.Lease > 0 {
+		return w.Lease
+	}
+	return DefaultLease
 }
 
 func (w *Worker) now() time.Time {
@@ -156,6 +194,24 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 	if err != nil {
 		return fmt.Errorf("create run: %w", err)
 	}
+	// One delivery at a time: a duplicate message (SQS delivers at least
+	// once; an Idempotency-Key retry is a second message for the same Run)
+	// that finds the Run held backs off instead of running its steps again.
+	// The lease is taken before the Run is read, so what is read is what
+	// the last holder wrote.
+	holder, leaseName := wiresk.NewIDAt("dlv", now), runLeaseName(job.GroupID, job.RunID)
+	ok, err := w.Store.AcquireLease(ctx, leaseName, holder, w.lease(ctx))
+	if err != nil {
+		return fmt.Errorf("lease run: %w", err)
+	}
+	if !ok {
+		return ErrRunClaimed
+	}
+	defer func() {
+		if err := w.Store.ReleaseLease(context.WithoutCancel(ctx), leaseName, holder); err != nil && !errors.Is(err, wiresk.ErrNotFound) {
+			w.logger().WarnContext(ctx, "release run lease", "runId", job.RunID, "err", err)
+		}
+	}()
 	if !created {
 		if r, err = w.Store.GetRun(ctx, job.GroupID, job.RunID); err != nil {
 			return fmt.Errorf("get run: %w", err)
@@ -223,6 +279,32 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 			}
 			return err
 		}
+		// The attempt is recorded before the call: a crash between the call
+		// and the checkpoint below then shows on the next delivery as an
+		// interrupted attempt, never as a silent duplicate.
+		base, interrupted := 0, 0
+		if done {
+			base, interrupted = prev.Attempts, prev.Interrupted
+			if prev.Status == run.StepRunning {
+				interrupted++
+			}
+		}
+		pending := run.StepResult{ID: cs.Step.ID, App: cs.Step.App, Method: cs.Step.Method, Status: run.StepRunning,
+			Attempts: base + 1, Interrupted: interrupted, StartedAt: w.now()}
+		idx := len(r.Steps)
+		if done {
+			idx = slices.IndexFunc(r.Steps, func(s run.StepResult) bool { return s.ID == cs.Step.ID })
+			r.Steps[idx] = pending
+		} else {
+			r.Steps = append(r.Steps, pending)
+		}
+		if ok, err := w.Store.AcquireLease(ctx, leaseName, holder, w.lease(ctx)); err != nil || !ok {
+			// Held too long: another delivery may have taken the Run over.
+			return errors.Join(ErrRunClaimed, err)
+		}
+		if err := w.Store.UpdateRun(ctx, fit(r)); err != nil {
+			return fmt.Errorf("update run: %w", err)
+		}
 		// The same key on every attempt and delivery of this step, so a
 		// target that honours Idempotency-Key acts on it once.
 		stepCtx = step.WithIdempotencyKey(stepCtx, step.IdempotencyKey(job.RunID, cs.Step.ID))
@@ -235,12 +317,9 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		res.Input, res.Output, res.Error = redact(res.Input, secrets), redact(res.Output, secrets), redactText(res.Error, secrets)
 		full := res.Output
 		res.Input, res.Output = recordable(res.Input), recordable(res.Output)
-		if done {
-			res.Attempts += prev.Attempts
-			*prev = res
-		} else {
-			r.Steps = append(r.Steps, res)
-		}
+		res.Attempts += base
+		res.Interrupted = interrupted
+		r.Steps[idx] = res
 		if res.Status == run.StepFailed {
 			stepErr := fmt.Errorf("step %q failed: %s", cs.Step.ID, res.Error)
 			if job.Mode == run.ModeRunOnce || receiveCount >= w.maxReceives() {
