@@ -35,7 +35,9 @@ type config struct {
 	Addr, DataDir, PublicURL, AllowCIDRs string
 	NoSync, Quiet                        bool
 	MaxBody, MaxReceives, Workers        int64
-	Visibility                           time.Duration
+	// MaxConns caps the HTTP connections open at once.
+	MaxConns   int64
+	Visibility time.Duration
 
 	// Backend "aws" runs on DynamoDB and SQS instead of the embedded
 	// adapters; the rest configures it.
@@ -86,10 +88,13 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	}
 	steps := step.Catalog{"http": {"request": &step.HTTP{Client: step.NewHTTPClient(guard), Guard: guard}}}
 
+	limits := defaultLimits
+	limits.MaxConns = int(cfg.MaxConns)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	ln = limitListener(ln, limits.MaxConns)
 	base := "http://" + ln.Addr().String()
 	public := cfg.PublicURL
 	if public == "" {
@@ -127,7 +132,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
 	mux.HandleFunc("/dev/echo", echo)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	srv := newServer(mux, limits)
 
 	w := &worker.Worker{Store: store, Steps: steps, Connections: conns, MaxReceives: int(cfg.MaxReceives), Logger: log}
 	pump := &queue.Pump{Queue: q, Handler: w.Handle, Workers: int(cfg.Workers), Visibility: cfg.Visibility, Logger: log}
