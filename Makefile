@@ -11,7 +11,9 @@ STATICCHECK := $(BIN)/staticcheck
 DDB_SIMULATOR_VERSION := 2.9.30
 DDB_LOCAL_DIR := $(CACHE)/dynamodb-local
 DDB_LOCAL_JAR := $(DDB_LOCAL_DIR)/DynamoDBLocal.jar
-GOAWS_VERSION := v0.5.4
+# goaws is built from infra/emulator/goaws, a module of its own whose go.mod pins
+# the goaws version (v0.5.4) and whose command listens on loopback only.
+GOAWS_SRC := $(CURDIR)/infra/emulator/goaws
 GOAWS := $(BIN)/goaws
 export WIRESK_DYNAMODB_LOCAL_JAR := $(DDB_LOCAL_JAR)
 export WIRESK_GOAWS_BIN := $(GOAWS)
@@ -44,24 +46,27 @@ $(STATICCHECK):
 
 tools: $(STATICCHECK) emulators
 
-## emulators: fetch DynamoDB Local (from the npm package amplify-dynamodb-simulator) and goaws.
+## emulators: fetch DynamoDB Local (from the npm package amplify-dynamodb-simulator) and build goaws
+## (infra/emulator/goaws); tests run both on 127.0.0.1 only.
 emulators: $(DDB_LOCAL_JAR) $(GOAWS)
 
 $(DDB_LOCAL_JAR):
 	@command -v npm >/dev/null || { echo "npm is needed to fetch DynamoDB Local"; exit 1; }
-	@command -v java >/dev/null || { echo "java (17+) is needed to run DynamoDB Local"; exit 1; }
+	@command -v java >/dev/null || { echo "a JDK (17+) is needed to run DynamoDB Local"; exit 1; }
+	@java --list-modules | grep -q '^jdk.compiler@' || { echo "a JDK (17+), not only a JRE, is needed: DynamoDB Local starts through a Java source file (infra/emulator/LoopbackDynamoDBLocal.java)"; exit 1; }
 	@mkdir -p $(CACHE)/npm
 	cd $(CACHE)/npm && npm pack --silent amplify-dynamodb-simulator@$(DDB_SIMULATOR_VERSION) >/dev/null
 	rm -rf $(DDB_LOCAL_DIR) && mkdir -p $(DDB_LOCAL_DIR)
 	tar xzf $(CACHE)/npm/amplify-dynamodb-simulator-$(DDB_SIMULATOR_VERSION).tgz -C $(DDB_LOCAL_DIR) --strip-components=2 package/emulator
 	@test -f $@
 
-# goaws v0.5.4 speaks the current SDK's JSON protocol; the module list shows
-# only v0.4.4, so the version is pinned here. Its binary is named cmd.
-$(GOAWS):
-	@mkdir -p $(CACHE)/goaws-bin $(BIN)
-	GOBIN=$(CACHE)/goaws-bin GOFLAGS= $(GO) install github.com/Admiral-Piett/goaws/app/cmd@$(GOAWS_VERSION)
-	mv $(CACHE)/goaws-bin/cmd $@
+# goaws v0.5.4 speaks the current SDK's JSON protocol (the module list shows
+# only v0.4.4, so its go.mod pins it). goaws's own command listens on 0.0.0.0
+# with no option to change it; the wrapper runs the same server on 127.0.0.1.
+# Rebuilt whenever the wrapper changes, so an older, exposed build is replaced.
+$(GOAWS): $(GOAWS_SRC)/main.go $(GOAWS_SRC)/go.mod $(GOAWS_SRC)/go.sum
+	@mkdir -p $(BIN)
+	cd $(GOAWS_SRC) && GOFLAGS= $(GO) build -o $@ .
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 30s).
 fuzz:

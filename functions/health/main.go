@@ -75,7 +75,7 @@ func main() {
 		os.Exit(1)
 	}
 	lambda.Start(newHandler(cfg, deps{
-		Store:   dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, dynamo.Options{}),
+		Store:   dynamo.New(dynamodb.NewFromConfig(awsCfg, dynamo.ValidateResponseChecksum), cfg.Table, dynamo.Options{}),
 		Vault:   vault,
 		Catalog: catalog.MustLoad(),
 		Logger:  log,

@@ -58,7 +58,7 @@ func TestAcceptedWebhookCostsOneReadAndOneSend(t *testing.T) {
 	creds := credentials.NewStaticCredentialsProvider("wiresk", "wiresk", "")
 	ddbOps, sqsOps := &opLog{}, &opLog{}
 	ddb := dynamodb.New(dynamodb.Options{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(emulator.DynamoDB(t)),
-		APIOptions: []func(*middleware.Stack) error{ddbOps.middleware}})
+		APIOptions: []func(*middleware.Stack) error{ddbOps.middleware}}, dynamo.ValidateResponseChecksum)
 	sq := sqs.New(sqs.Options{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(emulator.GoAWS(t)),
 		APIOptions: []func(*middleware.Stack) error{sqsOps.middleware}}, sqsqueue.AvoidRequestBodyRace)
 	if err := dynamo.CreateTable(ctx, ddb, "wiresk-test"); err != nil {

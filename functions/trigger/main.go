@@ -75,7 +75,7 @@ func main() {
 		os.Exit(1)
 	}
 	lambda.Start(newHandler(cfg, deps{
-		Store:  dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, dynamo.Options{}),
+		Store:  dynamo.New(dynamodb.NewFromConfig(awsCfg, dynamo.ValidateResponseChecksum), cfg.Table, dynamo.Options{}),
 		Queue:  sqsqueue.New(sqs.NewFromConfig(awsCfg, sqsqueue.AvoidRequestBodyRace), cfg.QueueURL, ""),
 		Logger: log,
 	}))

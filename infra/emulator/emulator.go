@@ -60,7 +60,7 @@ func locate(tb testing.TB, env, rel string) string {
 		path = filepath.Join(root, ".cache", rel)
 	}
 	if _, err := os.Stat(path); err != nil {
-		tb.Fatalf("%s not found (%v): run `make emulators` (needs npm and Java 17+), or set %s", path, err, env)
+		tb.Fatalf("%s not found (%v): run `make emulators` (needs npm and a JDK 17+), or set %s", path, err, env)
 	}
 	return path
 }

@@ -86,7 +86,7 @@ func openBackend(ctx context.Context, cfg config) (*backend, error) {
 		if err != nil {
 			return nil, fmt.Errorf("load AWS configuration: %w", err)
 		}
-		ddb := dynamodb.NewFromConfig(awsCfg)
+		ddb := dynamodb.NewFromConfig(awsCfg, dynamo.ValidateResponseChecksum)
 		sq := sqs.NewFromConfig(awsCfg, sqsqueue.AvoidRequestBodyRace)
 		if cfg.Table == "" {
 			return nil, fmt.Errorf("WIRESK_BACKEND=aws needs WIRESK_TABLE (the DynamoDB table)")

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,14 +82,24 @@ func TestEndToEnd(t *testing.T) {
 // DynamoDB Local and goaws through the AWS SDK configuration, as a user
 // would point it at AWS.
 func TestEndToEndOnEmulators(t *testing.T) {
-	endToEnd(t, startRunner(t, t.TempDir(), true,
+	r := startRunner(t, t.TempDir(), true,
 		"WIRESK_BACKEND=aws", "WIRESK_TABLE=wiresk-local", "WIRESK_CREATE_RESOURCES=1",
 		"AWS_ENDPOINT_URL_DYNAMODB="+emulator.DynamoDB(t), "AWS_ENDPOINT_URL_SQS="+emulator.GoAWS(t),
 		// The project's own double of the Secrets Manager wire protocol:
 		// no emulator of it installs here.
 		"AWS_ENDPOINT_URL_SECRETS_MANAGER="+smtest.NewServer(t).URL(),
-		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=wiresk", "AWS_SECRET_ACCESS_KEY=wiresk", "AWS_EC2_METADATA_DISABLED=true"))
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=wiresk", "AWS_SECRET_ACCESS_KEY=wiresk", "AWS_EC2_METADATA_DISABLED=true")
+	endToEnd(t, r)
+	// The journey's refused writes (a repeated Idempotency-Key, ...) are
+	// answered by DynamoDB Local without a checksum header: none of them
+	// may make the SDK log a warning.
+	if warnings := sdkWarning.FindAllString(r.Output(), -1); len(warnings) > 0 {
+		t.Errorf("the runner logged %d SDK warnings, want none; first: %s", len(warnings), warnings[0])
+	}
 }
+
+// sdkWarning matches a warning of the AWS SDK's default logger.
+var sdkWarning = regexp.MustCompile(`(?m)^SDK .*\bWARN\b.*$`)
 
 // TestEndToEndOnEmulatorsWithEmbeddedVault runs the journey as the README's
 // "runner on emulators" command does: DynamoDB Local and goaws, secrets in

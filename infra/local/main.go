@@ -36,6 +36,7 @@ func main() {
 		MaxReceives:        envInt("WIRESK_MAX_RECEIVES", 5),
 		Workers:            envInt("WIRESK_WORKERS", 8),
 		GroupRunsPerMinute: envInt("WIRESK_GROUP_RUNS_PER_MINUTE", ratelimit.DefaultPerMinute),
+		MaxConns:           envInt("WIRESK_MAX_CONNS", int64(defaultLimits.MaxConns)),
 		Quiet:              os.Getenv("WIRESK_QUIET") == "1",
 		Visibility:         envDuration("WIRESK_VISIBILITY_TIMEOUT", 30*time.Second),
 
@@ -61,12 +62,13 @@ func main() {
 	flag.Int64Var(&cfg.MaxBody, "max-body", cfg.MaxBody, "webhook body limit in bytes (env WIRESK_MAX_BODY_BYTES)")
 	flag.Int64Var(&cfg.MaxReceives, "max-receives", cfg.MaxReceives, "deliveries before a failing job goes to the dead-letter queue (env WIRESK_MAX_RECEIVES)")
 	flag.Int64Var(&cfg.Workers, "workers", cfg.Workers, "concurrent worker batches; 0 runs no workers (ingest only, for benchmarks) (env WIRESK_WORKERS)")
+	flag.Int64Var(&cfg.MaxConns, "max-conns", cfg.MaxConns, "HTTP connections open at once; more wait until one closes (env WIRESK_MAX_CONNS)")
 	flag.StringVar(&cfg.Backend, "backend", cfg.Backend, "embedded (bbolt, default) or aws (DynamoDB + SQS through the AWS SDK configuration) (env WIRESK_BACKEND)")
 	flag.DurationVar(&cfg.Visibility, "visibility-timeout", cfg.Visibility, "how long a received job stays hidden before it is redelivered; longer than any Run takes (env WIRESK_VISIBILITY_TIMEOUT)")
 	flag.Int64Var(&cfg.GroupRunsPerMinute, "group-runs-per-minute", cfg.GroupRunsPerMinute, "Runs each Group's webhooks may start a minute, 429 rate_limited above it; 0 for no cap (env WIRESK_GROUP_RUNS_PER_MINUTE)")
 	flag.Parse()
-	if cfg.MaxBody < 1 || cfg.MaxReceives < 1 || cfg.Workers < 0 || cfg.GroupRunsPerMinute < 0 {
-		fmt.Fprintln(os.Stderr, "wiresk: -max-body and -max-receives must be at least 1, -workers at least 0")
+	if cfg.MaxBody < 1 || cfg.MaxReceives < 1 || cfg.MaxConns < 1 || cfg.Workers < 0 || cfg.GroupRunsPerMinute < 0 {
+		fmt.Fprintln(os.Stderr, "wiresk: -max-body, -max-receives and -max-conns must be at least 1, -workers and -group-runs-per-minute at least 0")
 		os.Exit(2)
 	}
 

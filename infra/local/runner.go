@@ -38,7 +38,9 @@ type config struct {
 	MaxBody, MaxReceives, Workers        int64
 	// GroupRunsPerMinute caps the Runs each Group's webhooks start (0: no cap).
 	GroupRunsPerMinute int64
-	Visibility         time.Duration
+	// MaxConns caps the HTTP connections open at once.
+	MaxConns   int64
+	Visibility time.Duration
 
 	// Backend "aws" runs on DynamoDB and SQS instead of the embedded
 	// adapters; the rest configures it.
@@ -89,10 +91,13 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	}
 	steps := step.Catalog{"http": {"request": &step.HTTP{Client: step.NewHTTPClient(guard), Guard: guard}}}
 
+	limits := defaultLimits
+	limits.MaxConns = int(cfg.MaxConns)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	ln = limitListener(ln, limits.MaxConns)
 	base := "http://" + ln.Addr().String()
 	public := cfg.PublicURL
 	if public == "" {
@@ -130,7 +135,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
 	mux.HandleFunc("/dev/echo", echo)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	srv := newServer(mux, limits)
 
 	// A Run is leased as long as its message stays hidden, so a delivery that
 	// crashed is taken over as soon as its message comes back.

@@ -51,13 +51,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// newClient returns a client of the shared DynamoDB Local.
+// newClient returns a client of the shared DynamoDB Local, with the
+// option every client of the store uses.
 func newClient(optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	return dynamodb.New(dynamodb.Options{
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("wiresk", "wiresk", ""),
 		BaseEndpoint: aws.String(endpoint),
-	}, optFns...)
+	}, append([]func(*dynamodb.Options){dynamo.ValidateResponseChecksum}, optFns...)...)
 }
 
 var (
