@@ -47,14 +47,15 @@ func TestCatalogAppsPKCE(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Create: %v", err)
 			}
-			au, err := url.Parse(v.AuthorizeURL)
+			providerURL := e.start(v.AuthorizeURL)
+			au, err := url.Parse(providerURL)
 			if err != nil {
 				t.Fatal(err)
 			}
 			aq := au.Query()
 			if app.OAuth.PKCE != "S256" {
 				if aq.Has("code_challenge") || aq.Has("code_challenge_method") {
-					t.Errorf("authorization URL %s has a PKCE challenge; %s declares none", v.AuthorizeURL, app.ID)
+					t.Errorf("authorization URL %s has a PKCE challenge; %s declares none", providerURL, app.ID)
 				}
 				return
 			}
@@ -66,7 +67,7 @@ func TestCatalogAppsPKCE(t *testing.T) {
 			if got, want := aq.Get("code_challenge_method"), "S256"; got != want {
 				t.Errorf("code_challenge_method = %q, want %q", got, want)
 			}
-			res := e.svc.Callback(ctx, e.authorize(v.AuthorizeURL))
+			res := e.svc.Callback(ctx, e.authorizeAt(providerURL), e.cookies())
 			if !res.OK {
 				t.Fatalf("Callback = %+v, want OK", res)
 			}
