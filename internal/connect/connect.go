@@ -263,8 +263,10 @@ func setFields(m map[string]bool) string {
 // or reconnecting an OAuth Connection, the URL to send the user to.
 type View struct {
 	connection.Connection
-	// AuthorizeURL is the provider's authorization URL (with the state
-	// and the PKCE challenge), valid for connection.StateTTL.
+	// AuthorizeURL is the start link of the authorization (see Start),
+	// valid for connection.StateTTL: it binds the browser that opens it
+	// and redirects to the provider's authorization URL (with the state
+	// and the PKCE challenge).
 	AuthorizeURL string `json:"authorizeUrl,omitempty"`
 }
 
