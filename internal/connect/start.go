@@ -96,25 +96,29 @@ func (s *Service) Start(query url.Values) StartResult {
 		return refused(http.StatusBadRequest, "Authorization link expired",
 			"This authorization link expired: links are valid for "+strconv.Itoa(int(connection.StateTTL/time.Minute))+" minutes."+startAgain, reasonExpiredState)
 	}
-	pu, err := url.Parse(to)
-	state := ""
-	if err == nil {
+	var state string
+	if pu, err := url.Parse(to); err == nil {
 		state = pu.Query().Get("state")
 	}
-	su, serr := url.Parse(s.StartURL)
-	if state == "" || serr != nil {
+	if state == "" { // Wiresk signs only URLs with a state
 		return refused(http.StatusBadRequest, "Authorization link not valid",
 			"This authorization link carries no state."+startAgain, reasonInvalidLink)
 	}
-	return StartResult{Redirect: to, Cookie: &http.Cookie{
-		Name:     bindingCookieName(state),
-		Value:    s.mac(bindingLabel, state),
-		Path:     path.Dir(su.Path),
-		MaxAge:   int((min(left, connection.StateTTL) + time.Second - 1) / time.Second),
-		HttpOnly: true,
-		Secure:   su.Scheme == "https",
-		SameSite: http.SameSiteLaxMode,
-	}, Status: http.StatusFound}
+	c := s.bindingCookie(state)
+	c.Value = s.mac(bindingLabel, state)
+	// Rounded up, so that a fresh link's cookie says the state's 10 minutes.
+	c.MaxAge = int((min(left, connection.StateTTL) + time.Second - 1) / time.Second)
+	return StartResult{Redirect: to, Cookie: c, Status: http.StatusFound}
+}
+
+// bindingCookie returns state's binding cookie without its value: its name,
+// and the attributes Start sets it with and the callback clears it with.
+func (s *Service) bindingCookie(state string) *http.Cookie {
+	c := &http.Cookie{Name: bindingCookieName(state), Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	if u, err := url.Parse(s.StartURL); err == nil {
+		c.Path, c.Secure = path.Dir(u.Path), u.Scheme == "https"
+	}
+	return c
 }
 
 // bound reports whether cookies hold the binding cookie of state with the
@@ -128,10 +132,8 @@ func (s *Service) bound(state string, cookies []*http.Cookie) (ok bool, clear *h
 			continue
 		}
 		if clear == nil {
-			clear = &http.Cookie{Name: name, Value: "", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode}
-			if su, err := url.Parse(s.StartURL); err == nil {
-				clear.Path, clear.Secure = path.Dir(su.Path), su.Scheme == "https"
-			}
+			clear = s.bindingCookie(state)
+			clear.MaxAge = -1
 		}
 		ok = ok || hmac.Equal([]byte(c.Value), want)
 	}
