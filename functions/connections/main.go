@@ -2,8 +2,9 @@
 // httpapi.Connections (Connection CRUD, test, reconnect, disconnect, audit,
 // and the apps catalog) behind API Gateway's JWT authorizer, over the
 // DynamoDB store and the Secrets Manager vault. Creating or reconnecting an
-// OAuth Connection answers an authorize URL whose redirect URI is
-// <public URL>/v1/oauth/callback, served by the oauthcallback function.
+// OAuth Connection answers an authorize URL <public URL>/v1/oauth/start?...
+// (the start link) whose provider authorization has the redirect URI
+// <public URL>/v1/oauth/callback; the oauthcallback function serves both.
 //
 // The OAuth state key (see package statekey) is read from the vault, and
 // made there if missing, on the first request; until it can be read every

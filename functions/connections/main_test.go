@@ -181,9 +181,18 @@ func authorizeURL(t *testing.T, h handler, ev events.APIGatewayV2HTTPRequest) *u
 	if got, want := v.Status, "pending"; got != want {
 		t.Errorf("connection status: got %q, want %q", got, want)
 	}
-	u, err := url.Parse(v.AuthorizeURL)
-	if err != nil || v.AuthorizeURL == "" {
-		t.Fatalf("authorizeUrl %q: %v", v.AuthorizeURL, err)
+	// The authorizeUrl is the start link, on the API's own domain (the
+	// redirect URI's), carrying the provider's authorization URL.
+	link, err := url.Parse(v.AuthorizeURL)
+	if err != nil || link.Path != "/v1/oauth/start" {
+		t.Fatalf("authorizeUrl %q (%v), want the start link", v.AuthorizeURL, err)
+	}
+	u, err := url.Parse(link.Query().Get("to"))
+	if err != nil || u.Host == "" {
+		t.Fatalf("the start link %q carries no provider URL (%v)", v.AuthorizeURL, err)
+	}
+	if got, want := link.Scheme+"://"+link.Host+"/v1/oauth/callback", u.Query().Get("redirect_uri"); got != want {
+		t.Errorf("start link on %s, want it next to the redirect URI %s", got, want)
 	}
 	return u
 }

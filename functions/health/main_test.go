@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -115,12 +117,18 @@ func TestRefreshesExpiringTokens(t *testing.T) {
 	// callback.
 	hc := step.NewHTTPClient(cfg.Guard)
 	svc := &connect.Service{Store: store, Vault: vault, Authz: &manage.Service{Store: store}, Catalog: cat,
-		StateKey: bytes.Repeat([]byte("k"), 32), CallbackURL: callbackURL, HTTPClient: hc, Apps: &appcall.Client{HTTP: hc}}
+		StateKey: bytes.Repeat([]byte("k"), 32), CallbackURL: callbackURL, StartURL: strings.TrimSuffix(callbackURL, "/callback") + "/start",
+		HTTPClient: hc, Apps: &appcall.Client{HTTP: hc}}
 	v, err := svc.Create(ctx, auth.Identity{UserID: owner}, groupID, connect.CreateInput{Name: "Test IdP", App: "idp", AuthType: "oauth2"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := svc.Callback(ctx, idp.Authorize(t, v.AuthorizeURL)); !res.OK {
+	link, err := url.Parse(v.AuthorizeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := svc.Start(link.Query())
+	if res := svc.Callback(ctx, idp.Authorize(t, start.Redirect), []*http.Cookie{start.Cookie}); !res.OK {
 		t.Fatalf("callback: %+v", res)
 	}
 	before, err := vault.Get(ctx, connection.SecretName(v.ID))

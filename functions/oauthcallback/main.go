@@ -1,9 +1,13 @@
-// Command oauthcallback is the Lambda function of the OAuth callback,
-// GET /v1/oauth/callback (httpapi.NewOAuthCallback): the provider sends the
-// user's browser back there after consent, and the function takes the
-// single-use state, exchanges the code (PKCE), stores the tokens in Secrets
-// Manager and shows a small page, or redirects to WIRESK_OAUTH_RETURN_URL.
-// The route has no JWT authorizer: the state is the check.
+// Command oauthcallback is the Lambda function of the OAuth browser routes.
+// GET /v1/oauth/start (httpapi.NewOAuthStart) is where the authorizeUrl of
+// a Connection points: it checks the link's HMAC, sets the cookie that binds
+// the browser to the authorization and redirects to the provider.
+// GET /v1/oauth/callback (httpapi.NewOAuthCallback) is where the provider
+// sends the browser back after consent: the function checks that cookie,
+// takes the single-use state, exchanges the code (PKCE), stores the tokens
+// in Secrets Manager and shows a small page, or redirects to
+// WIRESK_OAUTH_RETURN_URL. The routes have no JWT authorizer: the link's
+// HMAC, the state and the cookie are the checks.
 //
 // The code is exchanged with the redirect URI <public URL>/v1/oauth/callback,
 // the one the connections function put in the authorize URL; the OAuth state
@@ -75,10 +79,10 @@ func main() {
 	lambda.Start(newHandler(cfg, d))
 }
 
-// newHandler returns the Lambda handler: the OAuth callback HTTP handler
-// behind the API Gateway v2 adapter.
+// newHandler returns the Lambda handler: the OAuth start and callback HTTP
+// handlers behind the API Gateway v2 adapter.
 func newHandler(cfg config, d deps) handler {
 	return httpadapter.NewV2(connectweb.Handler(cfg, d, func(svc *connect.Service) http.Handler {
-		return httpapi.NewOAuthCallback(svc, svc.Logger)
+		return httpapi.NewOAuthBrowser(svc, svc.Logger)
 	})).ProxyWithContext
 }

@@ -115,10 +115,11 @@ func testConfig(t *testing.T, kv ...string) config {
 // authorize plays the connections function (the same store and vault, the
 // state key in the vault or key) and the user's browser: it creates an
 // oauth2 Connection of the app "idp" with callbackURL as its redirect URI,
-// follows the authorize URL through the provider's login and consent, and
-// returns the Connection's id and the query the provider sends the browser
-// back with.
-func (e env) authorize(t *testing.T, callbackURL string, key []byte) (string, url.Values) {
+// opens the start link (through h's GET /v1/oauth/start, or, when h is
+// nil, the starter's own), follows the provider's URL through its login
+// and consent, and returns the Connection's id, the query the provider
+// sends the browser back with, and the browser's cookies.
+func (e env) authorize(t *testing.T, h handler, callbackURL string, key []byte) (string, url.Values, []string) {
 	t.Helper()
 	ctx := context.Background()
 	if key == nil {
@@ -128,24 +129,61 @@ func (e env) authorize(t *testing.T, callbackURL string, key []byte) (string, ur
 		}
 	}
 	starter := &connect.Service{Store: e.store, Vault: e.vault, Authz: &manage.Service{Store: e.store}, Catalog: e.catalog,
-		StateKey: key, CallbackURL: callbackURL}
+		StateKey: key, CallbackURL: callbackURL, StartURL: strings.TrimSuffix(callbackURL, "/callback") + "/start"}
 	v, err := starter.Create(ctx, auth.Identity{UserID: owner}, groupID, connect.CreateInput{Name: "Test IdP", App: "idp", AuthType: "oauth2"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v.ID, e.idp.Authorize(t, v.AuthorizeURL)
+	link, err := url.Parse(v.AuthorizeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h == nil {
+		res := starter.Start(link.Query())
+		return v.ID, e.idp.Authorize(t, res.Redirect), []string{res.Cookie.Name + "=" + res.Cookie.Value}
+	}
+	ev := readEvent(t)
+	ev.RouteKey, ev.RawPath, ev.RequestContext.HTTP.Path = "GET /v1/oauth/start", link.Path, link.Path
+	ev.RequestContext.RouteKey = ev.RouteKey
+	setQuery(&ev, link.Query())
+	ev.RequestContext.DomainName, ev.Headers["host"] = link.Host, link.Host
+	resp := invoke(t, h, ev)
+	if got, want := resp.StatusCode, http.StatusFound; got != want {
+		t.Fatalf("GET the start link: status %d, want %d (%s)", got, want, resp.Body)
+	}
+	var cookies []string
+	for _, sc := range resp.Cookies {
+		c, err := http.ParseSetCookie(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || !c.Secure || c.Path != "/v1/oauth" {
+			t.Errorf("the start link sets %q, want an HttpOnly, SameSite=Lax, Secure cookie for /v1/oauth", sc)
+		}
+		cookies = append(cookies, c.Name+"="+c.Value)
+	}
+	if len(cookies) != 1 {
+		t.Fatalf("the start link sets cookies %q, want one", resp.Cookies)
+	}
+	return v.ID, e.idp.Authorize(t, resp.Headers["Location"]), cookies
 }
 
-// callbackEvent is the sample with the provider's query q, received on
-// domain.
-func callbackEvent(t *testing.T, q url.Values, domain string) events.APIGatewayV2HTTPRequest {
-	t.Helper()
-	ev := readEvent(t)
+// setQuery sets the query of ev to q.
+func setQuery(ev *events.APIGatewayV2HTTPRequest, q url.Values) {
 	ev.RawQueryString = q.Encode()
 	ev.QueryStringParameters = map[string]string{}
 	for k := range q {
 		ev.QueryStringParameters[k] = q.Get(k)
 	}
+}
+
+// callbackEvent is the sample with the provider's query q and the
+// browser's cookies, received on domain.
+func callbackEvent(t *testing.T, q url.Values, cookies []string, domain string) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	ev := readEvent(t)
+	setQuery(&ev, q)
+	ev.Cookies = cookies
 	ev.RequestContext.DomainName = domain
 	ev.Headers["host"] = domain
 	return ev
@@ -191,12 +229,25 @@ func TestCallbackCompletesTheAuthorization(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, tt.callbackURL)
 			h := newHandler(testConfig(t, "WIRESK_PUBLIC_URL", tt.publicURL), e.deps())
-			id, q := e.authorize(t, tt.callbackURL, nil)
-			ev := callbackEvent(t, q, sampleDomain)
+			id, q, cookies := e.authorize(t, h, tt.callbackURL, nil)
 
-			resp := invoke(t, h, ev)
+			// Another browser, without the start's cookie, is refused.
+			resp := invoke(t, h, callbackEvent(t, q, nil, sampleDomain))
+			if got, want := resp.StatusCode, http.StatusForbidden; got != want {
+				t.Errorf("status without the cookie: got %d, want %d (%s)", got, want, resp.Body)
+			}
+			if got, want := e.idp.Exchanges.Load(), int64(0); got != want {
+				t.Errorf("code exchanges without the cookie: got %d, want %d", got, want)
+			}
+
+			ev := callbackEvent(t, q, cookies, sampleDomain)
+
+			resp = invoke(t, h, ev)
 			if got, want := resp.StatusCode, http.StatusOK; got != want {
 				t.Fatalf("status: got %d, want %d (%s)", got, want, resp.Body)
+			}
+			if len(resp.Cookies) != 1 || !strings.Contains(resp.Cookies[0], "Max-Age=0") {
+				t.Errorf("Set-Cookie %q, want the binding cookie cleared", resp.Cookies)
 			}
 			if got, want := resp.Headers["Content-Type"], "text/html; charset=utf-8"; got != want {
 				t.Errorf("Content-Type: got %q, want %q", got, want)
@@ -223,14 +274,14 @@ func TestCallbackCompletesTheAuthorization(t *testing.T) {
 }
 
 // TestCallbackNeedsTheSharedStateKey checks why the state key lives in the
-// vault: an authorization started with another key fails its PKCE check
-// at the provider.
+// vault: an authorization started with another key (its start link and
+// cookie, its PKCE verifier) fails.
 func TestCallbackNeedsTheSharedStateKey(t *testing.T) {
 	callbackURL := "https://" + sampleDomain + "/v1/oauth/callback"
 	e := newEnv(t, callbackURL)
 	h := newHandler(testConfig(t), e.deps())
-	id, q := e.authorize(t, callbackURL, bytes.Repeat([]byte("x"), statekey.Size))
-	resp := invoke(t, h, callbackEvent(t, q, sampleDomain))
+	id, q, cookies := e.authorize(t, nil, callbackURL, bytes.Repeat([]byte("x"), statekey.Size))
+	resp := invoke(t, h, callbackEvent(t, q, cookies, sampleDomain))
 	if resp.StatusCode < 400 {
 		t.Errorf("status: got %d, want a failure (%s)", resp.StatusCode, resp.Body)
 	}
@@ -243,8 +294,8 @@ func TestCallbackRedirectsToTheReturnURL(t *testing.T) {
 	callbackURL := "https://" + sampleDomain + "/v1/oauth/callback"
 	e := newEnv(t, callbackURL)
 	h := newHandler(testConfig(t, "WIRESK_OAUTH_RETURN_URL", "https://app.example.com/connections"), e.deps())
-	id, q := e.authorize(t, callbackURL, nil)
-	resp := invoke(t, h, callbackEvent(t, q, sampleDomain))
+	id, q, cookies := e.authorize(t, h, callbackURL, nil)
+	resp := invoke(t, h, callbackEvent(t, q, cookies, sampleDomain))
 	if got, want := resp.StatusCode, http.StatusSeeOther; got != want {
 		t.Fatalf("status: got %d, want %d (%s)", got, want, resp.Body)
 	}
@@ -271,8 +322,9 @@ func TestSampleEvent(t *testing.T) {
 	}
 	e := newEnv(t, "https://"+sampleDomain+"/v1/oauth/callback")
 	resp := invoke(t, newHandler(testConfig(t), e.deps()), ev)
-	// No such state: a page saying so, without the code or the state.
-	if got, want := resp.StatusCode, http.StatusBadRequest; got != want {
+	// A state from a browser that did not start it: a page saying so,
+	// without the code or the state.
+	if got, want := resp.StatusCode, http.StatusForbidden; got != want {
 		t.Errorf("status: got %d, want %d (%s)", got, want, resp.Body)
 	}
 	q := url.Values{}
@@ -306,8 +358,8 @@ func TestStateKeyLoadsOnFirstRequestAndAfterAFailure(t *testing.T) {
 	}
 	fail = false
 	for range 3 {
-		if got, want := invoke(t, h, readEvent(t)).StatusCode, http.StatusBadRequest; got != want {
-			t.Fatalf("status once the key is readable: got %d, want %d (the sample's unknown state)", got, want)
+		if got, want := invoke(t, h, readEvent(t)).StatusCode, http.StatusForbidden; got != want {
+			t.Fatalf("status once the key is readable: got %d, want %d (the sample's state, without its cookie)", got, want)
 		}
 	}
 	if got, want := calls, 2; got != want {

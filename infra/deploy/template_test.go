@@ -47,9 +47,6 @@ var functions = map[string]string{
 // hookRoute is the one route of the trigger function.
 const hookRoute = "POST /v1/hooks/{routingKey}"
 
-// callbackRoute is the one route of the OAuth callback function.
-const callbackRoute = "GET " + httpapi.OAuthCallbackPath
-
 var parsed = sync.OnceValues(func() (*deploy.Template, error) {
 	return deploy.Open(filepath.Join(root, "template.yaml"))
 })
@@ -314,7 +311,7 @@ func TestRoutesMatchHandlers(t *testing.T) {
 			}
 		case "OAuthCallbackFunction":
 			if got, want := e.authorizer, "NONE"; got != want {
-				t.Errorf("%s %s: Auth.Authorizer %q, want %q (the provider redirects a browser, which has no JWT; the state is the check)", e.function, e.route, got, want)
+				t.Errorf("%s %s: Auth.Authorizer %q, want %q (a browser opens these routes, and has no JWT; the signed link, the state and the cookie are the checks)", e.function, e.route, got, want)
 			}
 		case "ManageFunction", "ConnectionsFunction":
 			if e.authorizer != "" {
@@ -327,12 +324,10 @@ func TestRoutesMatchHandlers(t *testing.T) {
 	if got, want := byFunction["TriggerFunction"], []string{hookRoute}; !slices.Equal(got, want) {
 		t.Errorf("TriggerFunction routes: got %q, want %q", got, want)
 	}
-	if got, want := byFunction["OAuthCallbackFunction"], []string{callbackRoute}; !slices.Equal(got, want) {
-		t.Errorf("OAuthCallbackFunction routes: got %q, want %q", got, want)
-	}
 	mgmt := httpapi.NewManagement(nil, auth.APIGateway{}, "https://hooks.example", nil)
 	conns := httpapi.NewConnections(nil, auth.APIGateway{}, nil)
-	for name, h := range map[string]interface{ Routes() []string }{"ManageFunction": mgmt, "ConnectionsFunction": conns} {
+	browser := httpapi.NewOAuthBrowser(&connect.Service{}, nil)
+	for name, h := range map[string]interface{ Routes() []string }{"ManageFunction": mgmt, "ConnectionsFunction": conns, "OAuthCallbackFunction": browser} {
 		got, want := slices.Clone(byFunction[name]), h.Routes()
 		sort.Strings(got)
 		sort.Strings(want)
@@ -368,19 +363,21 @@ func TestRoutesMatchHandlers(t *testing.T) {
 	if got, want := serve(&httpapi.Hooks{Ingest: &ingest.Service{}}, hookRoute), http.StatusUnauthorized; got != want {
 		t.Errorf("hooks handler, %s: got %d, want %d", hookRoute, got, want)
 	}
-	// The callback route reaches the callback: without a state it answers
-	// 400 (a page saying so); it answers its one path and method only.
-	callback := httpapi.NewOAuthCallback(&connect.Service{}, nil)
+	// The OAuth routes reach the start and the callback: without a signed
+	// link or a state they answer 400 (a page saying so), or 503 when the
+	// state key is missing; they answer their paths and method only.
 	for _, r := range byFunction["OAuthCallbackFunction"] {
-		if got, want := serve(callback, r), http.StatusBadRequest; got != want {
-			t.Errorf("callback handler, %s without a state: got %d, want %d", r, got, want)
+		if got := serve(browser, r); got != http.StatusBadRequest && got != http.StatusServiceUnavailable {
+			t.Errorf("OAuth handler, %s without a link or state: got %d, want 400 or 503", r, got)
 		}
 	}
-	if got, want := serve(callback, "POST "+httpapi.OAuthCallbackPath), http.StatusMethodNotAllowed; got != want {
-		t.Errorf("callback handler, POST: got %d, want %d", got, want)
+	for _, p := range []string{httpapi.OAuthStartPath, httpapi.OAuthCallbackPath} {
+		if got, want := serve(browser, "POST "+p), http.StatusMethodNotAllowed; got != want {
+			t.Errorf("OAuth handler, POST %s: got %d, want %d", p, got, want)
+		}
 	}
-	if got, want := serve(callback, "GET /v1/oauth/other"), http.StatusNotFound; got != want {
-		t.Errorf("callback handler, another path: got %d, want %d", got, want)
+	if got, want := serve(browser, "GET /v1/oauth/other"), http.StatusNotFound; got != want {
+		t.Errorf("OAuth handler, another path: got %d, want %d", got, want)
 	}
 }
 

@@ -120,7 +120,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	}
 	guarded := step.NewHTTPClient(guard)
 	conns := &connect.Service{Store: store, Vault: b.vault, Authz: svc, Catalog: cat, Apps: &appcall.Client{HTTP: guarded},
-		StateKey: stateKey, CallbackURL: public + httpapi.OAuthCallbackPath, ReturnURL: cfg.OAuthReturnURL, HTTPClient: guarded, Logger: log}
+		StateKey: stateKey, CallbackURL: public + httpapi.OAuthCallbackPath, StartURL: public + httpapi.OAuthStartPath, ReturnURL: cfg.OAuthReturnURL, HTTPClient: guarded, Logger: log}
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.HooksPrefix, hooks)
 	mux.Handle("/v1/", httpapi.NewManagement(svc, jwtAuth, public, log))
@@ -128,7 +128,10 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	for _, pattern := range connsAPI.Routes() {
 		mux.Handle(pattern, connsAPI)
 	}
-	mux.Handle("GET "+httpapi.OAuthCallbackPath, httpapi.NewOAuthCallback(conns, log))
+	oauthAPI := httpapi.NewOAuthBrowser(conns, log)
+	for _, pattern := range oauthAPI.Routes() {
+		mux.Handle(pattern, oauthAPI)
+	}
 	mux.HandleFunc("GET /dev/whoami", whoami)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

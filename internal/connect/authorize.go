@@ -75,8 +75,8 @@ func (s *Service) createOAuth(ctx context.Context, who auth.Identity, app *catal
 	return View{Connection: c, AuthorizeURL: authURL}, nil
 }
 
-// startAuthorization returns the authorization URL of Connection c and the
-// state record to store (nothing is written).
+// startAuthorization returns the start link of Connection c's authorization
+// (see Start) and the state record to store (nothing is written).
 func (s *Service) startAuthorization(app *catalog.App, c connection.Connection, client oauth.Client, userID string) (string, connection.OAuthState, error) {
 	f, err := s.flow()
 	if err != nil {
@@ -98,7 +98,11 @@ func (s *Service) startAuthorization(app *catalog.App, c connection.Connection, 
 		ID: connection.StateID(a.State), GroupID: c.GroupID, ConnectionID: c.ID, CreatedBy: userID,
 		RedirectURI: s.CallbackURL, ExpiresAt: now.Add(connection.StateTTL), CreatedAt: now,
 	}
-	return a.URL, st, nil
+	link, err := s.startLink(a.URL, st.ExpiresAt)
+	if err != nil {
+		return "", connection.OAuthState{}, err
+	}
+	return link, st, nil
 }
 
 // Reason codes of a callback's Redirect.
@@ -119,7 +123,12 @@ const (
 const startAgain = " Nothing was changed. Start again from Reconnect in Wiresk."
 
 // Callback completes an OAuth authorization from the query of the
-// provider's redirect to the callback URL. The state is single use: it is
+// provider's redirect to the callback URL and the cookies of the browser.
+// The browser must present the cookie that Start set for the state: without
+// it (another browser, or a provider link that did not go through the
+// start link) the callback is refused with 403 and reason
+// browser_mismatch, before the state is even read, so nothing is taken,
+// exchanged or stored. The state is single use: it is
 // taken from the store (replayed, forged or unknown states are refused, and
 // so is one past its 10 minutes), and it names the Group and the Connection
 // it was issued for, which must still exist. A provider's error (the user
@@ -132,21 +141,37 @@ const startAgain = " Nothing was changed. Start again from Reconnect in Wiresk."
 // A failure at any point leaves the Connection and its secret as they
 // were. The result says what happened, with the status to answer and a
 // sentence for the user.
-func (s *Service) Callback(ctx context.Context, query url.Values) CallbackResult {
-	res, reason := s.callback(ctx, query)
+//
+// The result clears the binding cookie whenever the browser presented one.
+func (s *Service) Callback(ctx context.Context, query url.Values, cookies []*http.Cookie) CallbackResult {
+	var clear *http.Cookie
+	res, reason := func() (CallbackResult, string) {
+		code, state, perr := oauth.ParseCallback(query)
+		if state == "" {
+			return failed(http.StatusBadRequest, "Authorization not completed",
+				"This page was opened without the state Wiresk sends to the provider, so it cannot tell which connection it is for."+startAgain), reasonMissingState
+		}
+		var ok bool
+		ok, clear = s.bound(state, cookies)
+		if !ok || len(s.StateKey) < oauth.MinStateKeyBytes {
+			s.log().InfoContext(ctx, "oauth callback refused: the browser did not start this authorization", "cookie", clear != nil)
+			return failed(http.StatusForbidden, "Authorization not started in this browser",
+				"Wiresk completes an authorization only in the browser that opened its authorization link from Wiresk, and this browser did not. "+
+					"If you did not start connecting an app to Wiresk just now, someone may have sent you their link: close this window."+
+					" Otherwise start again from Reconnect in Wiresk, in this browser. Nothing was changed."), ReasonBrowserMismatch
+		}
+		return s.callback(ctx, code, state, perr)
+	}()
+	res.Reason = reason
+	res.ClearCookie = clear
 	if s.ReturnURL != "" {
 		res.Redirect = s.returnURL(res, reason)
 	}
 	return res
 }
 
-func (s *Service) callback(ctx context.Context, query url.Values) (CallbackResult, string) {
+func (s *Service) callback(ctx context.Context, code, state string, perr error) (CallbackResult, string) {
 	log := s.log()
-	code, state, perr := oauth.ParseCallback(query)
-	if state == "" {
-		return failed(http.StatusBadRequest, "Authorization not completed",
-			"This page was opened without the state Wiresk sends to the provider, so it cannot tell which connection it is for."+startAgain), reasonMissingState
-	}
 	st, err := s.Store.TakeOAuthState(ctx, connection.StateID(state))
 	if errors.Is(err, wiresk.ErrNotFound) {
 		log.InfoContext(ctx, "oauth callback with an unknown or used state")

@@ -64,15 +64,18 @@ func TestCallbackRefusals(t *testing.T) {
 	ctx := t.Context()
 
 	t.Run("missing state", func(t *testing.T) {
-		wantRefused(t, e.svc.Callback(ctx, url.Values{"code": {"abc"}}), http.StatusBadRequest, "", "Start again")
+		wantRefused(t, e.svc.Callback(ctx, url.Values{"code": {"abc"}}, e.cookies()), http.StatusBadRequest, "", "Start again")
 	})
 
 	t.Run("forged state", func(t *testing.T) {
 		v := e.createIdP("Forged")
 		u := e.snapshot(v.ID)
 		q := e.authorize(v.AuthorizeURL)
-		q.Set("state", oauth.NewState())
-		wantRefused(t, e.svc.Callback(ctx, q), http.StatusBadRequest, "", "not one Wiresk issued")
+		forged := oauth.NewState()
+		q.Set("state", forged)
+		wantRefused(t, e.svc.Callback(ctx, q, e.cookies()), http.StatusForbidden, "", "did not")
+		// Even from a browser bound to it, a state Wiresk did not issue.
+		wantRefused(t, e.svc.Callback(ctx, q, []*http.Cookie{e.svc.BindingCookie(forged)}), http.StatusBadRequest, "", "not one Wiresk issued")
 		e.assertUnchanged(v.ID, u)
 		if got := e.idp.Exchanges.Load(); got != 0 {
 			t.Errorf("exchanges = %d, want 0", got)
@@ -82,11 +85,11 @@ func TestCallbackRefusals(t *testing.T) {
 	t.Run("replayed state", func(t *testing.T) {
 		v := e.createIdP("Replayed")
 		q := e.authorize(v.AuthorizeURL)
-		if res := e.svc.Callback(ctx, q); !res.OK {
+		if res := e.svc.Callback(ctx, q, e.cookies()); !res.OK {
 			t.Fatalf("first Callback = %+v", res)
 		}
 		u := e.snapshot(v.ID)
-		wantRefused(t, e.svc.Callback(ctx, q), http.StatusBadRequest, "", "already used")
+		wantRefused(t, e.svc.Callback(ctx, q, e.cookies()), http.StatusBadRequest, "", "already used")
 		e.assertUnchanged(v.ID, u)
 		e.creds(v.ID)
 	})
@@ -97,13 +100,13 @@ func TestCallbackRefusals(t *testing.T) {
 		q := e.authorize(v.AuthorizeURL)
 		n := e.idp.Exchanges.Load()
 		e.clock.Advance(connection.StateTTL + time.Second)
-		wantRefused(t, e.svc.Callback(ctx, q), http.StatusBadRequest, v.ID, "expired")
+		wantRefused(t, e.svc.Callback(ctx, q, e.cookies()), http.StatusBadRequest, v.ID, "expired")
 		e.assertUnchanged(v.ID, u)
 		if got := e.idp.Exchanges.Load(); got != n {
 			t.Errorf("an expired state was exchanged")
 		}
 		// Single use even when refused.
-		wantRefused(t, e.svc.Callback(ctx, q), http.StatusBadRequest, "", "already used")
+		wantRefused(t, e.svc.Callback(ctx, q, e.cookies()), http.StatusBadRequest, "", "already used")
 	})
 
 	t.Run("state of another Group's connection", func(t *testing.T) {
@@ -121,7 +124,7 @@ func TestCallbackRefusals(t *testing.T) {
 		}
 		q.Set("state", raw)
 		n := e.idp.Exchanges.Load()
-		wantRefused(t, e.svc.Callback(ctx, q), http.StatusBadRequest, v.ID, "no longer exists")
+		wantRefused(t, e.svc.Callback(ctx, q, []*http.Cookie{e.svc.BindingCookie(raw)}), http.StatusBadRequest, v.ID, "no longer exists")
 		e.assertUnchanged(v.ID, u)
 		if got := e.idp.Exchanges.Load(); got != n {
 			t.Errorf("a foreign state was exchanged")
@@ -137,12 +140,12 @@ func TestCallbackRefusals(t *testing.T) {
 		if q.Get("error") != "access_denied" {
 			t.Fatalf("callback query = %v, want error=access_denied", q)
 		}
-		wantRefused(t, e.svc.Callback(ctx, q), http.StatusBadRequest, v.ID, "declined")
+		wantRefused(t, e.svc.Callback(ctx, q, e.cookies()), http.StatusBadRequest, v.ID, "declined")
 		e.assertUnchanged(v.ID, u)
 		if got := e.conn(v.ID).Status; got != connection.StatusPending {
 			t.Errorf("Status = %q, want still pending", got)
 		}
-		wantRefused(t, e.svc.Callback(ctx, q), http.StatusBadRequest, "", "already used")
+		wantRefused(t, e.svc.Callback(ctx, q, e.cookies()), http.StatusBadRequest, "", "already used")
 	})
 
 	t.Run("PKCE mismatch", func(t *testing.T) {
@@ -150,16 +153,17 @@ func TestCallbackRefusals(t *testing.T) {
 		u := e.snapshot(v.ID)
 		// The authorization request carries another challenge than the one
 		// of the state's verifier: the exchange is refused.
-		au, _ := url.Parse(v.AuthorizeURL)
+		au, _ := url.Parse(e.start(v.AuthorizeURL))
 		aq := au.Query()
 		sum := sha256.Sum256([]byte(oauth.Verifier([]byte("another-key-another-key-another-key!"), aq.Get("state"))))
 		aq.Set("code_challenge", base64.RawURLEncoding.EncodeToString(sum[:]))
 		au.RawQuery = aq.Encode()
-		q := e.authorize(au.String())
-		wantRefused(t, e.svc.Callback(ctx, q), http.StatusBadGateway, v.ID, "PKCE")
+		q := e.authorizeAt(au.String())
+		wantRefused(t, e.svc.Callback(ctx, q, e.cookies()), http.StatusBadGateway, v.ID, "PKCE")
 		e.assertUnchanged(v.ID, u)
 
-		// Another deployment's state key derives another verifier too.
+		// Another deployment's state key derives another binding (and
+		// another verifier): its callback refuses this browser.
 		rv, err := e.svc.Reconnect(ctx, e.owner, e.groupID, v.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -167,7 +171,7 @@ func TestCallbackRefusals(t *testing.T) {
 		q = e.authorize(rv.AuthorizeURL)
 		other := *e.svc
 		other.StateKey = []byte("a-different-state-key-of-enough-bytes!!")
-		wantRefused(t, other.Callback(ctx, q), http.StatusBadGateway, v.ID, "Start again")
+		wantRefused(t, other.Callback(ctx, q, e.cookies()), http.StatusForbidden, "", "did not")
 		e.assertUnchanged(v.ID, u)
 	})
 
@@ -177,7 +181,7 @@ func TestCallbackRefusals(t *testing.T) {
 		if err := e.svc.Delete(ctx, e.owner, e.groupID, v.ID); err != nil {
 			t.Fatal(err)
 		}
-		wantRefused(t, e.svc.Callback(ctx, q), http.StatusBadRequest, v.ID, "no longer exists")
+		wantRefused(t, e.svc.Callback(ctx, q, e.cookies()), http.StatusBadRequest, v.ID, "no longer exists")
 		if _, err := e.store.GetConnection(ctx, e.groupID, v.ID); wiresk.ErrorCode(err) != wiresk.ENotFound {
 			t.Errorf("the callback recreated a deleted connection: %v", err)
 		}
@@ -196,7 +200,7 @@ func TestCallbackRefusals(t *testing.T) {
 			t.Fatalf("AcquireLease = %v, %v", ok, err)
 		}
 		done := make(chan connect.CallbackResult, 1)
-		go func() { done <- e.svc.Callback(ctx, q) }()
+		go func() { done <- e.svc.Callback(ctx, q, e.cookies()) }()
 		select {
 		case res := <-done:
 			t.Fatalf("Callback returned %+v while another holder had the refresh lease", res)
@@ -218,7 +222,7 @@ func TestCallbackRefusals(t *testing.T) {
 		s := *e.svc
 		s.ReturnURL = "https://app.example.com/connections?tab=all"
 		v := e.createIdP("Returning")
-		res := s.Callback(ctx, e.authorize(v.AuthorizeURL))
+		res := s.Callback(ctx, e.authorize(v.AuthorizeURL), e.cookies())
 		if !res.OK {
 			t.Fatalf("Callback = %+v", res)
 		}
@@ -230,10 +234,17 @@ func TestCallbackRefusals(t *testing.T) {
 		if got, want := r.Query(), (url.Values{"tab": {"all"}, "connection": {v.ID}, "status": {"ok"}}); got.Encode() != want.Encode() {
 			t.Errorf("Redirect query = %v, want %v", got, want)
 		}
-		res = s.Callback(ctx, url.Values{"state": {oauth.NewState()}, "code": {"x"}})
-		r, _ = url.Parse(res.Redirect)
-		if got, want := r.Query().Get("status")+"/"+r.Query().Get("reason"), "error/invalid_state"; got != want {
-			t.Errorf("Redirect of a refused callback = %q, want status/reason %s", res.Redirect, want)
+		forged := oauth.NewState()
+		for _, c := range []struct {
+			cookies []*http.Cookie
+			want    string
+		}{{nil, "error/browser_mismatch"}, {[]*http.Cookie{s.BindingCookie(forged)}, "error/invalid_state"}} {
+			res = s.Callback(ctx, url.Values{"state": {forged}, "code": {"x"}}, c.cookies)
+			want := c.want
+			r, _ = url.Parse(res.Redirect)
+			if got := r.Query().Get("status") + "/" + r.Query().Get("reason"); got != want {
+				t.Errorf("Redirect of a refused callback = %q, want status/reason %s", res.Redirect, want)
+			}
 		}
 	})
 	scanFor(t, "the logs", []string{e.logs.String()}, e.secrets())

@@ -158,6 +158,12 @@ type Service struct {
 	// CallbackURL is the OAuth redirect URI, like
 	// https://api.example.com/v1/oauth/callback.
 	CallbackURL string
+	// StartURL is where the authorizeUrl of Create and Reconnect points,
+	// like https://api.example.com/v1/oauth/start: GET there (Start) binds
+	// the browser to the authorization with a cookie and redirects to the
+	// provider. The cookie's path is StartURL's directory, which must hold
+	// CallbackURL too.
+	StartURL string
 	// ReturnURL, when set, is where the callback sends the browser after
 	// an authorization, with ?connection=<id>&status=<ok|error> and, on
 	// error, &reason=<code>.
@@ -257,8 +263,10 @@ func setFields(m map[string]bool) string {
 // or reconnecting an OAuth Connection, the URL to send the user to.
 type View struct {
 	connection.Connection
-	// AuthorizeURL is the provider's authorization URL (with the state
-	// and the PKCE challenge), valid for connection.StateTTL.
+	// AuthorizeURL is the start link of the authorization (see Start),
+	// valid for connection.StateTTL: it binds the browser that opens it
+	// and redirects to the provider's authorization URL (with the state
+	// and the PKCE challenge).
 	AuthorizeURL string `json:"authorizeUrl,omitempty"`
 }
 
@@ -274,6 +282,7 @@ type Detail struct {
 type CallbackResult struct {
 	// Status is the HTTP status to answer with: 200 when connected, 400
 	// for a bad, expired or used state or an error the provider reported,
+	// 403 when the browser did not start the authorization,
 	// 502 when the exchange with the provider failed, 503 when Wiresk
 	// itself could not complete it.
 	Status int `json:"status"`
@@ -290,6 +299,13 @@ type CallbackResult struct {
 	// Redirect, when Service.ReturnURL is set, is where to send the
 	// browser instead of showing a page.
 	Redirect string `json:"redirect,omitempty"`
+	// Reason is the stable code of a failure, like expired_state or
+	// browser_mismatch (the reason of the ReturnURL redirect); empty when
+	// OK.
+	Reason string `json:"reason,omitempty"`
+	// ClearCookie, when set, is the Set-Cookie that removes the browser's
+	// binding cookie of the authorization.
+	ClearCookie *http.Cookie `json:"-"`
 }
 
 // HealthReport counts what CheckDue did.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -90,6 +91,8 @@ type env struct {
 	otherGroupID  string
 	secretsMu     sync.Mutex
 	secretsLogged []string // every secret the test used, for the leak scans
+	browserMu     sync.Mutex
+	browser       []*http.Cookie // the user's browser's binding cookies
 }
 
 // newEnv builds an env whose OAuth server issues 10-minute access tokens.
@@ -133,6 +136,7 @@ func newEnvOpts(t *testing.T, opts oauthtest.Options) *env {
 		Apps:        &appcall.Client{HTTP: step.NewHTTPClient(guard), MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
 		StateKey:    stateKey,
 		CallbackURL: e.idp.CallbackURL,
+		StartURL:    strings.TrimSuffix(e.idp.CallbackURL, "/callback") + "/start",
 		HTTPClient:  step.NewHTTPClient(guard),
 		Now:         e.clock.Now,
 		Logger:      slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -31,10 +31,44 @@ func (e *env) createIdP(name string) connect.View {
 	return v
 }
 
-// authorize follows the authorization URL like the user's browser and
-// returns the query of the redirect to the callback, remembering the
-// code and the PKCE verifier as secrets.
-func (e *env) authorize(authURL string) url.Values {
+// start opens the start link of an authorization like the user's browser:
+// it keeps the binding cookie Start sets (see cookies) and returns the
+// provider's authorization URL it redirects to.
+func (e *env) start(link string) string {
+	e.t.Helper()
+	u, err := url.Parse(link)
+	if err != nil || !strings.HasPrefix(link, e.svc.StartURL+"?") {
+		e.t.Fatalf("authorize URL %q, want the start link %s?...", link, e.svc.StartURL)
+	}
+	res := e.svc.Start(u.Query())
+	if res.Redirect == "" || res.Cookie == nil {
+		e.t.Fatalf("Start(%s) = %+v, want a redirect and a cookie", link, res)
+	}
+	e.remember(res.Cookie.Value)
+	e.browserMu.Lock()
+	e.browser = append(e.browser, res.Cookie)
+	e.browserMu.Unlock()
+	return res.Redirect
+}
+
+// cookies returns the binding cookies of the user's browser.
+func (e *env) cookies() []*http.Cookie {
+	e.browserMu.Lock()
+	defer e.browserMu.Unlock()
+	return slices.Clone(e.browser)
+}
+
+// authorize follows a start link and then the provider's authorization
+// URL like the user's browser and returns the query of the redirect to
+// the callback, remembering the code and the PKCE verifier as secrets.
+func (e *env) authorize(link string) url.Values {
+	e.t.Helper()
+	return e.authorizeAt(e.start(link))
+}
+
+// authorizeAt follows a provider's authorization URL like the user's
+// browser (see authorize).
+func (e *env) authorizeAt(authURL string) url.Values {
 	e.t.Helper()
 	q := e.idp.Authorize(e.t, authURL)
 	e.remember(q.Get("code"), oauth.Verifier(stateKey, q.Get("state")))
@@ -45,7 +79,7 @@ func (e *env) authorize(authURL string) url.Values {
 func (e *env) connectIdP(name string) connection.Connection {
 	e.t.Helper()
 	v := e.createIdP(name)
-	res := e.svc.Callback(e.t.Context(), e.authorize(v.AuthorizeURL))
+	res := e.svc.Callback(e.t.Context(), e.authorize(v.AuthorizeURL), e.cookies())
 	if !res.OK {
 		e.t.Fatalf("Callback = %+v, want OK", res)
 	}
@@ -73,9 +107,10 @@ func TestOAuthConnectionLifecycle(t *testing.T) {
 	if got, want := v.Scopes, []string{"read", "write"}; !slices.Equal(got, want) {
 		t.Errorf("Scopes = %v, want the app's default %v", got, want)
 	}
-	au, err := url.Parse(v.AuthorizeURL)
-	if err != nil || !strings.HasPrefix(v.AuthorizeURL, e.idp.URL+"/authorize?") {
-		t.Fatalf("AuthorizeURL = %q, want the server's authorization endpoint", v.AuthorizeURL)
+	providerURL := e.start(v.AuthorizeURL)
+	au, err := url.Parse(providerURL)
+	if err != nil || !strings.HasPrefix(providerURL, e.idp.URL+"/authorize?") {
+		t.Fatalf("the start link redirects to %q, want the server's authorization endpoint", providerURL)
 	}
 	aq := au.Query()
 	for k, want := range map[string]string{"client_id": oauthtest.ClientID, "redirect_uri": e.idp.CallbackURL,
@@ -103,7 +138,7 @@ func TestOAuthConnectionLifecycle(t *testing.T) {
 	if q.Get("code") == "" || q.Get("state") != aq.Get("state") {
 		t.Fatalf("callback query = %v, want a code and the state", q)
 	}
-	res := e.svc.Callback(ctx, q)
+	res := e.svc.Callback(ctx, q, e.cookies())
 	if !res.OK || res.Status != http.StatusOK || res.ConnectionID != id || res.GroupID != e.groupID {
 		t.Fatalf("Callback = %+v, want 200 OK for %s", res, id)
 	}
@@ -132,7 +167,7 @@ func TestOAuthConnectionLifecycle(t *testing.T) {
 	}
 
 	// The same callback again: the state is used up.
-	again := e.svc.Callback(ctx, q)
+	again := e.svc.Callback(ctx, q, e.cookies())
 	if again.OK || again.Status != http.StatusBadRequest || !strings.Contains(again.Message, "already used") {
 		t.Errorf("replayed Callback = %+v, want 400 saying the link was already used", again)
 	}
@@ -258,7 +293,7 @@ func TestOAuthConnectionLifecycle(t *testing.T) {
 	if rv.ID != id || rv.AuthorizeURL == "" || rv.Status != connection.StatusBroken {
 		t.Fatalf("Reconnect = %s %s %q, want the same connection, still broken, with an authorization URL", rv.ID, rv.Status, rv.AuthorizeURL)
 	}
-	res = e.svc.Callback(ctx, e.authorize(rv.AuthorizeURL))
+	res = e.svc.Callback(ctx, e.authorize(rv.AuthorizeURL), e.cookies())
 	if !res.OK {
 		t.Fatalf("Callback after Reconnect = %+v, want OK", res)
 	}
@@ -347,7 +382,7 @@ func TestPlatformOAuth2(t *testing.T) {
 	if _, ok := e.creds(v.ID); ok {
 		t.Errorf("a pending oauth2 connection has a vault secret; want none until authorized")
 	}
-	res := e.svc.Callback(ctx, e.authorize(v.AuthorizeURL))
+	res := e.svc.Callback(ctx, e.authorize(v.AuthorizeURL), e.cookies())
 	if !res.OK {
 		t.Fatalf("Callback = %+v, want OK", res)
 	}
@@ -378,7 +413,7 @@ func TestPlatformOAuth2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := e.svc.Callback(ctx, e.authorize(rv.AuthorizeURL)); !res.OK {
+	if res := e.svc.Callback(ctx, e.authorize(rv.AuthorizeURL), e.cookies()); !res.OK {
 		t.Fatalf("Callback after Reconnect = %+v", res)
 	}
 	if got := e.conn(v.ID).Status; got != connection.StatusActive {

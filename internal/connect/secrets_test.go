@@ -67,19 +67,19 @@ func TestNoSecretLeaks(t *testing.T) {
 	ids = append(ids, a.ID)
 	seen.add(a)
 	e.idp.Deny.Store(true)
-	seen.add(e.svc.Callback(ctx, e.authorize(a.AuthorizeURL)))
+	seen.add(e.svc.Callback(ctx, e.authorize(a.AuthorizeURL), e.cookies()))
 	e.idp.Deny.Store(false)
 	rv, err := e.svc.Reconnect(ctx, e.owner, e.groupID, a.ID)
 	keep(rv, err)
 	q := e.authorize(rv.AuthorizeURL)
 	other := *e.svc
 	other.StateKey = []byte("a-different-state-key-of-enough-bytes!!")
-	seen.add(other.Callback(ctx, q)) // the exchange fails: PKCE
+	seen.add(other.Callback(ctx, q, e.cookies())) // refused: the binding is under another key
 	rv, err = e.svc.Reconnect(ctx, e.owner, e.groupID, a.ID)
 	keep(rv, err)
 	q = e.authorize(rv.AuthorizeURL)
-	seen.add(e.svc.Callback(ctx, q))
-	seen.add(e.svc.Callback(ctx, q)) // replayed
+	seen.add(e.svc.Callback(ctx, q, e.cookies()))
+	seen.add(e.svc.Callback(ctx, q, e.cookies())) // replayed
 	e.creds(a.ID)
 	keep(e.svc.Test(ctx, e.owner, e.groupID, a.ID))
 	e.clock.Advance(11 * time.Minute)
@@ -97,7 +97,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	keep(e.svc.Get(ctx, e.owner, e.groupID, a.ID))
 	rv, err = e.svc.Reconnect(ctx, e.owner, e.groupID, a.ID)
 	keep(rv, err)
-	seen.add(e.svc.Callback(ctx, e.authorize(rv.AuthorizeURL)))
+	seen.add(e.svc.Callback(ctx, e.authorize(rv.AuthorizeURL), e.cookies()))
 	e.creds(a.ID)
 	e.idp.FailRefreshes.Store(true)
 	e.clock.Advance(6 * time.Minute)
@@ -113,7 +113,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	p, err := e.svc.Create(ctx, e.owner, e.groupID, connect.CreateInput{Name: "Platform", App: "idp", AuthType: "oauth2"})
 	keep(p, err)
 	ids = append(ids, p.ID)
-	seen.add(e.svc.Callback(ctx, e.authorize(p.AuthorizeURL)))
+	seen.add(e.svc.Callback(ctx, e.authorize(p.AuthorizeURL), e.cookies()))
 	e.creds(p.ID)
 	e.clock.Advance(25 * time.Hour)
 	keep(e.svc.CheckDue(ctx))

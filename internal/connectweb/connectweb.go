@@ -144,6 +144,7 @@ func Handler(cfg Config, d Deps, serve func(*connect.Service) http.Handler) http
 				Apps:        apps,
 				StateKey:    key,
 				CallbackURL: strings.TrimRight(public, "/") + httpapi.OAuthCallbackPath,
+				StartURL:    strings.TrimRight(public, "/") + httpapi.OAuthStartPath,
 				ReturnURL:   cfg.ReturnURL,
 				HTTPClient:  hc,
 				Logger:      d.Logger,

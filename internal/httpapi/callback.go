@@ -44,7 +44,8 @@ p{margin:0 0 1rem}
 <main>
 <h1>{{.Title}}</h1>
 <p>{{.Message}}</p>
-<p class="hint">You can close this window and go back to Wiresk.</p>
+{{if .Code}}<p class="hint">Error code: {{.Code}}</p>
+{{end}}<p class="hint">You can close this window and go back to Wiresk.</p>
 </main>
 </body>
 </html>
@@ -52,8 +53,9 @@ p{margin:0 0 1rem}
 
 // OAuthCallback serves GET /v1/oauth/callback, where an OAuth provider
 // sends the user back after consent. It needs no JWT: the single-use state
-// the provider returns is the check, and connect.Service.Callback makes
-// it.
+// the provider returns, and the browser's binding cookie set by
+// GET /v1/oauth/start for that state, are the checks, and
+// connect.Service.Callback makes them.
 type OAuthCallback struct {
 	svc *connect.Service
 	log *slog.Logger
@@ -88,30 +90,45 @@ func (h *OAuthCallback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	res := h.svc.Callback(r.Context(), q)
+	res := h.svc.Callback(r.Context(), q, r.Cookies())
+	if res.ClearCookie != nil {
+		http.SetCookie(w, res.ClearCookie)
+	}
 	if res.Redirect != "" {
 		http.Redirect(w, r, res.Redirect, http.StatusSeeOther)
 		return
 	}
-	page := struct {
-		OK             bool
-		Title, Message string
-	}{OK: res.OK, Title: scrubCallback(res.Title, q), Message: scrubCallback(res.Message, q)}
-	if page.Title == "" {
-		page.Title = "Connection failed"
+	title := res.Title
+	if title == "" {
+		title = "Connection failed"
 		if res.OK {
-			page.Title = "Connected"
+			title = "Connected"
 		}
 	}
+	writePage(w, r, h.log, callbackStatus(res), oauthPage{OK: res.OK, Title: scrubCallback(title, q),
+		Message: scrubCallback(res.Message, q), Code: res.Reason})
+}
+
+// oauthPage is what the callback and start pages say: the outcome, a
+// headline, a sentence, and the stable code of a failure.
+type oauthPage struct {
+	OK                   bool
+	Title, Message, Code string
+}
+
+// writePage answers status with the OAuth page p (the caller has set the
+// caching and referrer headers).
+func writePage(w http.ResponseWriter, r *http.Request, log *slog.Logger, status int, p oauthPage) {
 	var buf bytes.Buffer
-	if err := callbackPage.Execute(&buf, page); err != nil {
-		h.log.ErrorContext(r.Context(), "render the OAuth callback page", "err", err)
+	if err := callbackPage.Execute(&buf, p); err != nil {
+		log.ErrorContext(r.Context(), "render the OAuth page", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	hd := w.Header()
 	hd.Set("Content-Security-Policy", callbackCSP)
 	hd.Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(callbackStatus(res))
+	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
 

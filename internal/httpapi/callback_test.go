@@ -52,24 +52,31 @@ func checkCallbackPage(t *testing.T, r response, h http.Header, hidden ...string
 
 func TestOAuthCallbackPage(t *testing.T) {
 	s := MustConnSystem(t, connOptions{})
+	// A state, forged or not, from a browser without its binding cookie
+	// is refused with 403 browser_mismatch; no state is a 400.
 	cases := []struct {
-		name  string
-		query url.Values
+		name   string
+		query  url.Values
+		status int
+		code   string
 	}{
-		{"forged state", url.Values{"state": {forgedState}, "code": {forgedCode}}},
-		{"no state", url.Values{"code": {forgedCode}}},
-		{"no code", url.Values{"state": {forgedState}}},
-		{"provider error with forged state", url.Values{"state": {forgedState}, "error": {"access_denied"}, "error_description": {"The user denied access"}}},
-		{"markup in the description", url.Values{"state": {forgedState}, "error": {"server_error"}, "error_description": {`<script>alert(1)</script><img src=x onerror=alert(2)>`}}},
-		{"nothing", url.Values{}},
+		{"forged state", url.Values{"state": {forgedState}, "code": {forgedCode}}, http.StatusForbidden, "browser_mismatch"},
+		{"no state", url.Values{"code": {forgedCode}}, http.StatusBadRequest, "missing_state"},
+		{"no code", url.Values{"state": {forgedState}}, http.StatusForbidden, "browser_mismatch"},
+		{"provider error with forged state", url.Values{"state": {forgedState}, "error": {"access_denied"}, "error_description": {"The user denied access"}}, http.StatusForbidden, "browser_mismatch"},
+		{"markup in the description", url.Values{"state": {forgedState}, "error": {"server_error"}, "error_description": {`<script>alert(1)</script><img src=x onerror=alert(2)>`}}, http.StatusForbidden, "browser_mismatch"},
+		{"nothing", url.Values{}, http.StatusBadRequest, "missing_state"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before := s.snapshot(t)
-			res := s.svc.Callback(context.Background(), tc.query) // a forged state changes nothing
+			res := s.svc.Callback(context.Background(), tc.query, nil) // a forged state changes nothing
 			r, h := s.send(t, "", "GET", "/v1/oauth/callback?"+tc.query.Encode(), nil)
-			if got, want := r.Status, http.StatusBadRequest; got != want {
+			if got, want := r.Status, tc.status; got != want {
 				t.Errorf("status = %d, want %d", got, want)
+			}
+			if want := "Error code: " + tc.code; !strings.Contains(string(r.Body), want) {
+				t.Errorf("the page does not say %q:\n%s", want, r.Body)
 			}
 			if got, want := r.Status, res.Status; got != want {
 				t.Errorf("status = %d, want the service's %d", got, want)
@@ -110,13 +117,18 @@ func TestOAuthCallbackConsumesTheState(t *testing.T) {
 	if got, want := con.Status, "pending"; got != want {
 		t.Errorf("status = %q, want %q", got, want)
 	}
-	au, err := url.Parse(con.AuthorizeURL)
-	if err != nil || !strings.HasPrefix(con.AuthorizeURL, "https://slack.com/oauth/v2/authorize?") {
-		t.Fatalf("authorizeUrl = %q (%v), want Slack's authorize URL", con.AuthorizeURL, err)
+	if !strings.HasPrefix(con.AuthorizeURL, s.server.URL+"/v1/oauth/start?") {
+		t.Fatalf("authorizeUrl = %q, want the start link", con.AuthorizeURL)
+	}
+	b := newBrowser(t)
+	providerURL, _ := b.start(t, con.AuthorizeURL)
+	au, err := url.Parse(providerURL)
+	if err != nil || !strings.HasPrefix(providerURL, "https://slack.com/oauth/v2/authorize?") {
+		t.Fatalf("the start link redirects to %q (%v), want Slack's authorize URL", providerURL, err)
 	}
 	state := au.Query().Get("state")
 	if state == "" {
-		t.Fatalf("authorizeUrl %q has no state", con.AuthorizeURL)
+		t.Fatalf("the authorize URL %q has no state", providerURL)
 	}
 	if got, want := au.Query().Get("redirect_uri"), s.server.URL+"/v1/oauth/callback"; got != want {
 		t.Errorf("redirect_uri = %q, want %q", got, want)
@@ -124,14 +136,22 @@ func TestOAuthCallbackConsumesTheState(t *testing.T) {
 
 	// The user declines: the page says so, and the state is spent.
 	q := url.Values{"state": {state}, "error": {"access_denied"}, "error_description": {`<script>alert(1)</script> denied`}}
-	r, h = s.send(t, "", "GET", "/v1/oauth/callback?"+q.Encode(), nil)
+	r, h = b.get(t, s.server.URL+"/v1/oauth/callback?"+q.Encode())
 	if r.Status < 400 || r.Status > 499 {
 		t.Errorf("declined: status = %d, want a 4xx", r.Status)
 	}
 	checkCallbackPage(t, r, h, state, clientSecret)
 
+	// The callback cleared the binding cookie: the replay is refused for
+	// the browser; with the cookie again, for the spent state.
 	q = url.Values{"state": {state}, "code": {forgedCode}}
-	r, h = s.send(t, "", "GET", "/v1/oauth/callback?"+q.Encode(), nil)
+	r, h = b.get(t, s.server.URL+"/v1/oauth/callback?"+q.Encode())
+	if got, want := r.Status, http.StatusForbidden; got != want {
+		t.Errorf("replayed state, cookie cleared: status = %d, want %d", got, want)
+	}
+	checkCallbackPage(t, r, h, state, forgedCode, clientSecret)
+	b.start(t, con.AuthorizeURL)
+	r, h = b.get(t, s.server.URL+"/v1/oauth/callback?"+q.Encode())
 	if got, want := r.Status, http.StatusBadRequest; got != want {
 		t.Errorf("replayed state: status = %d, want %d", got, want)
 	}
@@ -145,9 +165,10 @@ func TestOAuthCallbackConsumesTheState(t *testing.T) {
 	noSecret(t, "reconnect", r.Body, clientSecret)
 	var again connView
 	r.decode(t, &again)
-	au2, err := url.Parse(again.AuthorizeURL)
+	next, _ := b.start(t, again.AuthorizeURL)
+	au2, err := url.Parse(next)
 	if err != nil || au2.Query().Get("state") == "" || au2.Query().Get("state") == state {
-		t.Errorf("reconnect authorizeUrl = %q, want one with a new state", again.AuthorizeURL)
+		t.Errorf("reconnect authorizeUrl leads to %q, want one with a new state", next)
 	}
 }
 

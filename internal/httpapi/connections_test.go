@@ -17,6 +17,7 @@ import (
 	"wiresk/internal/connect"
 	"wiresk/internal/httpapi"
 	"wiresk/internal/manage"
+	"wiresk/internal/oauth/oauthtest"
 	"wiresk/internal/step"
 )
 
@@ -28,6 +29,8 @@ type connSystem struct {
 	fakes   map[string]*apptest.Fake
 	conns   *httpapi.Connections
 	svc     *connect.Service
+	// idp is the OAuth server connOptions.idpApp is pointed at.
+	idp *oauthtest.Server
 }
 
 // anyStep accepts every step kind and input, so that Flows can have steps
@@ -40,6 +43,11 @@ func (anyStep) ValidateStep(app, method string, input map[string]any) error { re
 type connOptions struct {
 	// returnURL is where the callback redirects; none shows the page.
 	returnURL string
+	// idpApp, when set, is a catalog app whose OAuth endpoints and test
+	// request are pointed at a go-oauth2 server (connSystem.idp) that
+	// registers the system's callback; the app must authenticate its
+	// client in the body.
+	idpApp string
 }
 
 // MustConnSystem starts a connSystem: the Connections service on the bolt
@@ -64,8 +72,19 @@ func MustConnSystem(t *testing.T, opts connOptions) *connSystem {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
 	fakes := apptest.NewAll(t)
-	cat, err := catalog.Load(catalog.WithOverrides(apptest.Overrides(fakes)))
+	overrides := apptest.Overrides(fakes)
+	var idp *oauthtest.Server
+	if opts.idpApp != "" {
+		idp = oauthtest.New(t, oauthtest.Options{TokenAuth: "body", CallbackURL: srv.URL + httpapi.OAuthCallbackPath})
+		ov := overrides[opts.idpApp]
+		ov.AuthorizeURL, ov.TokenURL, ov.RevokeURL, ov.TestURL = idp.URL+"/authorize", idp.URL+"/token", idp.URL+"/revoke", idp.URL+"/me"
+		overrides[opts.idpApp] = ov
+	}
+	cat, err := catalog.Load(catalog.WithOverrides(overrides))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,9 +96,6 @@ func MustConnSystem(t *testing.T, opts connOptions) *connSystem {
 	clk := &clock{t: time.Now().UTC()}
 	j := &auth.JWT{Key: []byte("0123456789abcdef0123456789abcdef"), Issuer: "test", Audience: "wiresk"}
 	mgr := &manage.Service{Store: store, Queue: q, Kinds: anyStep{}, Now: clk.Now}
-	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
 	svc := &connect.Service{
 		Store:       store,
 		Vault:       vault,
@@ -88,6 +104,7 @@ func MustConnSystem(t *testing.T, opts connOptions) *connSystem {
 		Apps:        &appcall.Client{HTTP: hc, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond},
 		StateKey:    []byte("state-key-state-key-state-key-32"),
 		CallbackURL: srv.URL + httpapi.OAuthCallbackPath,
+		StartURL:    srv.URL + httpapi.OAuthStartPath,
 		ReturnURL:   opts.returnURL,
 		HTTPClient:  hc,
 		Now:         clk.Now,
@@ -98,10 +115,12 @@ func MustConnSystem(t *testing.T, opts connOptions) *connSystem {
 	for _, p := range conns.Routes() {
 		mux.Handle(p, conns)
 	}
-	mux.Handle(httpapi.OAuthCallbackPath, httpapi.NewOAuthCallback(svc, nil))
+	oauthAPI := httpapi.NewOAuthBrowser(svc, nil)
+	mux.Handle(httpapi.OAuthCallbackPath, oauthAPI)
+	mux.Handle(httpapi.OAuthStartPath, oauthAPI)
 	return &connSystem{
 		system:  &system{db: db, store: store, queue: q, clock: clk, jwt: j, server: srv},
-		catalog: cat, fakes: fakes, conns: conns, svc: svc,
+		catalog: cat, fakes: fakes, conns: conns, svc: svc, idp: idp,
 	}
 }
 

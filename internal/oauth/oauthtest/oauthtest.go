@@ -81,10 +81,11 @@ type Server struct {
 	Manager *manage.Manager
 	OAuth   *server.Server
 
-	// Exchanges counts authorization_code grant requests; Refreshes
-	// refresh_token grant requests; Logins the sessions the login page
-	// opened.
+	// Exchanges counts authorization_code grant requests; Verified those
+	// of them that carried a PKCE code_verifier; Refreshes refresh_token
+	// grant requests; Logins the sessions the login page opened.
 	Exchanges atomic.Int64
+	Verified  atomic.Int64
 	Refreshes atomic.Int64
 	Logins    atomic.Int64
 	// RefreshDelay is how long (in nanoseconds) each refresh grant waits
@@ -229,6 +230,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	switch r.PostForm.Get("grant_type") {
 	case "authorization_code":
 		s.Exchanges.Add(1)
+		if r.PostForm.Get("code_verifier") != "" {
+			s.Verified.Add(1)
+		}
 	case "refresh_token":
 		s.Refreshes.Add(1)
 		if d := time.Duration(s.RefreshDelay.Load()); d > 0 {
