@@ -56,6 +56,20 @@
 // encode to at most 8 MiB of JSON. A template that exceeds the budget fails
 // with an error instead of exhausting the process.
 //
+// Renders also share two budgets (see Budget), so that many renders cannot
+// together do what one may not. The memory a render meters (the strings
+// and collections it builds and its rendered value, not the data it only
+// walks through) is reserved, before repeat, replace and join build their
+// result, from the process budget (DefaultProcessBudget, 128 Mi units
+// unless SetProcessBudget changes it; the worker reads MemoryEnv) while the
+// render runs. A render that finds it exhausted fails with an error of
+// code unavailable: the failure is transient, since other renders will
+// end, and the worker's redelivery retries the step. RenderIn and EvalIn
+// also draw on a Run's budget (NewRunBudget, DefaultRunBudget): the units
+// every render of the Run uses add up, and the render that goes over
+// fails with an error of code validation_failed: permanent, since a retry
+// of the same Flow on the same data needs as much.
+//
 // Templates, Values and Conditions are immutable once parsed and safe for
 // concurrent use.
 package template
@@ -187,8 +201,15 @@ func (t *Template) Literal() (string, bool) {
 // renders to a string. Errors are *wiresk.Error with code
 // wiresk.EValidation naming the failing expression.
 func (t *Template) Render(env map[string]any) (any, error) {
-	r := newRenderer(env)
-	return t.render(r)
+	return t.RenderIn(nil, env)
+}
+
+// RenderIn is Render drawing on the shared budget b (a Run's, say) instead
+// of the process budget alone.
+func (t *Template) RenderIn(b *Budget, env map[string]any) (any, error) {
+	r := newRenderer(env, b)
+	out, err := t.render(r)
+	return out, r.end(err)
 }
 
 func (t *Template) render(r *renderer) (any, error) {

@@ -157,7 +157,15 @@ func (v *Value) StepRefs() []string { return slices.Clone(v.refs) }
 // wiresk.EValidation whose Field is the path of the failing template. The
 // whole Value shares one budget (see the package documentation).
 func (v *Value) Render(env map[string]any) (any, error) {
-	return v.root.render(newRenderer(env), "")
+	return v.RenderIn(nil, env)
+}
+
+// RenderIn is Render drawing on the shared budget b (a Run's, say) instead
+// of the process budget alone.
+func (v *Value) RenderIn(b *Budget, env map[string]any) (any, error) {
+	r := newRenderer(env, b)
+	out, err := v.root.render(r, "")
+	return out, r.end(err)
 }
 
 func (n scalarNode) render(r *renderer, path string) (any, error) {
@@ -174,7 +182,7 @@ func (n templateNode) render(r *renderer, path string) (any, error) {
 	if err != nil {
 		var we *wiresk.Error
 		if errors.As(err, &we) {
-			return nil, wiresk.FieldError(path, "%s", we.Message)
+			return nil, &wiresk.Error{Code: we.Code, Field: path, Message: we.Message}
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
