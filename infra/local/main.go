@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"wiresk/internal/template"
 )
 
 func main() {
@@ -65,6 +67,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "wiresk: -max-body and -max-receives must be at least 1, -workers at least 0")
 		os.Exit(2)
 	}
+
+	units, err := template.ParseMemoryEnv(os.Getenv(template.MemoryEnv))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "wiresk:", err)
+		os.Exit(2)
+	}
+	template.SetProcessBudget(units)
 
 	level := slog.LevelInfo
 	if os.Getenv("WIRESK_LOG_LEVEL") == "debug" {

@@ -22,6 +22,7 @@ import (
 	"wiresk/internal/flow"
 	"wiresk/internal/run"
 	"wiresk/internal/step"
+	"wiresk/internal/template"
 	"wiresk/internal/wiresk"
 )
 
@@ -181,6 +182,9 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 	env := map[string]any{"trigger": trigger.Env()}
 	outputs := map[string]any{}
 	env["steps"] = outputs
+	// The templates of the Run's steps share one budget, so a Flow cannot
+	// multiply by its steps what one render may use.
+	budget := template.NewRunBudget(0)
 	for _, cs := range compiled.Steps {
 		prev, done := r.Step(cs.Step.ID)
 		if done && (prev.Status == run.StepSucceeded || prev.Status == run.StepSkipped) {
@@ -223,7 +227,7 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		// The same key on every attempt and delivery of this step, so a
 		// target that honours Idempotency-Key acts on it once.
 		stepCtx = step.WithIdempotencyKey(stepCtx, step.IdempotencyKey(job.RunID, cs.Step.ID))
-		res := w.runStep(stepCtx, cs, env)
+		res := w.runStep(stepCtx, cs, env, budget)
 		full := res.Output
 		res.Input, res.Output = recordable(res.Input), recordable(res.Output)
 		if done {
@@ -298,12 +302,12 @@ func (w *Worker) checkConnection(ctx context.Context, groupID string, s flow.Ste
 
 // runStep returns the step's result; res is named so that the deferred
 // duration lands in what the caller gets.
-func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[string]any) (res run.StepResult) {
+func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[string]any, budget *template.Budget) (res run.StepResult) {
 	start := w.now()
 	res = run.StepResult{ID: cs.Step.ID, App: cs.Step.App, Method: cs.Step.Method, StartedAt: start}
 	defer func() { res.DurationMs = w.now().Sub(start).Milliseconds() }()
 	if cs.If != nil {
-		ok, err := cs.If.Eval(env)
+		ok, err := cs.If.EvalIn(budget, env)
 		if err != nil {
 			res.Status, res.Error = run.StepFailed, "if: "+err.Error()
 			return res
@@ -313,7 +317,7 @@ func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[stri
 			return res
 		}
 	}
-	rendered, err := cs.Input.Render(env)
+	rendered, err := cs.Input.RenderIn(budget, env)
 	if err != nil {
 		res.Status, res.Error = run.StepFailed, "input: "+err.Error()
 		return res
