@@ -29,11 +29,13 @@
 // segment (url.PathEscape: a "/" in the value becomes %2F, and a value that
 // is exactly "." or ".." is refused); in the query as a query name or value
 // (url.QueryEscape: "&", "=", "#" and "+" are escaped, a space becomes "+");
-// in the fragment as a fragment. Before the path (the scheme, the host and
-// port) a value is written as it is, so that {{ steps.a.output.base }}/items
-// and https://{{ trigger.body.host }}/x keep working; where such a request
-// may go is the SSRF guard's and the Connection's host pinning's business,
-// not escaping's. The position is followed through what is written, values
+// in the fragment as a fragment. Before "://" a value is written as it is,
+// so that {{ steps.a.output.base }}/items keeps working. In the host and
+// port a value is written as it is too (https://{{ trigger.body.sub }}.e.com
+// works), but one holding "/", "?", "#", "@", "\", a space or a control
+// character is refused: it would end the host, or put a user name in front
+// of it. Where a request may go is otherwise the SSRF guard's and the
+// Connection's host pinning's business, not escaping's. The position is followed through what is written, values
 // included: after {{ base }}, a base URL that holds a "?", the next value is
 // in the query. A template that is exactly one expression, like
 // {{ trigger.body.url }}, renders the whole URL unescaped.

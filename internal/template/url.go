@@ -73,10 +73,17 @@ func (st *urlState) setDelim(c byte) {
 	}
 }
 
-// escape escapes s for the position st is at. Before the path (the scheme,
-// the host, or a value that is a whole URL or base URL) s is left as it is.
+// escape escapes s for the position st is at. Before "://" (the scheme,
+// or a value that is a whole URL or base URL) s is left as it is; in the
+// host and port it is left as it is too, but refused if it could end the
+// host or put a user name in front of it.
 func (st *urlState) escape(s string) (string, error) {
 	switch st.pos {
+	case urlAuthority:
+		if i := strings.IndexFunc(s, func(r rune) bool { return strings.ContainsRune(`/?#@\`, r) || r <= ' ' || r == 0x7f }); i >= 0 {
+			return "", fmt.Errorf("a value written into the host of a URL cannot hold %q (write raw(...) to insert it as it is, or put a / before it to write it into the path)", s[i])
+		}
+		return s, nil
 	case urlPath:
 		if s == "." || s == ".." {
 			return "", fmt.Errorf("%q cannot be written into a URL path: it would walk the path (write raw(...) to insert it as it is)", s)

@@ -11,7 +11,7 @@ import (
 func urlEnv() map[string]any {
 	return map[string]any{
 		"trigger": map[string]any{
-			"query": map[string]any{"src": "a&admin=1", "up": "../admin", "ab": "a/b", "dots": "..", "dot": ".", "sp": "a b+c", "hash": "x#y?z", "pct": "100%"},
+			"query": map[string]any{"src": "a&admin=1", "up": "../admin", "ab": "a/b", "dots": "..", "dot": ".", "sp": "a b+c", "hash": "x#y?z", "pct": "100%", "at": "@evil.example", "sub": "eu", "port": 8443},
 			"body": map[string]any{
 				"url":   "https://api.example.com/v1/items?x=1&y=2",
 				"base":  "https://api.example.com/v1",
@@ -47,6 +47,8 @@ func TestRenderURL(t *testing.T) {
 		{"base URL then path", "{{ trigger.body.base }}/items/{{ trigger.query.ab }}", "https://api.example.com/v1/items/a%2Fb"},
 		{"base URL with query then value", "{{ trigger.body.url }}&from={{ trigger.query.src }}", "https://api.example.com/v1/items?x=1&y=2&from=a%26admin%3D1"},
 		{"host as it is", "https://{{ trigger.body.host }}/x/{{ trigger.query.ab }}", "https://api.example.com/x/a%2Fb"},
+		{"subdomain and port as they are", "https://{{ trigger.query.sub }}.e.com:{{ trigger.query.port }}/x", "https://eu.e.com:8443/x"},
+		{"raw host", "https://e.com{{ raw(trigger.query.ab) }}?q={{ trigger.query.src }}", "https://e.coma/b?q=a%26admin%3D1"},
 		{"scheme split from its slashes", "https:/{{ \"/\" }}e.com/{{ trigger.query.ab }}", "https://e.com/a%2Fb"},
 		{"raw path", "https://e.com/{{ raw(trigger.body.path) }}", "https://e.com/files/a b/c"},
 		{"raw query", "https://e.com/in?{{ raw(trigger.body.qs) }}&from={{ trigger.query.src }}", "https://e.com/in?a=1&b=2&from=a%26admin%3D1"},
@@ -90,6 +92,10 @@ func TestRenderURLErrors(t *testing.T) {
 	tests := []struct{ src, want string }{
 		{"https://e.com/a/{{ trigger.query.dots }}/b", `".." cannot be written into a URL path`},
 		{"https://e.com/a/{{ trigger.query.dot }}", `"." cannot be written into a URL path`},
+		{"https://e.com{{ trigger.query.at }}", `the host of a URL cannot hold '@'`},
+		{"https://e.com{{ trigger.query.ab }}", `the host of a URL cannot hold '/'`},
+		{"https://{{ trigger.query.hash }}/x", `the host of a URL cannot hold '#'`},
+		{"https://{{ trigger.query.sp }}/x", `the host of a URL cannot hold ' '`},
 	}
 	for _, tt := range tests {
 		tpl, err := template.ParseURL(tt.src)
