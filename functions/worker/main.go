@@ -16,6 +16,8 @@
 //	                           none: no loopback, private or metadata address)
 //	WIRESK_RUN_RETENTION_DAYS  days a Run is kept before TTL deletes it
 //	                           (default 30; 0 keeps Runs forever)
+//	WIRESK_RENDER_MEMORY_MB    MiB that the step templates rendered at once
+//	                           may use (default 128: see package template)
 //	WIRESK_LOG_LEVEL           debug, info, warn or error (default info)
 package main
 
@@ -43,6 +45,7 @@ import (
 	"wiresk/internal/secrets"
 	"wiresk/internal/sqsqueue"
 	"wiresk/internal/step"
+	"wiresk/internal/template"
 	"wiresk/internal/worker"
 )
 
@@ -53,6 +56,7 @@ type config struct {
 	MaxReceives  int
 	Guard        *step.Guard
 	RunRetention time.Duration
+	RenderBudget int64 // units, for template.SetProcessBudget
 	LogLevel     slog.Level
 }
 
@@ -78,6 +82,7 @@ func main() {
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	slog.SetDefault(log)
+	template.SetProcessBudget(cfg.RenderBudget)
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
 	if err != nil {
 		log.Error("load AWS configuration", "err", err)
@@ -140,6 +145,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 			errs = append(errs, fmt.Errorf("WIRESK_RUN_RETENTION_DAYS=%q: want a number of days from 0 (keep Runs forever) to 3650", v))
 		}
 		cfg.RunRetention = time.Duration(n) * 24 * time.Hour
+	}
+	if cfg.RenderBudget, err = template.ParseMemoryEnv(getenv(template.MemoryEnv)); err != nil {
+		errs = append(errs, err)
 	}
 	if v := getenv("WIRESK_LOG_LEVEL"); v != "" {
 		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {

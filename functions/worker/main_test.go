@@ -19,6 +19,7 @@ import (
 	"wiresk/internal/group"
 	"wiresk/internal/queue"
 	"wiresk/internal/run"
+	"wiresk/internal/template"
 )
 
 // sample is events/worker-sqs.json: a batch of a webhook job for Flow
@@ -193,6 +194,12 @@ func TestLoadConfig(t *testing.T) {
 	if err != nil || cfg.RunRetention != 7*24*time.Hour || len(cfg.Guard.Allow) != 2 {
 		t.Errorf("got %+v, %v; want 7 days and two allowed CIDRs", cfg, err)
 	}
+	if cfg.RenderBudget != template.DefaultProcessBudget {
+		t.Errorf("default render budget = %d, want %d", cfg.RenderBudget, template.DefaultProcessBudget)
+	}
+	if cfg, err := loadConfig(env("WIRESK_RENDER_MEMORY_MB", "64")); err != nil || cfg.RenderBudget != 64<<20 {
+		t.Errorf("got render budget %d, %v; want 64 MiB", cfg.RenderBudget, err)
+	}
 	if cfg, err := loadConfig(env("WIRESK_RUN_RETENTION_DAYS", "0")); err != nil || cfg.RunRetention != 0 {
 		t.Errorf("got retention %s, %v; want 0 (keep Runs forever)", cfg.RunRetention, err)
 	}
@@ -206,6 +213,7 @@ func TestLoadConfig(t *testing.T) {
 		{"bad retention", "WIRESK_RUN_RETENTION_DAYS", "30d", "WIRESK_RUN_RETENTION_DAYS"},
 		{"negative retention", "WIRESK_RUN_RETENTION_DAYS", "-1", "WIRESK_RUN_RETENTION_DAYS"},
 		{"bad level", "WIRESK_LOG_LEVEL", "loud", "WIRESK_LOG_LEVEL"},
+		{"bad render memory", "WIRESK_RENDER_MEMORY_MB", "lots", "WIRESK_RENDER_MEMORY_MB"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := loadConfig(env(tt.key, tt.value))

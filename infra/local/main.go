@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"wiresk/internal/ratelimit"
+	"wiresk/internal/template"
 )
 
 func main() {
@@ -71,6 +72,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "wiresk: -max-body, -max-receives and -max-conns must be at least 1, -workers and -group-runs-per-minute at least 0")
 		os.Exit(2)
 	}
+
+	units, err := template.ParseMemoryEnv(os.Getenv(template.MemoryEnv))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "wiresk:", err)
+		os.Exit(2)
+	}
+	template.SetProcessBudget(units)
 
 	level := slog.LevelInfo
 	if os.Getenv("WIRESK_LOG_LEVEL") == "debug" {

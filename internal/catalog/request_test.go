@@ -40,6 +40,13 @@ func TestBuildRequest(t *testing.T) {
 			body: `{"properties":{"lastname":"Lovelace"}}`,
 		},
 		{
+			// An input stays one path segment and one query value.
+			name: "hubspot update escapes path and query inputs", app: "hubspot", method: "update_contact",
+			input: map[string]any{"contact_id": "../admin", "id_property": "email&admin=1", "properties": map[string]any{"lastname": "Lovelace"}},
+			verb:  "PATCH", url: "https://api.hubapi.com/crm/v3/objects/contacts/..%2Fadmin?idProperty=email%26admin%3D1",
+			body: `{"properties":{"lastname":"Lovelace"}}`,
+		},
+		{
 			name: "hubspot find", app: "hubspot", method: "find_contact",
 			input: map[string]any{"email": "ada@example.com"},
 			verb:  "POST", url: "https://api.hubapi.com/crm/v3/objects/contacts/search",

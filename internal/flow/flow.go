@@ -49,6 +49,16 @@ type Kinds interface {
 	ValidateStep(app, method string, input map[string]any) error
 }
 
+// URLInputs is implemented by Kinds whose steps have input fields that are
+// URLs, like the "url" of an http request: those fields are compiled as URL
+// templates, whose values are escaped where they land in the URL (see
+// template.ParseURL).
+type URLInputs interface {
+	// URLInputs returns the paths of the URL fields of the input of a step
+	// of app and method, like "url".
+	URLInputs(app, method string) []string
+}
+
 // Compiled is a validated Flow with its templates parsed, ready to run.
 type Compiled struct {
 	Flow  Flow
@@ -105,7 +115,13 @@ func Compile(f Flow, kinds Kinds) (*Compiled, error) {
 		if err := kinds.ValidateStep(s.App, s.Method, s.Input); err != nil {
 			return nil, prefixField(at, err)
 		}
-		in, err := template.Compile(map[string]any(s.Input))
+		var opts []template.CompileOption
+		if u, ok := kinds.(URLInputs); ok {
+			for _, path := range u.URLInputs(s.App, s.Method) {
+				opts = append(opts, template.URLField(path))
+			}
+		}
+		in, err := template.Compile(map[string]any(s.Input), opts...)
 		if err != nil {
 			return nil, prefixField(at+".input", err)
 		}

@@ -47,7 +47,9 @@ var inputFields = []string{"method", "url", "headers", "query", "body"}
 // input fields are:
 //
 //	method   GET (the default), POST, PUT, PATCH, DELETE, HEAD or OPTIONS
-//	url      the absolute http or https URL (required)
+//	url      the absolute http or https URL (required); a URL template
+//	         whose values are escaped where they land in the path, query
+//	         or fragment (raw(x) inserts x as it is; see package template)
 //	headers  an object of header names to strings
 //	query    an object of names to strings, numbers or booleans (or arrays
 //	         of them), added to the query of the URL
@@ -140,6 +142,11 @@ func (h *HTTP) ValidateInput(input map[string]any) error {
 	}
 	return nil
 }
+
+// URLInputs names the url input: a template there is a URL template, whose
+// values are escaped as path segments, query values or fragment where they
+// land (write raw(x) to insert x as it is).
+func (h *HTTP) URLInputs() []string { return []string{"url"} }
 
 // literal parses s as a template and returns its text when it has no
 // expression.

@@ -65,6 +65,17 @@ func (c Catalog) ValidateStep(app, method string, input map[string]any) error {
 	return k.ValidateInput(input)
 }
 
+// URLInputs returns the input fields of steps of app and method that are
+// URLs, for a Kind that has a method URLInputs() []string. It lets the flow
+// package compile those fields as URL templates.
+func (c Catalog) URLInputs(app, method string) []string {
+	k, _ := c.Lookup(app, method)
+	if u, ok := k.(interface{ URLInputs() []string }); ok {
+		return u.URLInputs()
+	}
+	return nil
+}
+
 // Execute runs the Kind of app and method with the rendered input and
 // returns its output and the tries it made. An unknown kind is a permanent
 // *Error. It lets a Catalog serve as the worker's Steps.

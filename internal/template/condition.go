@@ -66,14 +66,20 @@ func (c *Condition) StepRefs() []string { return slices.Clone(c.refs) }
 // that is not a bool, nil included, is an error: compare explicitly, as in
 // trigger.body.flag == true, when the data may be missing.
 func (c *Condition) Eval(env map[string]any) (bool, error) {
-	r := newRenderer(env)
+	return c.EvalIn(nil, env)
+}
+
+// EvalIn is Eval drawing on the shared budget b (a Run's, say) instead of
+// the process budget alone.
+func (c *Condition) EvalIn(b *Budget, env map[string]any) (bool, error) {
+	r := newRenderer(env, b)
 	v, err := r.run(c.part.prog, c.part.expr, c.part.pos)
-	if err != nil {
+	if err = r.end(err); err != nil {
 		return false, err
 	}
-	b, ok := v.(bool)
-	if !ok {
+	ok, isBool := v.(bool)
+	if !isBool {
 		return false, exprError(c.part.expr, c.part.pos, "the condition gives "+describe(v)+", not true or false")
 	}
-	return b, nil
+	return ok, nil
 }

@@ -35,6 +35,11 @@ const (
 	fnString  = "wiresk.string"  // bounded string
 )
 
+// fnRaw is raw(x): x itself. Written as the whole expression of a URL
+// template, it inserts x without escaping it (see the package
+// documentation); anywhere else it changes nothing.
+const fnRaw = "raw"
+
 // loopBuiltins are the builtins that iterate over their first argument.
 var loopBuiltins = map[string]bool{
 	"all": true, "none": true, "any": true, "one": true, "filter": true,
@@ -68,6 +73,8 @@ var scanOperators = map[string]bool{
 type compiled struct {
 	prog *vm.Program
 	refs []string
+	// verbatim is set when the whole expression is raw(x).
+	verbatim bool
 }
 
 // parseError is an error at a 0-based character offset of an expression.
@@ -102,14 +109,14 @@ func compileExpr(src string, wantBool bool) (c *compiled, perr *parseError) {
 	if perr != nil {
 		return nil, perr
 	}
-	plain := []expr.Option{expr.MaxNodes(maxNodes)}
+	plain := []expr.Option{expr.MaxNodes(maxNodes), rawFunction}
 	if wantBool {
 		plain = append(plain, expr.AsBool())
 	}
 	if _, err := expr.Compile(src, plain...); err != nil {
 		return nil, toParseError(err)
 	}
-	opts := []expr.Option{expr.MaxNodes(maxNodes), expr.Patch(&rewriter{members: map[*ast.CallNode]*ast.MemberNode{}})}
+	opts := []expr.Option{expr.MaxNodes(maxNodes), rawFunction, expr.Patch(&rewriter{members: map[*ast.CallNode]*ast.MemberNode{}})}
 	opts = append(opts, runtimeFunctions...)
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
@@ -117,7 +124,20 @@ func compileExpr(src string, wantBool bool) (c *compiled, perr *parseError) {
 		// it like any other error rather than panic.
 		return nil, toParseError(err)
 	}
-	return &compiled{prog: prog, refs: refs}, nil
+	return &compiled{prog: prog, refs: refs, verbatim: isRawCall(tree.Node)}, nil
+}
+
+// rawFunction declares raw(x), which returns x.
+var rawFunction = expr.Function(fnRaw, func(p ...any) (any, error) { return p[0], nil }, new(func(any) any))
+
+// isRawCall reports whether n is a call of raw.
+func isRawCall(n ast.Node) bool {
+	c, ok := n.(*ast.CallNode)
+	if !ok {
+		return false
+	}
+	id, ok := c.Callee.(*ast.IdentifierNode)
+	return ok && id.Value == fnRaw
 }
 
 // toParseError converts an expr error.
@@ -133,6 +153,10 @@ func toParseError(err error) *parseError {
 // let variables, function calls other than builtins and methods, and steps
 // not followed by a literal step id; it returns the step ids read.
 func check(root ast.Node) ([]string, *parseError) {
+	var rootRaw ast.Node
+	if isRawCall(root) {
+		rootRaw = root.(*ast.CallNode).Callee
+	}
 	c := &checker{stepBases: map[*ast.IdentifierNode]bool{}, callees: map[ast.Node]bool{}, lets: map[string]bool{}}
 	ast.Walk(&root, c)
 	var errs []*parseError
@@ -144,6 +168,9 @@ func check(root ast.Node) ([]string, *parseError) {
 	for _, id := range c.idents {
 		off := id.Location().From
 		switch {
+		case c.callees[id] && id.Value == fnRaw && ast.Node(id) != rootRaw:
+			errs = append(errs, &parseError{off: off, msg: "raw(...) must be the whole expression, as in {{ raw(trigger.query.path) }}"})
+		case c.callees[id] && id.Value == fnRaw:
 		case c.callees[id]:
 			errs = append(errs, &parseError{off: off, msg: fmt.Sprintf("unknown function %s", id.Value)})
 		case id.Value == rootTrigger:
@@ -220,7 +247,7 @@ func (r *rewriter) Visit(node *ast.Node) {
 				n.Callee = m // a method call, like now().Format(...)
 			}
 		}
-		if id, ok := n.Callee.(*ast.IdentifierNode); ok && strings.HasPrefix(id.Value, "wiresk.") {
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && (strings.HasPrefix(id.Value, "wiresk.") || id.Value == fnRaw) {
 			return
 		}
 		ast.Patch(node, metered(fnAlloc, n))

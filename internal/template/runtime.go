@@ -23,14 +23,29 @@ const (
 // errBudget is the error of a Render over its budget.
 var errBudget = errors.New("the expression needs more memory or work than a template may use")
 
-// budget is a count of units left.
+// budget is a count of units left to one render; lease, when set, is
+// where the units it uses are reserved.
 type budget struct {
-	left int64
-	err  error
+	left  int64
+	err   error
+	lease *lease
 }
 
-// take consumes n units, and fails once none are left.
+// take consumes n units of memory, and fails once none are left.
 func (b *budget) take(n int) error {
+	b.left -= int64(n)
+	if b.left < 0 {
+		return b.err
+	}
+	if b.lease != nil {
+		return b.lease.use(n)
+	}
+	return nil
+}
+
+// work consumes n units of work: what a loop or a scan walks through,
+// which allocates nothing, so it is not reserved from the shared budgets.
+func (b *budget) work(n int) error {
 	b.left -= int64(n)
 	if b.left < 0 {
 		return b.err
@@ -38,8 +53,16 @@ func (b *budget) take(n int) error {
 	return nil
 }
 
-// fits reports whether n units are left.
-func (b *budget) fits(n int) bool { return int64(n) <= b.left }
+// fits makes sure n units of memory are left, before they are allocated.
+func (b *budget) fits(n int) error {
+	if int64(n) > b.left {
+		return b.err
+	}
+	if b.lease != nil {
+		return b.lease.reserve(n)
+	}
+	return nil
+}
 
 // renderer is the state of one Render: not safe for concurrent use, which is
 // why every Render makes its own.
@@ -48,21 +71,38 @@ type renderer struct {
 	env   map[string]any
 	meter *budget
 	out   budget
+	lease lease
 }
 
-// newRenderer returns the renderer of a Render against env.
-func newRenderer(env map[string]any) *renderer {
+// newRenderer returns the renderer of a Render against env, drawing on b
+// (the process budget when nil). The caller must call end.
+func newRenderer(env map[string]any, b *Budget) *renderer {
+	if b == nil {
+		b = process
+	}
 	r := &renderer{
 		vm:    vm.VM{MemoryBudget: vmMemoryBudget},
 		meter: &budget{left: maxMeterUnits, err: errBudget},
 		out:   budget{left: maxOutputBytes, err: fmt.Errorf("the rendered value is larger than %d bytes", maxOutputBytes)},
+		lease: lease{b: b},
 	}
+	r.meter.lease, r.out.lease = &r.lease, &r.lease
 	r.env = map[string]any{
 		rootTrigger: env[rootTrigger],
 		rootSteps:   env[rootSteps],
 		meterVar:    r.meter,
 	}
 	return r
+}
+
+// end gives back what the render holds of the shared budgets, and returns
+// err with the code of a refusal of those budgets, if one caused it.
+func (r *renderer) end(err error) error {
+	r.lease.end()
+	if err != nil {
+		return r.lease.withCode(err)
+	}
+	return nil
 }
 
 // run runs one compiled expression.
@@ -81,8 +121,8 @@ func (r *renderer) run(prog *vm.Program, src string, pos int) (any, error) {
 
 // runtimeFunctions are the functions the rewritten programs call.
 var runtimeFunctions = []expr.Option{
-	expr.Function(fnAlloc, meterFunc(allocCost)),
-	expr.Function(fnScan, meterFunc(scanCost)),
+	expr.Function(fnAlloc, meterFunc((*budget).take, allocCost)),
+	expr.Function(fnScan, meterFunc((*budget).work, scanCost)),
 	expr.Function(fnGet, func(p ...any) (any, error) { return get(p[0], p[1]) }),
 	expr.Function(fnRepeat, boundedFunc(repeatFunc)),
 	expr.Function(fnReplace, boundedFunc(replaceFunc)),
@@ -91,15 +131,15 @@ var runtimeFunctions = []expr.Option{
 	expr.Function(fnString, boundedFunc(stringFunc)),
 }
 
-// meterFunc returns a function of (meter, v) that charges cost(v) and
-// returns v.
-func meterFunc(cost func(any) int) func(...any) (any, error) {
+// meterFunc returns a function of (meter, v) that charges cost(v) with
+// charge and returns v.
+func meterFunc(charge func(*budget, int) error, cost func(any) int) func(...any) (any, error) {
 	return func(p ...any) (any, error) {
 		m, ok := p[0].(*budget)
 		if !ok || len(p) != 2 {
 			return nil, errors.New("internal error: bad metering call")
 		}
-		if err := m.take(cost(p[1])); err != nil {
+		if err := charge(m, cost(p[1])); err != nil {
 			return nil, err
 		}
 		return p[1], nil
@@ -287,8 +327,13 @@ func repeatFunc(m *budget, args []any) (any, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("repeat: negative count %d", n)
 	}
-	if n > 0 && len(s) > 0 && (len(s) > math.MaxInt32/n || !m.fits(len(s)*n)) {
-		return nil, errBudget
+	if n > 0 && len(s) > 0 {
+		if len(s) > math.MaxInt32/n {
+			return nil, errBudget
+		}
+		if err := m.fits(len(s) * n); err != nil {
+			return nil, err
+		}
 	}
 	return strings.Repeat(s, n), nil
 }
@@ -322,8 +367,11 @@ func replaceFunc(m *budget, args []any) (any, error) {
 		count = n
 	}
 	if grow := len(repl) - len(old); grow > 0 && count > 0 {
-		if grow > math.MaxInt32/count || !m.fits(len(s)+grow*count) {
+		if grow > math.MaxInt32/count {
 			return nil, errBudget
+		}
+		if err := m.fits(len(s) + grow*count); err != nil {
+			return nil, err
 		}
 	}
 	return strings.Replace(s, old, repl, n), nil
@@ -363,9 +411,12 @@ func joinFunc(m *budget, args []any) (any, error) {
 		if i > 0 {
 			size += len(sep)
 		}
-		if !m.fits(size) {
+		if int64(size) > m.left {
 			return nil, errBudget
 		}
+	}
+	if err := m.fits(size); err != nil {
+		return nil, err
 	}
 	return strings.Join(parts, sep), nil
 }

@@ -23,6 +23,29 @@
 // compact JSON. Raw values are converted to JSON-like types (map[string]any,
 // []any, string, int, float64, bool, nil).
 //
+// URL templates (ParseURL, and Compile's URLField, used for the url of an
+// http step) escape each value by where it lands in the URL, so that data
+// cannot change the URL's structure: in the path it is escaped as one path
+// segment (url.PathEscape: a "/" in the value becomes %2F, and a value that
+// is exactly "." or ".." is refused); in the query as a query name or value
+// (url.QueryEscape: "&", "=", "#" and "+" are escaped, a space becomes "+");
+// in the fragment as a fragment. Before "://" a value is written as it is,
+// so that {{ steps.a.output.base }}/items keeps working. In the host and
+// port a value is written as it is too (https://{{ trigger.body.sub }}.e.com
+// works), but one holding "/", "?", "#", "@", "\", a space or a control
+// character is refused: it would end the host, or put a user name in front
+// of it. Where a request may go is otherwise the SSRF guard's and the
+// Connection's host pinning's business, not escaping's. The position is followed through what is written, values
+// included: after {{ base }}, a base URL that holds a "?", the next value is
+// in the query. A template that is exactly one expression, like
+// {{ trigger.body.url }}, renders the whole URL unescaped.
+//
+// raw(x) is x itself; written as the whole expression of a URL template, as
+// in https://e.com/{{ raw(trigger.body.path) }}, it inserts x without
+// escaping, for a value that is meant to be several path segments or a
+// whole query string. raw must be the whole expression ({{ raw(a) + b }} is
+// refused); outside URL templates it changes nothing.
+//
 // Literal braces: to write "{{" in the output, write the expression
 // {{ "{{" }}. A "}}" outside an expression is ordinary text, and "}}" inside a
 // string literal of an expression does not end the expression.
@@ -34,6 +57,20 @@
 // byte of string, or 16 per collection element), and a rendered value must
 // encode to at most 8 MiB of JSON. A template that exceeds the budget fails
 // with an error instead of exhausting the process.
+//
+// Renders also share two budgets (see Budget), so that many renders cannot
+// together do what one may not. The memory a render meters (the strings
+// and collections it builds and its rendered value, not the data it only
+// walks through) is reserved, before repeat, replace and join build their
+// result, from the process budget (DefaultProcessBudget, 128 Mi units
+// unless SetProcessBudget changes it; the worker reads MemoryEnv) while the
+// render runs. A render that finds it exhausted fails with an error of
+// code unavailable: the failure is transient, since other renders will
+// end, and the worker's redelivery retries the step. RenderIn and EvalIn
+// also draw on a Run's budget (NewRunBudget, DefaultRunBudget): the units
+// every render of the Run uses add up, and the render that goes over
+// fails with an error of code validation_failed: permanent, since a retry
+// of the same Flow on the same data needs as much.
 //
 // Templates, Values and Conditions are immutable once parsed and safe for
 // concurrent use.
@@ -66,6 +103,8 @@ type Template struct {
 	refs  []string
 	// raw is set when the template is exactly one expression.
 	raw bool
+	// url is set for a URL template (ParseURL).
+	url bool
 }
 
 // part is a run of literal text or one expression.
@@ -74,6 +113,9 @@ type part struct {
 	expr string      // the expression's source, trimmed
 	pos  int         // 1-based character position of expr in the template
 	prog *vm.Program // compiled expression
+	// verbatim is set when the expression is raw(x): its value is not
+	// escaped in a URL template.
+	verbatim bool
 }
 
 // Parse parses and compiles the template s. Errors are *wiresk.Error with
@@ -112,13 +154,26 @@ func Parse(s string) (*Template, error) {
 			return nil, err.at(trimmed, exprPos)
 		}
 		refs = append(refs, c.refs...)
-		t.parts = append(t.parts, part{expr: trimmed, pos: exprPos, prog: c.prog})
+		t.parts = append(t.parts, part{expr: trimmed, pos: exprPos, prog: c.prog, verbatim: c.verbatim})
 		consumed := open + 2 + n + 2
 		rest = rest[consumed:]
 		offset += consumed
 	}
 	t.raw = len(t.parts) == 1 && t.parts[0].prog != nil
 	t.refs = sortedUnique(refs)
+	return t, nil
+}
+
+// ParseURL parses s as a URL template: like Parse, but a value written into
+// the URL's path is escaped as a path segment, one written into its query as
+// a query name or value, one written into its fragment as a fragment (see
+// the package documentation).
+func ParseURL(s string) (*Template, error) {
+	t, err := Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	t.url = true
 	return t, nil
 }
 
@@ -148,8 +203,15 @@ func (t *Template) Literal() (string, bool) {
 // renders to a string. Errors are *wiresk.Error with code
 // wiresk.EValidation naming the failing expression.
 func (t *Template) Render(env map[string]any) (any, error) {
-	r := newRenderer(env)
-	return t.render(r)
+	return t.RenderIn(nil, env)
+}
+
+// RenderIn is Render drawing on the shared budget b (a Run's, say) instead
+// of the process budget alone.
+func (t *Template) RenderIn(b *Budget, env map[string]any) (any, error) {
+	r := newRenderer(env, b)
+	out, err := t.render(r)
+	return out, r.end(err)
 }
 
 func (t *Template) render(r *renderer) (any, error) {
@@ -166,12 +228,16 @@ func (t *Template) render(r *renderer) (any, error) {
 		return out, nil
 	}
 	var b strings.Builder
+	var st urlState
 	for _, p := range t.parts {
 		if p.prog == nil {
 			if err := r.out.take(len(p.text)); err != nil {
 				return nil, wiresk.Errorf(wiresk.EValidation, "%s", err.Error())
 			}
 			b.WriteString(p.text)
+			if t.url {
+				st.advance(p.text)
+			}
 			continue
 		}
 		v, err := r.run(p.prog, p.expr, p.pos)
@@ -182,7 +248,21 @@ func (t *Template) render(r *renderer) (any, error) {
 		if err != nil {
 			return nil, exprError(p.expr, p.pos, err.Error())
 		}
-		b.WriteString(formatText(n))
+		s := formatText(n)
+		if t.url {
+			if !p.verbatim {
+				e, err := st.escape(s)
+				if err != nil {
+					return nil, exprError(p.expr, p.pos, err.Error())
+				}
+				if err := r.out.take(len(e) - len(s)); err != nil {
+					return nil, exprError(p.expr, p.pos, err.Error())
+				}
+				s = e
+			}
+			st.advance(s)
+		}
+		b.WriteString(s)
 	}
 	return b.String(), nil
 }

@@ -33,20 +33,38 @@ type (
 	listNode []node
 )
 
+// CompileOption is an option of Compile.
+type CompileOption func(*compiler)
+
+// URLField makes the string at path (a path as in errors, like "url")
+// a URL template, parsed with ParseURL.
+func URLField(path string) CompileOption {
+	return func(c *compiler) { c.urls[path] = true }
+}
+
+// compiler is the state of one Compile.
+type compiler struct {
+	urls map[string]bool
+	refs []string
+}
+
 // Compile compiles v, parsing every string in it as a template. Map keys
 // are not templates. Errors are *wiresk.Error with code wiresk.EValidation
 // whose Field is the path of the bad element, like "body.items[2].name"
 // (empty for v itself).
-func Compile(v any) (*Value, error) {
-	var refs []string
-	root, err := compileNode(v, "", &refs)
+func Compile(v any, opts ...CompileOption) (*Value, error) {
+	c := &compiler{urls: map[string]bool{}}
+	for _, o := range opts {
+		o(c)
+	}
+	root, err := c.node(v, "")
 	if err != nil {
 		return nil, err
 	}
-	return &Value{root: root, refs: sortedUnique(refs)}, nil
+	return &Value{root: root, refs: sortedUnique(c.refs)}, nil
 }
 
-func compileNode(v any, path string, refs *[]string) (node, error) {
+func (c *compiler) node(v any, path string) (node, error) {
 	switch v := v.(type) {
 	case int64:
 		return scalarNode{int(v)}, nil
@@ -65,7 +83,11 @@ func compileNode(v any, path string, refs *[]string) (node, error) {
 		}
 		return scalarNode{f}, nil
 	case string:
-		t, err := Parse(v)
+		parse := Parse
+		if c.urls[path] {
+			parse = ParseURL
+		}
+		t, err := parse(v)
 		if err != nil {
 			var we *wiresk.Error
 			if errors.As(err, &we) {
@@ -76,7 +98,7 @@ func compileNode(v any, path string, refs *[]string) (node, error) {
 		if s, ok := t.Literal(); ok {
 			return scalarNode{s}, nil
 		}
-		*refs = append(*refs, t.refs...)
+		c.refs = append(c.refs, t.refs...)
 		return templateNode{t}, nil
 	case map[string]any:
 		m := mapNode{keys: make([]string, 0, len(v)), elems: make(map[string]node, len(v))}
@@ -85,7 +107,7 @@ func compileNode(v any, path string, refs *[]string) (node, error) {
 		}
 		slices.Sort(m.keys)
 		for _, k := range m.keys {
-			n, err := compileNode(v[k], joinPath(path, k), refs)
+			n, err := c.node(v[k], joinPath(path, k))
 			if err != nil {
 				return nil, err
 			}
@@ -95,7 +117,7 @@ func compileNode(v any, path string, refs *[]string) (node, error) {
 	case []any:
 		l := make(listNode, len(v))
 		for i, e := range v {
-			n, err := compileNode(e, path+"["+strconv.Itoa(i)+"]", refs)
+			n, err := c.node(e, path+"["+strconv.Itoa(i)+"]")
 			if err != nil {
 				return nil, err
 			}
@@ -135,7 +157,15 @@ func (v *Value) StepRefs() []string { return slices.Clone(v.refs) }
 // wiresk.EValidation whose Field is the path of the failing template. The
 // whole Value shares one budget (see the package documentation).
 func (v *Value) Render(env map[string]any) (any, error) {
-	return v.root.render(newRenderer(env), "")
+	return v.RenderIn(nil, env)
+}
+
+// RenderIn is Render drawing on the shared budget b (a Run's, say) instead
+// of the process budget alone.
+func (v *Value) RenderIn(b *Budget, env map[string]any) (any, error) {
+	r := newRenderer(env, b)
+	out, err := v.root.render(r, "")
+	return out, r.end(err)
 }
 
 func (n scalarNode) render(r *renderer, path string) (any, error) {
@@ -152,7 +182,7 @@ func (n templateNode) render(r *renderer, path string) (any, error) {
 	if err != nil {
 		var we *wiresk.Error
 		if errors.As(err, &we) {
-			return nil, wiresk.FieldError(path, "%s", we.Message)
+			return nil, &wiresk.Error{Code: we.Code, Field: path, Message: we.Message}
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

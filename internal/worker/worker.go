@@ -22,6 +22,7 @@ import (
 	"wiresk/internal/flow"
 	"wiresk/internal/run"
 	"wiresk/internal/step"
+	"wiresk/internal/template"
 	"wiresk/internal/wiresk"
 )
 
@@ -240,6 +241,9 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 	hop, _ := trigger.Hop()
 	outputs := map[string]any{}
 	env["steps"] = outputs
+	// The templates of the Run's steps share one budget, so a Flow cannot
+	// multiply by its steps what one render may use.
+	budget := template.NewRunBudget(0)
 	for _, cs := range compiled.Steps {
 		prev, done := r.Step(cs.Step.ID)
 		if done && (prev.Status == run.StepSucceeded || prev.Status == run.StepSkipped) {
@@ -311,7 +315,7 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		// One hop more than the request that started this Run, so that a
 		// Flow calling its own webhook is stopped at run.MaxHops.
 		stepCtx = step.WithHop(stepCtx, hop+1)
-		res := w.runStep(stepCtx, cs, env)
+		res := w.runStep(stepCtx, cs, env, budget)
 		// An app may echo the credential it was sent: no recorded value,
 		// error or later step ever sees it.
 		res.Input, res.Output, res.Error = redact(res.Input, secrets), redact(res.Output, secrets), redactText(res.Error, secrets)
@@ -386,12 +390,12 @@ func (w *Worker) checkConnection(ctx context.Context, groupID string, s flow.Ste
 
 // runStep returns the step's result; res is named so that the deferred
 // duration lands in what the caller gets.
-func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[string]any) (res run.StepResult) {
+func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[string]any, budget *template.Budget) (res run.StepResult) {
 	start := w.now()
 	res = run.StepResult{ID: cs.Step.ID, App: cs.Step.App, Method: cs.Step.Method, StartedAt: start}
 	defer func() { res.DurationMs = w.now().Sub(start).Milliseconds() }()
 	if cs.If != nil {
-		ok, err := cs.If.Eval(env)
+		ok, err := cs.If.EvalIn(budget, env)
 		if err != nil {
 			res.Status, res.Error = run.StepFailed, "if: "+err.Error()
 			return res
@@ -401,7 +405,7 @@ func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[stri
 			return res
 		}
 	}
-	rendered, err := cs.Input.Render(env)
+	rendered, err := cs.Input.RenderIn(budget, env)
 	if err != nil {
 		res.Status, res.Error = run.StepFailed, "input: "+err.Error()
 		return res
