@@ -315,7 +315,7 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		// One hop more than the request that started this Run, so that a
 		// Flow calling its own webhook is stopped at run.MaxHops.
 		stepCtx = step.WithHop(stepCtx, hop+1)
-		res := w.runStep(stepCtx, cs, env, budget)
+		res, permanent := w.runStep(stepCtx, cs, env, budget)
 		// An app may echo the credential it was sent: no recorded value,
 		// error or later step ever sees it.
 		res.Input, res.Output, res.Error = redact(res.Input, secrets), redact(res.Output, secrets), redactText(res.Error, secrets)
@@ -326,12 +326,15 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		r.Steps[idx] = res
 		if res.Status == run.StepFailed {
 			stepErr := fmt.Errorf("step %q failed: %s", cs.Step.ID, res.Error)
-			if job.Mode == run.ModeRunOnce || receiveCount >= w.maxReceives() {
+			if job.Mode == run.ModeRunOnce || permanent || receiveCount >= w.maxReceives() {
 				if err := w.finish(ctx, &r, stepErr); err != nil {
 					return err
 				}
-				if job.Mode == run.ModeRunOnce {
-					return nil // a test run reports its failure at once
+				if job.Mode == run.ModeRunOnce || permanent {
+					// A test run reports its failure at once; a failure
+					// that retrying cannot help (a 4xx, a refused host, a
+					// loop) is the Run's outcome, not a message to retry.
+					return nil
 				}
 				return stepErr
 			}
@@ -388,9 +391,12 @@ func (w *Worker) checkConnection(ctx context.Context, groupID string, s flow.Ste
 	}
 }
 
-// runStep returns the step's result; res is named so that the deferred
-// duration lands in what the caller gets.
-func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[string]any, budget *template.Budget) (res run.StepResult) {
+// runStep returns the step's result, and for a failure whether retrying
+// cannot help: the step's request was refused for good (step.IsPermanent),
+// or its input or condition cannot be rendered from this Run's data (unless
+// the process was short of render memory, which passes). res is named so
+// that the deferred duration lands in what the caller gets.
+func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[string]any, budget *template.Budget) (res run.StepResult, permanent bool) {
 	start := w.now()
 	res = run.StepResult{ID: cs.Step.ID, App: cs.Step.App, Method: cs.Step.Method, StartedAt: start}
 	defer func() { res.DurationMs = w.now().Sub(start).Milliseconds() }()
@@ -398,17 +404,17 @@ func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[stri
 		ok, err := cs.If.EvalIn(budget, env)
 		if err != nil {
 			res.Status, res.Error = run.StepFailed, "if: "+err.Error()
-			return res
+			return res, wiresk.ErrorCode(err) != wiresk.EUnavailable
 		}
 		if !ok {
 			res.Status = run.StepSkipped
-			return res
+			return res, false
 		}
 	}
 	rendered, err := cs.Input.RenderIn(budget, env)
 	if err != nil {
 		res.Status, res.Error = run.StepFailed, "input: "+err.Error()
-		return res
+		return res, wiresk.ErrorCode(err) != wiresk.EUnavailable
 	}
 	input, _ := rendered.(map[string]any)
 	res.Input = input
@@ -416,10 +422,10 @@ func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[stri
 	res.Attempts = attempts
 	if err != nil {
 		res.Status, res.Error = run.StepFailed, err.Error()
-		return res
+		return res, step.IsPermanent(err)
 	}
 	res.Status, res.Output = run.StepSucceeded, out
-	return res
+	return res, false
 }
 
 // MaxRecorded caps the JSON size of a step's input and output as recorded

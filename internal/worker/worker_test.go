@@ -415,3 +415,36 @@ func TestAJobThatPanicsFailsOnlyItsRecord(t *testing.T) {
 		t.Fatalf("failures = %+v, want m1 reported failed so it is redelivered and dead-lettered", resp.BatchItemFailures)
 	}
 }
+
+// TestAPermanentStepFailureEndsTheRunAtOnce: a 4xx answer cannot be helped
+// by redelivery, so the Run fails on its first delivery, the message is done
+// with (nil), and the target is not called again.
+func TestAPermanentStepFailureEndsTheRunAtOnce(t *testing.T) {
+	var calls atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls.Add(1)
+		http.Error(w, `{"error":"no such contact"}`, http.StatusNotFound)
+	}))
+	t.Cleanup(target.Close)
+	guard, err := step.NewGuard("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, store := MustStore(t)
+	mustFlow(t, store, flow.Flow{ID: "flw_1", GroupID: "grp_a", Steps: []flow.Step{
+		{ID: "get", App: "http", Method: "request", Input: map[string]any{"url": target.URL + "/contacts/9"}}}})
+	w := &worker.Worker{Store: store, MaxReceives: 5, Steps: step.Catalog{"http": {"request": &step.HTTP{Guard: guard}}}}
+	if err := w.Execute(t.Context(), job("run_1"), 1); err != nil {
+		t.Fatalf("Execute = %v, want nil: a 404 is the Run's outcome, not a reason to redeliver", err)
+	}
+	r, err := store.GetRun(t.Context(), "grp_a", "run_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != run.Failed || !strings.Contains(r.Error, "HTTP 404") || r.Deliveries != 1 {
+		t.Errorf("run = %s %q after %d deliveries, want failed with HTTP 404 after 1", r.Status, r.Error, r.Deliveries)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("target called %d times, want 1", n)
+	}
+}
