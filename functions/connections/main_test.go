@@ -23,7 +23,6 @@ import (
 	"wiresk/internal/group"
 	"wiresk/internal/oauth"
 	"wiresk/internal/oauth/oauthtest"
-	"wiresk/internal/statekey"
 )
 
 // readEvent decodes events/<name>, the sample used by sam local invoke.
@@ -82,7 +81,7 @@ func newEnv(t *testing.T) env {
 // the state key loaded from the vault as main does.
 func (e env) deps(cat *catalog.Catalog) deps {
 	return deps{Store: e.store, Vault: e.vault, Catalog: cat,
-		StateKey: func(ctx context.Context) ([]byte, error) { return statekey.LoadStateKey(ctx, e.vault) }}
+		StateKey: func(ctx context.Context) ([]byte, error) { return connect.LoadStateKey(ctx, e.vault) }}
 }
 
 // testConfig is the configuration of the template's environment.
@@ -241,7 +240,7 @@ func TestStateKeyComesFromTheVault(t *testing.T) {
 	ev := readEvent(t, "connections-create.json")
 	ev.Body = `{"name":"Test IdP","app":"idp","authType":"oauth2"}`
 	u := authorizeURL(t, h, ev)
-	key, err := e.vault.Get(context.Background(), statekey.Name)
+	key, err := e.vault.Get(context.Background(), connect.StateKeySecret)
 	if err != nil {
 		t.Fatalf("state key in the vault: %v", err)
 	}
@@ -265,7 +264,7 @@ func TestStateKeyLoadsOnFirstRequestAndAfterAFailure(t *testing.T) {
 		if fail {
 			return nil, errors.New("secrets manager unavailable")
 		}
-		return statekey.LoadStateKey(ctx, e.vault)
+		return connect.LoadStateKey(ctx, e.vault)
 	}
 	h := newHandler(testConfig(t), d)
 	if got, want := calls, 0; got != want {

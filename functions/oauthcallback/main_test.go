@@ -24,7 +24,6 @@ import (
 	"wiresk/internal/group"
 	"wiresk/internal/manage"
 	"wiresk/internal/oauth/oauthtest"
-	"wiresk/internal/statekey"
 )
 
 // readEvent decodes events/oauthcallback.json, the sample used by sam
@@ -94,7 +93,7 @@ func newEnv(t *testing.T, callbackURL string) env {
 // vault as main does.
 func (e env) deps() deps {
 	return deps{Store: e.store, Vault: e.vault, Catalog: e.catalog,
-		StateKey: func(ctx context.Context) ([]byte, error) { return statekey.LoadStateKey(ctx, e.vault) }}
+		StateKey: func(ctx context.Context) ([]byte, error) { return connect.LoadStateKey(ctx, e.vault) }}
 }
 
 // testConfig is the template's environment, with the loopback addresses of
@@ -124,7 +123,7 @@ func (e env) authorize(t *testing.T, h handler, callbackURL string, key []byte) 
 	ctx := context.Background()
 	if key == nil {
 		var err error
-		if key, err = statekey.LoadStateKey(ctx, e.vault); err != nil {
+		if key, err = connect.LoadStateKey(ctx, e.vault); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -280,7 +279,7 @@ func TestCallbackNeedsTheSharedStateKey(t *testing.T) {
 	callbackURL := "https://" + sampleDomain + "/v1/oauth/callback"
 	e := newEnv(t, callbackURL)
 	h := newHandler(testConfig(t), e.deps())
-	id, q, cookies := e.authorize(t, nil, callbackURL, bytes.Repeat([]byte("x"), statekey.Size))
+	id, q, cookies := e.authorize(t, nil, callbackURL, bytes.Repeat([]byte("x"), connect.StateKeySize))
 	resp := invoke(t, h, callbackEvent(t, q, cookies, sampleDomain))
 	if resp.StatusCode < 400 {
 		t.Errorf("status: got %d, want a failure (%s)", resp.StatusCode, resp.Body)
@@ -347,7 +346,7 @@ func TestStateKeyLoadsOnFirstRequestAndAfterAFailure(t *testing.T) {
 		if fail {
 			return nil, errors.New("secrets manager unavailable")
 		}
-		return statekey.LoadStateKey(ctx, e.vault)
+		return connect.LoadStateKey(ctx, e.vault)
 	}
 	h := newHandler(testConfig(t), d)
 	if got, want := calls, 0; got != want {

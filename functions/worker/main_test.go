@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -93,6 +94,11 @@ func (v visibility) ChangeVisibility(ctx context.Context, handle string, d time.
 	return v(ctx, handle, d)
 }
 
+// Send is not used by the worker.
+func (visibility) Send(context.Context, []byte, map[string]string) (string, error) {
+	return "", errors.New("the worker sends no job")
+}
+
 func TestSampleBatch(t *testing.T) {
 	ev := sample(t)
 	job := decodeJob(t, ev.Records[0])
@@ -167,8 +173,16 @@ func TestNoPrivateDestinationsByDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := len(resp.BatchItemFailures), 1; got != want {
-		t.Errorf("batch item failures: got %d, want %d (a loopback target must be refused)", got, want)
+	// A refused destination is the Run's outcome: redelivering cannot help.
+	if got, want := len(resp.BatchItemFailures), 0; got != want {
+		t.Errorf("batch item failures: got %d, want %d (the Run fails for good)", got, want)
+	}
+	r, err := store.GetRun(context.Background(), job.GroupID, job.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != run.Failed || !strings.Contains(r.Error, "is not allowed") {
+		t.Errorf("run = %s %q, want failed: the loopback target refused", r.Status, r.Error)
 	}
 	if got, want := len(tg.bodies), 0; got != want {
 		t.Errorf("target calls: got %d, want %d", got, want)

@@ -20,7 +20,6 @@ import (
 	"wiresk/internal/queue"
 	"wiresk/internal/secrets"
 	"wiresk/internal/sqsqueue"
-	"wiresk/internal/statekey"
 	"wiresk/internal/worker"
 )
 
@@ -46,7 +45,7 @@ type backend struct {
 	vault connect.Vault
 	// keyVault loads the OAuth state key (race-safe creation where the
 	// vault allows it).
-	keyVault statekey.Vault
+	keyVault connect.StateKeyVault
 	desc     string
 	close    func() error
 }
@@ -132,7 +131,7 @@ func openBackend(ctx context.Context, cfg config) (*backend, error) {
 			if err != nil {
 				return nil, fmt.Errorf("WIRESK_SECRET_PREFIX: %w", err)
 			}
-			b.vault, b.keyVault = v, statekey.SecretsManager(v, sm)
+			b.vault, b.keyVault = v, v
 		default:
 			return nil, fmt.Errorf("WIRESK_VAULT=%q: want embedded or aws", cfg.Vault)
 		}

@@ -26,7 +26,6 @@ import (
 	"wiresk/internal/manage"
 	"wiresk/internal/queue"
 	"wiresk/internal/ratelimit"
-	"wiresk/internal/statekey"
 	"wiresk/internal/step"
 	"wiresk/internal/wiresk"
 	"wiresk/internal/worker"
@@ -114,7 +113,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	if err != nil {
 		return fmt.Errorf("app catalog (WIRESK_APP_BASE_URLS, WIRESK_APP_TEST_URLS): %w", err)
 	}
-	stateKey, err := statekey.LoadStateKey(ctx, b.keyVault)
+	stateKey, err := connect.LoadStateKey(ctx, b.keyVault)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package lambdaweb
+package app
 
 import (
 	"context"

@@ -1,15 +1,15 @@
-// Package lambdaweb provides what the HTTP Lambda functions share to serve
-// the project's http.Handlers behind API Gateway: a handler per public URL
-// when the URL is the API's own (ByDomain), a handler built on first use
-// from something loaded then (Lazy), and the checks of URL settings.
-package lambdaweb
+package app
+
+// What the HTTP Lambda functions share to serve the project's http.Handlers
+// behind API Gateway: a handler per public URL when the URL is the API's
+// own (ByDomain), and a handler built on first use from something loaded
+// then (Lazy).
 
 import (
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"sync"
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
@@ -109,18 +109,4 @@ func (l *lazy[T]) handler(ctx context.Context) (http.Handler, error) {
 	}
 	l.h = l.build(v)
 	return l.h, nil
-}
-
-// AbsoluteURL reports whether s is an absolute http(s) URL with a host and
-// no user info.
-func AbsoluteURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil
-}
-
-// BaseURL reports whether s is an absolute http(s) URL that paths can be
-// appended to: no query, no fragment.
-func BaseURL(s string) bool {
-	u, err := url.Parse(s)
-	return AbsoluteURL(s) && err == nil && u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery
 }

@@ -1,4 +1,4 @@
-package statekey_test
+package connect_test
 
 import (
 	"bytes"
@@ -14,12 +14,12 @@ import (
 	"wiresk/internal/bolt"
 	"wiresk/internal/secrets"
 	"wiresk/internal/secrets/smtest"
-	"wiresk/internal/statekey"
+	"wiresk/internal/connect"
 	"wiresk/internal/wiresk"
 )
 
 // boltVault returns an embedded vault in a fresh data directory.
-func boltVault(t *testing.T) *bolt.Vault {
+func boltStateKeyVault(t *testing.T) *bolt.Vault {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := bolt.Open(dir, bolt.Options{NoSync: true})
@@ -38,38 +38,37 @@ const prefix = "wiresk/test"
 
 // smVault returns the Secrets Manager vault on the protocol double srv,
 // with Create.
-func smVault(t *testing.T, srv *smtest.Server) statekey.Vault {
+func smVault(t *testing.T, srv *smtest.Server) connect.StateKeyVault {
 	t.Helper()
-	client := srv.Client()
-	v, err := secrets.New(client, prefix, secrets.Options{})
+	v, err := secrets.New(srv.Client(), prefix, secrets.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return statekey.SecretsManager(v, client)
+	return v
 }
 
 func TestMakesTheKeyOnce(t *testing.T) {
 	ctx := context.Background()
-	for name, v := range map[string]statekey.Vault{
-		"bolt":            boltVault(t),
+	for name, v := range map[string]connect.StateKeyVault{
+		"bolt":            boltStateKeyVault(t),
 		"secrets manager": smVault(t, smtest.NewServer(t)),
 	} {
 		t.Run(name, func(t *testing.T) {
-			key, err := statekey.LoadStateKey(ctx, v)
+			key, err := connect.LoadStateKey(ctx, v)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := len(key), statekey.Size; got != want {
+			if got, want := len(key), connect.StateKeySize; got != want {
 				t.Errorf("key length: got %d, want %d", got, want)
 			}
-			stored, err := v.Get(ctx, statekey.Name)
+			stored, err := v.Get(ctx, connect.StateKeySecret)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got, want := stored, key; !bytes.Equal(got, want) {
 				t.Errorf("stored key differs from the one returned")
 			}
-			again, err := statekey.LoadStateKey(ctx, v)
+			again, err := connect.LoadStateKey(ctx, v)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,12 +81,12 @@ func TestMakesTheKeyOnce(t *testing.T) {
 
 func TestKeepsAnExistingKey(t *testing.T) {
 	ctx := context.Background()
-	v := boltVault(t)
+	v := boltStateKeyVault(t)
 	want := bytes.Repeat([]byte("k"), 48)
-	if err := v.Put(ctx, statekey.Name, want); err != nil {
+	if err := v.Put(ctx, connect.StateKeySecret, want); err != nil {
 		t.Fatal(err)
 	}
-	got, err := statekey.LoadStateKey(ctx, v)
+	got, err := connect.LoadStateKey(ctx, v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,16 +97,16 @@ func TestKeepsAnExistingKey(t *testing.T) {
 
 func TestRefusesAShortKey(t *testing.T) {
 	ctx := context.Background()
-	v := boltVault(t)
+	v := boltStateKeyVault(t)
 	short := []byte("too short")
-	if err := v.Put(ctx, statekey.Name, short); err != nil {
+	if err := v.Put(ctx, connect.StateKeySecret, short); err != nil {
 		t.Fatal(err)
 	}
-	_, err := statekey.LoadStateKey(ctx, v)
+	_, err := connect.LoadStateKey(ctx, v)
 	if err == nil {
 		t.Fatal("error: got nil, want one about the short key")
 	}
-	stored, err := v.Get(ctx, statekey.Name)
+	stored, err := v.Get(ctx, connect.StateKeySecret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +117,7 @@ func TestRefusesAShortKey(t *testing.T) {
 
 // failingVault fails every Get with a store error.
 type failingVault struct {
-	statekey.Vault
+	connect.StateKeyVault
 	puts int
 }
 
@@ -133,7 +132,7 @@ func (f *failingVault) Put(context.Context, string, []byte) error {
 
 func TestReadErrorMakesNoKey(t *testing.T) {
 	v := &failingVault{}
-	if _, err := statekey.LoadStateKey(context.Background(), v); err == nil {
+	if _, err := connect.LoadStateKey(context.Background(), v); err == nil {
 		t.Fatal("error: got nil, want the vault's")
 	}
 	if got, want := v.puts, 0; got != want {
@@ -144,7 +143,7 @@ func TestReadErrorMakesNoKey(t *testing.T) {
 // raceVault plays a second creator: its first Get finds nothing, although
 // the other creator's key is stored (or is stored right after our Put).
 type raceVault struct {
-	statekey.Vault
+	connect.StateKeyVault
 	other     []byte
 	afterPut  bool
 	firstDone bool
@@ -155,26 +154,26 @@ func (r *raceVault) Get(ctx context.Context, name string) ([]byte, error) {
 		r.firstDone = true
 		return nil, fmt.Errorf("get %s: %w", name, wiresk.ErrNotFound)
 	}
-	return r.Vault.Get(ctx, name)
+	return r.StateKeyVault.Get(ctx, name)
 }
 
 func (r *raceVault) Put(ctx context.Context, name string, value []byte) error {
-	if err := r.Vault.Put(ctx, name, value); err != nil {
+	if err := r.StateKeyVault.Put(ctx, name, value); err != nil {
 		return err
 	}
 	if r.afterPut {
-		return r.Vault.Put(ctx, name, r.other)
+		return r.StateKeyVault.Put(ctx, name, r.other)
 	}
 	return nil
 }
 
 func TestASecondCreatorRereads(t *testing.T) {
 	ctx := context.Background()
-	other := bytes.Repeat([]byte{7}, statekey.Size)
+	other := bytes.Repeat([]byte{7}, connect.StateKeySize)
 
 	t.Run("put, then the other's put", func(t *testing.T) {
-		v := &raceVault{Vault: boltVault(t), other: other, afterPut: true}
-		got, err := statekey.LoadStateKey(ctx, v)
+		v := &raceVault{StateKeyVault: boltStateKeyVault(t), other: other, afterPut: true}
+		got, err := connect.LoadStateKey(ctx, v)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,12 +185,12 @@ func TestASecondCreatorRereads(t *testing.T) {
 	t.Run("create conflicts", func(t *testing.T) {
 		srv := smtest.NewServer(t)
 		base := smVault(t, srv)
-		if err := base.Put(ctx, statekey.Name, other); err != nil {
+		if err := base.Put(ctx, connect.StateKeySecret, other); err != nil {
 			t.Fatal(err)
 		}
 		// The embedded Vault is a Creator: keep it one.
-		v := &raceCreator{raceVault{Vault: base}, base.(statekey.Creator)}
-		got, err := statekey.LoadStateKey(ctx, v)
+		v := &raceCreator{raceVault{StateKeyVault: base}, base.(connect.SecretCreator)}
+		got, err := connect.LoadStateKey(ctx, v)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,7 +206,7 @@ func TestASecondCreatorRereads(t *testing.T) {
 // raceCreator is a raceVault that is a Creator.
 type raceCreator struct {
 	raceVault
-	statekey.Creator
+	connect.SecretCreator
 }
 
 func TestConcurrentFirstLoadsAgree(t *testing.T) {
@@ -220,7 +219,7 @@ func TestConcurrentFirstLoadsAgree(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		v := smVault(t, srv)
-		wg.Go(func() { keys[i], errs[i] = statekey.LoadStateKey(ctx, v) })
+		wg.Go(func() { keys[i], errs[i] = connect.LoadStateKey(ctx, v) })
 	}
 	wg.Wait()
 	for i := range n {
@@ -240,21 +239,21 @@ func TestRestoresAKeyScheduledForDeletion(t *testing.T) {
 	ctx := context.Background()
 	srv := smtest.NewServer(t)
 	v := smVault(t, srv)
-	if _, err := statekey.LoadStateKey(ctx, v); err != nil {
+	if _, err := connect.LoadStateKey(ctx, v); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.Client().DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(prefix + "/" + statekey.Name)}); err != nil {
+	if _, err := srv.Client().DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(prefix + "/" + connect.StateKeySecret)}); err != nil {
 		t.Fatal(err)
 	}
 	// A fresh instance: nothing cached.
-	key, err := statekey.LoadStateKey(ctx, smVault(t, srv))
+	key, err := connect.LoadStateKey(ctx, smVault(t, srv))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if exists, pending, _ := srv.Secret(prefix + "/" + statekey.Name); !exists || pending {
+	if exists, pending, _ := srv.Secret(prefix + "/" + connect.StateKeySecret); !exists || pending {
 		t.Errorf("secret: exists %v, scheduled for deletion %v; want it restored", exists, pending)
 	}
-	stored, err := smVault(t, srv).Get(ctx, statekey.Name)
+	stored, err := smVault(t, srv).Get(ctx, connect.StateKeySecret)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,190 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/textproto"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"wiresk/internal/appcall"
+	"wiresk/internal/auth"
+	"wiresk/internal/connect"
+	"wiresk/internal/httpapi"
+	"wiresk/internal/ingest"
+	"wiresk/internal/manage"
+	"wiresk/internal/queue"
+	"wiresk/internal/ratelimit"
+	"wiresk/internal/step"
+	"wiresk/internal/template"
+	"wiresk/internal/worker"
+)
+
+// App is the wired system of one function: Build it, then take the handler
+// of its Role.
+type App struct {
+	cfg Config
+	d   Deps
+}
+
+// Build wires d by cfg. It makes no network call: whatever must be loaded
+// (the OAuth state key) is loaded on first use.
+func Build(cfg Config, d Deps) *App {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	return &App{cfg: cfg, d: d}
+}
+
+// HTTPHandler is what lambda.Start runs for an API Gateway (HTTP API) route.
+type HTTPHandler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+
+// Trigger serves POST /v1/hooks/{routingKey}: httpapi.Hooks over the store
+// and the run queue, answering 202 {"runId"} only once SQS has the job.
+func (a *App) Trigger() HTTPHandler {
+	hooks := &httpapi.Hooks{
+		Ingest:  &ingest.Service{Store: a.d.Store, Queue: a.d.Queue, Limit: &ratelimit.PerGroup{PerMinute: a.cfg.RunsPerMinute}, Logger: a.d.Logger},
+		MaxBody: a.cfg.MaxBody,
+		Logger:  a.d.Logger,
+	}
+	proxy := httpadapter.NewV2(exactHeaders{hooks}).ProxyWithContext
+	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		return proxy(context.WithValue(ctx, eventHeadersKey{}, ev.Headers), ev)
+	}
+}
+
+// Manage serves the management API (httpapi.Management) with identities
+// from API Gateway's JWT authorizer; Run Once and replay enqueue jobs.
+func (a *App) Manage() HTTPHandler {
+	svc := &manage.Service{
+		Store: a.d.Store,
+		Queue: a.d.Queue,
+		// The management API only validates steps; the worker runs them
+		// (with its own SSRF guard).
+		Kinds:       step.NewCatalog(&step.HTTP{}),
+		RunOnceWait: a.cfg.RunOnceWait,
+		Logger:      a.d.Logger,
+	}
+	authn := auth.APIGateway{GroupsClaim: a.cfg.GroupsClaim}
+	return httpadapter.NewV2(a.perPublicURL(func(public string) http.Handler {
+		return httpapi.NewManagement(svc, authn, public, a.d.Logger)
+	})).ProxyWithContext
+}
+
+// Connections serves the Connections API (httpapi.Connections) with
+// identities from the JWT authorizer.
+func (a *App) Connections() HTTPHandler {
+	authn := auth.APIGateway{GroupsClaim: a.cfg.GroupsClaim}
+	return httpadapter.NewV2(a.connections(func(svc *connect.Service) http.Handler {
+		return httpapi.NewConnections(svc, authn, svc.Logger)
+	})).ProxyWithContext
+}
+
+// OAuthBrowser serves GET /v1/oauth/start and /v1/oauth/callback, the
+// routes a browser follows during an authorization.
+func (a *App) OAuthBrowser() HTTPHandler {
+	return httpadapter.NewV2(a.connections(func(svc *connect.Service) http.Handler {
+		return httpapi.NewOAuthBrowser(svc, svc.Logger)
+	})).ProxyWithContext
+}
+
+// Worker runs the jobs of an SQS batch (worker.Worker over the step
+// catalog, HTTP steps through the SSRF guard); failed records get the
+// retry backoff's visibility.
+func (a *App) Worker() func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+	template.SetProcessBudget(a.cfg.RenderBudget)
+	hc := step.NewHTTPClient(a.cfg.Guard)
+	conns := a.d.Connections
+	if conns == nil {
+		// Only Credential and Authenticator are used here: no Group
+		// checks, no authorizations started.
+		conns = &connect.Service{Store: a.d.Store, Vault: a.d.Vault, Catalog: a.d.Catalog,
+			Apps: &appcall.Client{HTTP: hc}, HTTPClient: hc, Logger: a.d.Logger}
+	}
+	steps := step.Catalog{"http": {"request": &step.HTTP{Client: hc, Guard: a.cfg.Guard}}}
+	w := &worker.Worker{Store: a.d.Store, Steps: steps, Connections: conns, MaxReceives: a.cfg.MaxReceives, Logger: a.d.Logger}
+	return queue.WithRetryBackoff(w.Handle, a.d.Queue, queue.DefaultRetryDelay, a.d.Logger)
+}
+
+// Health runs connect.Service.CheckDue on every schedule event: refresh
+// the OAuth tokens about to expire, test the Connections due, mark broken
+// those that fail for good. It fails the invocation when CheckDue fails.
+// Token refreshes need no OAuth state key, so the service has none.
+func (a *App) Health() func(context.Context, events.CloudWatchEvent) (connect.HealthReport, error) {
+	hc := step.NewHTTPClient(a.cfg.Guard)
+	svc := &connect.Service{Store: a.d.Store, Vault: a.d.Vault, Catalog: a.d.Catalog,
+		Apps: &appcall.Client{HTTP: hc}, HTTPClient: hc, Logger: a.d.Logger}
+	log := a.d.Logger
+	return func(ctx context.Context, ev events.CloudWatchEvent) (connect.HealthReport, error) {
+		rep, err := svc.CheckDue(ctx)
+		if err != nil {
+			log.ErrorContext(ctx, "connection health check", "event", ev.ID, "err", err)
+			return rep, err
+		}
+		level := slog.LevelDebug
+		if rep.Refreshed+rep.Tested+rep.Broken+rep.Failed > 0 {
+			level = slog.LevelInfo
+		}
+		log.Log(ctx, level, "connection health check", "event", ev.ID,
+			"refreshed", rep.Refreshed, "tested", rep.Tested, "broken", rep.Broken, "failed", rep.Failed)
+		return rep, nil
+	}
+}
+
+// perPublicURL returns the handler build makes for the configured public
+// URL, or, without one, for the domain each request came in on.
+func (a *App) perPublicURL(build func(publicURL string) http.Handler) http.Handler {
+	if a.cfg.PublicURL != "" {
+		return build(a.cfg.PublicURL)
+	}
+	return ByDomain(build)
+}
+
+// connections returns the handler that serve makes from the connect.Service
+// of each public URL (the OAuth redirect URI derives from it), created once
+// the OAuth state key could be loaded: until then requests get 503. App
+// calls and token requests go through the guard, as the worker's steps do.
+func (a *App) connections(serve func(*connect.Service) http.Handler) http.Handler {
+	hc := step.NewHTTPClient(a.cfg.Guard)
+	apps := &appcall.Client{HTTP: hc}
+	authz := &manage.Service{Store: a.d.Store, Logger: a.d.Logger}
+	build := func(key []byte) http.Handler {
+		return a.perPublicURL(func(public string) http.Handler {
+			return serve(&connect.Service{
+				Store:       a.d.Store,
+				Vault:       a.d.Vault,
+				Authz:       authz,
+				Catalog:     a.d.Catalog,
+				Apps:        apps,
+				StateKey:    key,
+				CallbackURL: strings.TrimRight(public, "/") + httpapi.OAuthCallbackPath,
+				StartURL:    strings.TrimRight(public, "/") + httpapi.OAuthStartPath,
+				ReturnURL:   a.cfg.ReturnURL,
+				HTTPClient:  hc,
+				Logger:      a.d.Logger,
+			})
+		})
+	}
+	return Lazy("the OAuth state key", a.d.StateKey, build, a.d.Logger)
+}
+
+type eventHeadersKey struct{}
+
+// exactHeaders gives next each header value as API Gateway passed it on.
+// The adapter splits values at every comma (and trims the parts), which
+// would turn a signature header such as Stripe's "t=…,v1=…" into
+// "t=…, v1=…" once stored; the webhook must be kept as it was sent.
+type exactHeaders struct{ next http.Handler }
+
+// ServeHTTP implements http.Handler.
+func (e exactHeaders) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if hs, ok := r.Context().Value(eventHeadersKey{}).(map[string]string); ok {
+		for k, v := range hs {
+			r.Header[textproto.CanonicalMIMEHeaderKey(k)] = []string{v}
+		}
+	}
+	e.next.ServeHTTP(w, r)
+}

@@ -1,0 +1,203 @@
+// Package app is the composition root of the AWS deployment: the one place
+// that reads the configuration from the environment (Load), builds the
+// adapters from one AWS SDK configuration (AWSDeps) and wires the use cases
+// into what each Lambda function serves (Build, then the App's handlers).
+// Each functions/<name>/main.go only calls these; tests build an App on the
+// embedded adapters with the same Build.
+//
+// Environment (each function reads the part its Role needs):
+//
+//	WIRESK_TABLE                  DynamoDB table (required)
+//	WIRESK_QUEUE_URL              SQS run queue URL (trigger, manage, worker: required)
+//	WIRESK_SECRET_PREFIX          Secrets Manager name prefix, wiresk/<Stage>
+//	                              (connections, oauthcallback, worker, health: required)
+//	WIRESK_MAX_RECEIVES           the run queue's maxReceiveCount (worker: required):
+//	                              on that delivery a failure is final
+//	WIRESK_PUBLIC_URL             base of webhook URLs and of the OAuth redirect URI;
+//	                              empty: https://<domain the request came in on>
+//	WIRESK_GROUPS_CLAIM           JWT claim listing Group ids (default groups)
+//	WIRESK_OAUTH_RETURN_URL       where the OAuth callback sends the browser when
+//	                              done; empty: a page of its own
+//	WIRESK_HTTP_ALLOW_CIDRS       private CIDRs steps, app calls and token requests
+//	                              may reach (default none)
+//	WIRESK_MAX_BODY_BYTES         webhook body limit (default 262144)
+//	WIRESK_GROUP_RUNS_PER_MINUTE  Runs each Group's webhooks may start a minute in
+//	                              one instance, 429 above (default 3000, 0: no cap)
+//	WIRESK_RUN_ONCE_WAIT          how long Run Once waits for its Run (default 25s)
+//	WIRESK_RUN_RETENTION_DAYS     days a Run is kept before TTL deletes it
+//	                              (default 30; 0 keeps Runs forever)
+//	WIRESK_RENDER_MEMORY_MB       MiB the step templates rendered at once may use
+//	                              (default 128: see package template)
+//	WIRESK_LOG_LEVEL              debug, info, warn or error (default info)
+package app
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"time"
+
+	"wiresk/internal/httpapi"
+	"wiresk/internal/ratelimit"
+	"wiresk/internal/step"
+	"wiresk/internal/template"
+)
+
+// Role names a Lambda function: what it serves decides what it reads of
+// the environment and which adapters it builds.
+type Role string
+
+// The functions of the stack.
+const (
+	Trigger       Role = "trigger"
+	Manage        Role = "manage"
+	Connections   Role = "connections"
+	OAuthCallback Role = "oauthcallback"
+	Worker        Role = "worker"
+	Health        Role = "health"
+)
+
+func (r Role) queue() bool   { return r == Trigger || r == Manage || r == Worker }
+func (r Role) secrets() bool { return r == Connections || r == OAuthCallback || r == Worker || r == Health }
+func (r Role) egress() bool  { return r.secrets() }
+func (r Role) web() bool     { return r == Manage || r == Connections || r == OAuthCallback }
+
+// Config is the configuration of a function, read once by Load.
+type Config struct {
+	Role         Role
+	Table        string
+	QueueURL     string
+	SecretPrefix string
+	// PublicURL is the base of webhook URLs and of the OAuth redirect URI;
+	// empty: the domain API Gateway received the request on.
+	PublicURL   string
+	GroupsClaim string
+	// ReturnURL is where the OAuth callback sends the browser; empty: a page.
+	ReturnURL string
+	// Guard decides where steps, app calls and token requests may go.
+	Guard         *step.Guard
+	MaxBody       int64
+	RunsPerMinute int
+	RunOnceWait   time.Duration
+	MaxReceives   int
+	RunRetention  time.Duration
+	RenderBudget  int64 // units, for template.SetProcessBudget
+	LogLevel      slog.Level
+}
+
+// maxLambdaBody is Lambda's limit on a synchronous invocation's payload; a
+// larger webhook body limit could never be reached.
+const maxLambdaBody = 6 << 20
+
+// maxRunOnceWait keeps Run Once under API Gateway's 30 s integration
+// timeout.
+const maxRunOnceWait = 29 * time.Second
+
+// Load reads role's configuration through getenv (os.Getenv), reporting
+// every problem at once.
+func Load(role Role, getenv func(string) string) (Config, error) {
+	cfg := Config{Role: role, Table: getenv("WIRESK_TABLE"), GroupsClaim: "groups"}
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if cfg.Table == "" {
+		bad("WIRESK_TABLE is required (the DynamoDB table name)")
+	}
+	if role.queue() {
+		if cfg.QueueURL = getenv("WIRESK_QUEUE_URL"); cfg.QueueURL == "" {
+			bad("WIRESK_QUEUE_URL is required (the SQS run queue URL)")
+		}
+	}
+	if role.secrets() {
+		if cfg.SecretPrefix = getenv("WIRESK_SECRET_PREFIX"); cfg.SecretPrefix == "" {
+			bad("WIRESK_SECRET_PREFIX is required (the Secrets Manager name prefix, like wiresk/dev)")
+		}
+	}
+	if role.egress() {
+		guard, err := step.NewGuard(getenv(step.AllowEnv))
+		if err != nil {
+			errs = append(errs, err)
+		}
+		cfg.Guard = guard
+	}
+	if role.web() {
+		if cfg.PublicURL = getenv("WIRESK_PUBLIC_URL"); cfg.PublicURL != "" && !BaseURL(cfg.PublicURL) {
+			bad("WIRESK_PUBLIC_URL=%q: want an absolute http(s) URL such as https://hooks.example.com, or nothing", cfg.PublicURL)
+		}
+		if v := getenv("WIRESK_GROUPS_CLAIM"); v != "" {
+			cfg.GroupsClaim = v
+		}
+	}
+	switch role {
+	case Trigger:
+		cfg.MaxBody, cfg.RunsPerMinute = httpapi.DefaultMaxBody, ratelimit.DefaultPerMinute
+		if v := getenv("WIRESK_MAX_BODY_BYTES"); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 1 || n > maxLambdaBody {
+				bad("WIRESK_MAX_BODY_BYTES=%q: want a number of bytes from 1 to %d (Lambda's payload limit)", v, maxLambdaBody)
+			}
+			cfg.MaxBody = n
+		}
+		if v := getenv("WIRESK_GROUP_RUNS_PER_MINUTE"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				bad("WIRESK_GROUP_RUNS_PER_MINUTE=%q: want a number of Runs a minute, 0 for no cap", v)
+			}
+			cfg.RunsPerMinute = n
+		}
+	case Manage:
+		cfg.RunOnceWait = 25 * time.Second
+		if v := getenv("WIRESK_RUN_ONCE_WAIT"); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 || d > maxRunOnceWait {
+				bad("WIRESK_RUN_ONCE_WAIT=%q: want a duration such as 25s, at most %s (API Gateway gives up after 30 s)", v, maxRunOnceWait)
+			}
+			cfg.RunOnceWait = d
+		}
+	case Connections, OAuthCallback:
+		if cfg.ReturnURL = getenv("WIRESK_OAUTH_RETURN_URL"); cfg.ReturnURL != "" && !AbsoluteURL(cfg.ReturnURL) {
+			bad("WIRESK_OAUTH_RETURN_URL=%q: want an absolute http(s) URL such as https://app.example.com/connections, or nothing", cfg.ReturnURL)
+		}
+	case Worker:
+		cfg.RunRetention = 30 * 24 * time.Hour
+		if v := getenv("WIRESK_MAX_RECEIVES"); v == "" {
+			bad("WIRESK_MAX_RECEIVES is required: the run queue's maxReceiveCount")
+		} else if n, err := strconv.Atoi(v); err != nil || n < 1 || n > 1000 {
+			bad("WIRESK_MAX_RECEIVES=%q: want the run queue's maxReceiveCount, 1 to 1000", v)
+		} else {
+			cfg.MaxReceives = n
+		}
+		if v := getenv("WIRESK_RUN_RETENTION_DAYS"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 3650 {
+				bad("WIRESK_RUN_RETENTION_DAYS=%q: want a number of days from 0 (keep Runs forever) to 3650", v)
+			}
+			cfg.RunRetention = time.Duration(n) * 24 * time.Hour
+		}
+		var err error
+		if cfg.RenderBudget, err = template.ParseMemoryEnv(getenv(template.MemoryEnv)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if v := getenv("WIRESK_LOG_LEVEL"); v != "" {
+		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			bad("WIRESK_LOG_LEVEL=%q: want debug, info, warn or error", v)
+		}
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// AbsoluteURL reports whether s is an absolute http(s) URL with a host and
+// no user info.
+func AbsoluteURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil
+}
+
+// BaseURL reports whether s is an absolute http(s) URL that paths can be
+// appended to: no query, no fragment.
+func BaseURL(s string) bool {
+	u, err := url.Parse(s)
+	return AbsoluteURL(s) && err == nil && u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery
+}
