@@ -78,7 +78,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "wiresk:", err)
 		os.Exit(2)
 	}
-	template.SetProcessBudget(units)
+	cfg.RenderBudget = units
 
 	level := slog.LevelInfo
 	if os.Getenv("WIRESK_LOG_LEVEL") == "debug" {

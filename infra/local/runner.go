@@ -16,19 +16,15 @@ import (
 	"sync"
 	"time"
 
-	"wiresk/internal/appcall"
+	"wiresk/internal/app"
 	"wiresk/internal/auth"
 	"wiresk/internal/catalog"
 	"wiresk/internal/connect"
 	"wiresk/internal/group"
 	"wiresk/internal/httpapi"
-	"wiresk/internal/ingest"
-	"wiresk/internal/manage"
 	"wiresk/internal/queue"
-	"wiresk/internal/ratelimit"
 	"wiresk/internal/step"
 	"wiresk/internal/wiresk"
-	"wiresk/internal/worker"
 )
 
 type config struct {
@@ -37,6 +33,8 @@ type config struct {
 	MaxBody, MaxReceives, Workers        int64
 	// GroupRunsPerMinute caps the Runs each Group's webhooks start (0: no cap).
 	GroupRunsPerMinute int64
+	// RenderBudget is the process's template render budget in units.
+	RenderBudget int64
 	// MaxConns caps the HTTP connections open at once.
 	MaxConns   int64
 	Visibility time.Duration
@@ -88,7 +86,6 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	if err != nil {
 		return fmt.Errorf("WIRESK_HTTP_ALLOW_CIDRS: %w", err)
 	}
-	steps := step.Catalog{"http": {"request": &step.HTTP{Client: step.NewHTTPClient(guard), Guard: guard}}}
 
 	limits := defaultLimits
 	limits.MaxConns = int(cfg.MaxConns)
@@ -103,8 +100,6 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		public = base
 	}
 	jwtAuth := &auth.JWT{Key: jwtKey, Issuer: jwtIssuer, Audience: jwtAud}
-	svc := &manage.Service{Store: store, Queue: q, Kinds: steps, Logger: log}
-	hooks := &httpapi.Hooks{Ingest: &ingest.Service{Store: store, Queue: q, Limit: &ratelimit.PerGroup{PerMinute: int(cfg.GroupRunsPerMinute)}, Logger: log}, MaxBody: cfg.MaxBody, Logger: log}
 	testURLs := make(map[string]catalog.Override, len(cfg.AppTestURLs))
 	for app, u := range cfg.AppTestURLs {
 		testURLs[app] = catalog.Override{TestURL: u}
@@ -117,12 +112,17 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	guarded := step.NewHTTPClient(guard)
-	conns := &connect.Service{Store: store, Vault: b.vault, Authz: svc, Catalog: cat, Apps: &appcall.Client{HTTP: guarded},
-		StateKey: stateKey, CallbackURL: public + httpapi.OAuthCallbackPath, StartURL: public + httpapi.OAuthStartPath, ReturnURL: cfg.OAuthReturnURL, HTTPClient: guarded, Logger: log}
+	// The same composition root as the Lambda functions, on this
+	// backend's adapters, as one process. A Run is leased as long as its
+	// message stays hidden, so a delivery that crashed is taken over as
+	// soon as its message comes back.
+	a := app.Build(app.Config{Guard: guard, MaxBody: cfg.MaxBody, RunsPerMinute: int(cfg.GroupRunsPerMinute), MaxReceives: int(cfg.MaxReceives),
+		ReturnURL: cfg.OAuthReturnURL, Lease: cfg.Visibility, RenderBudget: cfg.RenderBudget},
+		app.Deps{Store: store, Queue: q, Vault: b.vault, Catalog: cat, Logger: log})
+	conns := a.ConnectService(stateKey, public)
 	mux := http.NewServeMux()
-	mux.Handle(httpapi.HooksPrefix, hooks)
-	mux.Handle("/v1/", httpapi.NewManagement(svc, jwtAuth, public, log))
+	mux.Handle(httpapi.HooksPrefix, a.Hooks())
+	mux.Handle("/v1/", a.ManagementAPI(jwtAuth, public))
 	connsAPI := httpapi.NewConnections(conns, jwtAuth, log)
 	for _, pattern := range connsAPI.Routes() {
 		mux.Handle(pattern, connsAPI)
@@ -139,9 +139,8 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	mux.HandleFunc("/dev/echo", echo)
 	srv := newServer(mux, limits)
 
-	// A Run is leased as long as its message stays hidden, so a delivery that
-	// crashed is taken over as soon as its message comes back.
-	w := &worker.Worker{Store: store, Steps: steps, Connections: conns, MaxReceives: int(cfg.MaxReceives), Lease: cfg.Visibility, Logger: log}
+	w := a.RunWorker()
+	w.Connections = conns
 	pump := &queue.Pump{Queue: q, Handler: w.Handle, Workers: int(cfg.Workers), Visibility: cfg.Visibility, Logger: log}
 	pumpCtx, stopPump := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPump()

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
@@ -28,6 +29,11 @@ import (
 type App struct {
 	cfg Config
 	d   Deps
+
+	manageOnce sync.Once
+	manageSvc  *manage.Service
+	clientOnce sync.Once
+	client     *http.Client
 }
 
 // Build wires d by cfg. It makes no network call: whatever must be loaded
@@ -45,12 +51,7 @@ type HTTPHandler = func(context.Context, events.APIGatewayV2HTTPRequest) (events
 // Trigger serves POST /v1/hooks/{routingKey}: httpapi.Hooks over the store
 // and the run queue, answering 202 {"runId"} only once SQS has the job.
 func (a *App) Trigger() HTTPHandler {
-	hooks := &httpapi.Hooks{
-		Ingest:  &ingest.Service{Store: a.d.Store, Queue: a.d.Queue, Limit: &ratelimit.PerGroup{PerMinute: a.cfg.RunsPerMinute}, Logger: a.d.Logger},
-		MaxBody: a.cfg.MaxBody,
-		Logger:  a.d.Logger,
-	}
-	proxy := httpadapter.NewV2(exactHeaders{hooks}).ProxyWithContext
+	proxy := httpadapter.NewV2(exactHeaders{a.Hooks()}).ProxyWithContext
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		return proxy(context.WithValue(ctx, eventHeadersKey{}, ev.Headers), ev)
 	}
@@ -59,19 +60,42 @@ func (a *App) Trigger() HTTPHandler {
 // Manage serves the management API (httpapi.Management) with identities
 // from API Gateway's JWT authorizer; Run Once and replay enqueue jobs.
 func (a *App) Manage() HTTPHandler {
-	svc := &manage.Service{
-		Store: a.d.Store,
-		Queue: a.d.Queue,
-		// The management API only validates steps; the worker runs them
-		// (with its own SSRF guard).
-		Kinds:       step.NewCatalog(&step.HTTP{}),
-		RunOnceWait: a.cfg.RunOnceWait,
-		Logger:      a.d.Logger,
-	}
 	authn := auth.APIGateway{GroupsClaim: a.cfg.GroupsClaim}
 	return httpadapter.NewV2(a.perPublicURL(func(public string) http.Handler {
-		return httpapi.NewManagement(svc, authn, public, a.d.Logger)
+		return a.ManagementAPI(authn, public)
 	})).ProxyWithContext
+}
+
+// Hooks is the webhook ingress: httpapi.Hooks over the store and the run
+// queue, with the Group cap on Runs a minute.
+func (a *App) Hooks() http.Handler {
+	return &httpapi.Hooks{
+		Ingest:  &ingest.Service{Store: a.d.Store, Queue: a.d.Queue, Limit: &ratelimit.PerGroup{PerMinute: a.cfg.RunsPerMinute}, Logger: a.d.Logger},
+		MaxBody: a.cfg.MaxBody,
+		Logger:  a.d.Logger,
+	}
+}
+
+// ManagementAPI is the management API whose webhook URLs start with
+// public, with identities from authn.
+func (a *App) ManagementAPI(authn auth.Authenticator, public string) http.Handler {
+	return httpapi.NewManagement(a.manage(), authn, public, a.d.Logger)
+}
+
+// manage returns the management use cases (made once).
+func (a *App) manage() *manage.Service {
+	a.manageOnce.Do(func() {
+		a.manageSvc = &manage.Service{
+			Store: a.d.Store,
+			Queue: a.d.Queue,
+			// The management API only validates steps; the worker runs
+			// them (with its own SSRF guard).
+			Kinds:       step.NewCatalog(&step.HTTP{}),
+			RunOnceWait: a.cfg.RunOnceWait,
+			Logger:      a.d.Logger,
+		}
+	})
+	return a.manageSvc
 }
 
 // Connections serves the Connections API (httpapi.Connections) with
@@ -95,18 +119,22 @@ func (a *App) OAuthBrowser() HTTPHandler {
 // catalog, HTTP steps through the SSRF guard); failed records get the
 // retry backoff's visibility.
 func (a *App) Worker() func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+	return queue.WithRetryBackoff(a.RunWorker().Handle, a.d.Queue, queue.DefaultRetryDelay, a.d.Logger)
+}
+
+// RunWorker is the worker: the Runs of the jobs it is handed, their HTTP
+// steps through the SSRF guard, their Connections' credentials from
+// Deps.Connections (by default a connect.Service that only authenticates:
+// no Group checks, no authorizations started). It sets the process's
+// template render budget.
+func (a *App) RunWorker() *worker.Worker {
 	template.SetProcessBudget(a.cfg.RenderBudget)
-	hc := step.NewHTTPClient(a.cfg.Guard)
 	conns := a.d.Connections
 	if conns == nil {
-		// Only Credential and Authenticator are used here: no Group
-		// checks, no authorizations started.
-		conns = &connect.Service{Store: a.d.Store, Vault: a.d.Vault, Catalog: a.d.Catalog,
-			Apps: &appcall.Client{HTTP: hc}, HTTPClient: hc, Logger: a.d.Logger}
+		conns = a.connectService(nil, "")
 	}
-	steps := step.Catalog{"http": {"request": &step.HTTP{Client: hc, Guard: a.cfg.Guard}}}
-	w := &worker.Worker{Store: a.d.Store, Steps: steps, Connections: conns, MaxReceives: a.cfg.MaxReceives, Logger: a.d.Logger}
-	return queue.WithRetryBackoff(w.Handle, a.d.Queue, queue.DefaultRetryDelay, a.d.Logger)
+	steps := step.Catalog{"http": {"request": &step.HTTP{Client: a.httpClient(), Guard: a.cfg.Guard}}}
+	return &worker.Worker{Store: a.d.Store, Steps: steps, Connections: conns, MaxReceives: a.cfg.MaxReceives, Lease: a.cfg.Lease, Logger: a.d.Logger}
 }
 
 // Health runs connect.Service.CheckDue on every schedule event: refresh
@@ -114,9 +142,7 @@ func (a *App) Worker() func(context.Context, events.SQSEvent) (events.SQSEventRe
 // those that fail for good. It fails the invocation when CheckDue fails.
 // Token refreshes need no OAuth state key, so the service has none.
 func (a *App) Health() func(context.Context, events.CloudWatchEvent) (connect.HealthReport, error) {
-	hc := step.NewHTTPClient(a.cfg.Guard)
-	svc := &connect.Service{Store: a.d.Store, Vault: a.d.Vault, Catalog: a.d.Catalog,
-		Apps: &appcall.Client{HTTP: hc}, HTTPClient: hc, Logger: a.d.Logger}
+	svc := a.connectService(nil, "")
 	log := a.d.Logger
 	return func(ctx context.Context, ev events.CloudWatchEvent) (connect.HealthReport, error) {
 		rep, err := svc.CheckDue(ctx)
@@ -148,27 +174,39 @@ func (a *App) perPublicURL(build func(publicURL string) http.Handler) http.Handl
 // the OAuth state key could be loaded: until then requests get 503. App
 // calls and token requests go through the guard, as the worker's steps do.
 func (a *App) connections(serve func(*connect.Service) http.Handler) http.Handler {
-	hc := step.NewHTTPClient(a.cfg.Guard)
-	apps := &appcall.Client{HTTP: hc}
-	authz := &manage.Service{Store: a.d.Store, Logger: a.d.Logger}
 	build := func(key []byte) http.Handler {
-		return a.perPublicURL(func(public string) http.Handler {
-			return serve(&connect.Service{
-				Store:       a.d.Store,
-				Vault:       a.d.Vault,
-				Authz:       authz,
-				Catalog:     a.d.Catalog,
-				Apps:        apps,
-				StateKey:    key,
-				CallbackURL: strings.TrimRight(public, "/") + httpapi.OAuthCallbackPath,
-				StartURL:    strings.TrimRight(public, "/") + httpapi.OAuthStartPath,
-				ReturnURL:   a.cfg.ReturnURL,
-				HTTPClient:  hc,
-				Logger:      a.d.Logger,
-			})
-		})
+		return a.perPublicURL(func(public string) http.Handler { return serve(a.ConnectService(key, public)) })
 	}
 	return Lazy("the OAuth state key", a.d.StateKey, build, a.d.Logger)
+}
+
+// ConnectService returns the Connection use cases for the public URL
+// (the OAuth start and redirect URIs derive from it), with the OAuth state
+// key: Group checks through the management use cases, app calls and token
+// requests through the guard, as the worker's steps.
+func (a *App) ConnectService(stateKey []byte, public string) *connect.Service {
+	svc := a.connectService(stateKey, public)
+	svc.Authz = a.manage()
+	return svc
+}
+
+// connectService returns the Connection use cases without Group checks;
+// without a state key it can start no authorization.
+func (a *App) connectService(stateKey []byte, public string) *connect.Service {
+	hc := a.httpClient()
+	svc := &connect.Service{Store: a.d.Store, Vault: a.d.Vault, Catalog: a.d.Catalog, Apps: &appcall.Client{HTTP: hc},
+		StateKey: stateKey, ReturnURL: a.cfg.ReturnURL, HTTPClient: hc, Logger: a.d.Logger}
+	if public != "" {
+		svc.CallbackURL = strings.TrimRight(public, "/") + httpapi.OAuthCallbackPath
+		svc.StartURL = strings.TrimRight(public, "/") + httpapi.OAuthStartPath
+	}
+	return svc
+}
+
+// httpClient returns the one guarded client of outgoing requests.
+func (a *App) httpClient() *http.Client {
+	a.clientOnce.Do(func() { a.client = step.NewHTTPClient(a.cfg.Guard) })
+	return a.client
 }
 
 type eventHeadersKey struct{}

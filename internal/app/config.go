@@ -59,10 +59,12 @@ const (
 	Health        Role = "health"
 )
 
-func (r Role) queue() bool   { return r == Trigger || r == Manage || r == Worker }
-func (r Role) secrets() bool { return r == Connections || r == OAuthCallback || r == Worker || r == Health }
-func (r Role) egress() bool  { return r.secrets() }
-func (r Role) web() bool     { return r == Manage || r == Connections || r == OAuthCallback }
+func (r Role) queue() bool { return r == Trigger || r == Manage || r == Worker }
+func (r Role) secrets() bool {
+	return r == Connections || r == OAuthCallback || r == Worker || r == Health
+}
+func (r Role) egress() bool { return r.secrets() }
+func (r Role) web() bool    { return r == Manage || r == Connections || r == OAuthCallback }
 
 // Config is the configuration of a function, read once by Load.
 type Config struct {
@@ -84,7 +86,10 @@ type Config struct {
 	MaxReceives   int
 	RunRetention  time.Duration
 	RenderBudget  int64 // units, for template.SetProcessBudget
-	LogLevel      slog.Level
+	// Lease is how long the worker holds a Run (worker.Worker.Lease); 0:
+	// the invocation's deadline in Lambda.
+	Lease    time.Duration
+	LogLevel slog.Level
 }
 
 // maxLambdaBody is Lambda's limit on a synchronous invocation's payload; a
