@@ -100,4 +100,3 @@ func checkStateKey(key []byte) ([]byte, error) {
 	}
 	return key, nil
 }
-

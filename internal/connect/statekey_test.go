@@ -12,9 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"wiresk/internal/bolt"
+	"wiresk/internal/connect"
 	"wiresk/internal/secrets"
 	"wiresk/internal/secrets/smtest"
-	"wiresk/internal/connect"
 	"wiresk/internal/wiresk"
 )
 
