@@ -116,7 +116,7 @@ func TestRefreshesExpiringTokens(t *testing.T) {
 	// The connections and callback functions' part: create, consent,
 	// callback.
 	hc := step.NewHTTPClient(cfg.Guard)
-	svc := &connect.Service{Store: store, Vault: vault, Authz: &manage.Service{Store: store}, Catalog: cat,
+	svc := &connect.Service{Store: store, Vault: vault, Authz: manage.Access{Store: store}, Catalog: cat,
 		StateKey: bytes.Repeat([]byte("k"), 32), CallbackURL: callbackURL, StartURL: strings.TrimSuffix(callbackURL, "/callback") + "/start",
 		HTTPClient: hc, Apps: &appcall.Client{HTTP: hc}}
 	v, err := svc.Create(ctx, auth.Identity{UserID: owner}, groupID, connect.CreateInput{Name: "Test IdP", App: "idp", AuthType: "oauth2"})

@@ -28,6 +28,7 @@ import (
 	"wiresk/internal/connect"
 	"wiresk/internal/httpapi"
 	"wiresk/internal/ingest"
+	"wiresk/internal/manage"
 )
 
 // root is the repository root, where template.yaml and the Makefile are.
@@ -324,7 +325,7 @@ func TestRoutesMatchHandlers(t *testing.T) {
 	if got, want := byFunction["TriggerFunction"], []string{hookRoute}; !slices.Equal(got, want) {
 		t.Errorf("TriggerFunction routes: got %q, want %q", got, want)
 	}
-	mgmt := httpapi.NewManagement(nil, auth.APIGateway{}, "https://hooks.example", nil)
+	mgmt := httpapi.NewManagement(manage.Services{}, auth.APIGateway{}, "https://hooks.example", nil)
 	conns := httpapi.NewConnections(nil, auth.APIGateway{}, nil)
 	browser := httpapi.NewOAuthBrowser(&connect.Service{}, nil)
 	for name, h := range map[string]interface{ Routes() []string }{"ManageFunction": mgmt, "ConnectionsFunction": conns, "OAuthCallbackFunction": browser} {

@@ -31,7 +31,7 @@ type App struct {
 	d   Deps
 
 	manageOnce sync.Once
-	manageSvc  *manage.Service
+	manageSvc  manage.Services
 	clientOnce sync.Once
 	client     *http.Client
 }
@@ -83,9 +83,9 @@ func (a *App) ManagementAPI(authn auth.Authenticator, public string) http.Handle
 }
 
 // manage returns the management use cases (made once).
-func (a *App) manage() *manage.Service {
+func (a *App) manage() manage.Services {
 	a.manageOnce.Do(func() {
-		a.manageSvc = &manage.Service{
+		a.manageSvc = manage.New(manage.Config{
 			Store: a.d.Store,
 			Queue: a.d.Queue,
 			// The management API only validates steps; the worker runs
@@ -93,7 +93,7 @@ func (a *App) manage() *manage.Service {
 			Kinds:       step.NewCatalog(&step.HTTP{}),
 			RunOnceWait: a.cfg.RunOnceWait,
 			Logger:      a.d.Logger,
-		}
+		})
 	})
 	return a.manageSvc
 }
@@ -186,7 +186,7 @@ func (a *App) connections(serve func(*connect.Service) http.Handler) http.Handle
 // requests through the guard, as the worker's steps.
 func (a *App) ConnectService(stateKey []byte, public string) *connect.Service {
 	svc := a.connectService(stateKey, public)
-	svc.Authz = a.manage()
+	svc.Authz = a.manage().Access
 	return svc
 }
 

@@ -75,7 +75,7 @@ type env struct {
 	db      *bolt.DB
 	store   *bolt.Store
 	vault   *bolt.Vault
-	mgr     *manage.Service
+	mgr     manage.Services
 	svc     *connect.Service
 	clock   *testClock
 	idp     *oauthtest.Server
@@ -117,7 +117,7 @@ func newEnvOpts(t *testing.T, opts oauthtest.Options) *env {
 	if e.vault, err = bolt.NewVault(e.db, filepath.Join(t.TempDir(), "vault.key")); err != nil {
 		t.Fatal(err)
 	}
-	e.mgr = &manage.Service{Store: e.store, Now: e.clock.Now}
+	e.mgr = manage.New(manage.Config{Store: e.store, Now: e.clock.Now})
 
 	e.idp = oauthtest.New(t, opts)
 	e.openai, _ = apptest.New(t, "openai")
@@ -132,7 +132,7 @@ func newEnvOpts(t *testing.T, opts oauthtest.Options) *env {
 		t.Fatal(err)
 	}
 	e.svc = &connect.Service{
-		Store: e.store, Vault: e.vault, Authz: e.mgr, Catalog: e.catalog,
+		Store: e.store, Vault: e.vault, Authz: e.mgr.Access, Catalog: e.catalog,
 		Apps:        &appcall.Client{HTTP: step.NewHTTPClient(guard), MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
 		StateKey:    stateKey,
 		CallbackURL: e.idp.CallbackURL,
@@ -143,13 +143,13 @@ func newEnvOpts(t *testing.T, opts oauthtest.Options) *env {
 	}
 
 	e.owner = auth.Identity{UserID: "user-owner"}
-	g, err := e.mgr.CreateGroup(t.Context(), e.owner, "Acme")
+	g, err := e.mgr.Groups.CreateGroup(t.Context(), e.owner, "Acme")
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.groupID = g.ID
 	e.stranger = auth.Identity{UserID: "user-stranger"}
-	og, err := e.mgr.CreateGroup(t.Context(), e.stranger, "Other")
+	og, err := e.mgr.Groups.CreateGroup(t.Context(), e.stranger, "Other")
 	if err != nil {
 		t.Fatal(err)
 	}

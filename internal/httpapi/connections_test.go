@@ -95,11 +95,11 @@ func MustConnSystem(t *testing.T, opts connOptions) *connSystem {
 	hc := step.NewHTTPClient(guard)
 	clk := &clock{t: time.Now().UTC()}
 	j := &auth.JWT{Key: []byte("0123456789abcdef0123456789abcdef"), Issuer: "test", Audience: "wiresk"}
-	mgr := &manage.Service{Store: store, Queue: q, Kinds: anyStep{}, Now: clk.Now}
+	mgr := manage.New(manage.Config{Store: store, Queue: q, Kinds: anyStep{}, Now: clk.Now})
 	svc := &connect.Service{
 		Store:       store,
 		Vault:       vault,
-		Authz:       mgr,
+		Authz:       mgr.Access,
 		Catalog:     cat,
 		Apps:        &appcall.Client{HTTP: hc, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond},
 		StateKey:    []byte("state-key-state-key-state-key-32"),

@@ -25,7 +25,7 @@ const maxManagementBody = 1 << 20
 // Management serves the management API under /v1 (JWT required).
 type Management struct {
 	mux    *http.ServeMux
-	svc    *manage.Service
+	svc    manage.Services
 	auth   auth.Authenticator
 	log    *slog.Logger
 	public string
@@ -34,7 +34,7 @@ type Management struct {
 
 // NewManagement returns the management API handler. publicURL is the base
 // URL webhooks are sent to, used to show each trigger's URL.
-func NewManagement(svc *manage.Service, a auth.Authenticator, publicURL string, log *slog.Logger) *Management {
+func NewManagement(svc manage.Services, a auth.Authenticator, publicURL string, log *slog.Logger) *Management {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -154,7 +154,7 @@ func (m *Management) createGroup(w http.ResponseWriter, r *http.Request, who aut
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	g, err := m.svc.CreateGroup(r.Context(), who, in.Name)
+	g, err := m.svc.Groups.CreateGroup(r.Context(), who, in.Name)
 	if err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func (m *Management) createGroup(w http.ResponseWriter, r *http.Request, who aut
 }
 
 func (m *Management) listGroups(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	gs, err := m.svc.ListGroups(r.Context(), who)
+	gs, err := m.svc.Groups.ListGroups(r.Context(), who)
 	if err != nil {
 		return err
 	}
@@ -172,7 +172,7 @@ func (m *Management) listGroups(w http.ResponseWriter, r *http.Request, who auth
 }
 
 func (m *Management) listMembers(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	ms, err := m.svc.ListMembers(r.Context(), who, r.PathValue("g"))
+	ms, err := m.svc.Groups.ListMembers(r.Context(), who, r.PathValue("g"))
 	if err != nil {
 		return err
 	}
@@ -188,7 +188,7 @@ func (m *Management) addMember(w http.ResponseWriter, r *http.Request, who auth.
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	mem, err := m.svc.AddMember(r.Context(), who, r.PathValue("g"), in.UserID, in.Role)
+	mem, err := m.svc.Groups.AddMember(r.Context(), who, r.PathValue("g"), in.UserID, in.Role)
 	if err != nil {
 		return err
 	}
@@ -197,7 +197,7 @@ func (m *Management) addMember(w http.ResponseWriter, r *http.Request, who auth.
 }
 
 func (m *Management) removeMember(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	if err := m.svc.RemoveMember(r.Context(), who, r.PathValue("g"), r.PathValue("userId")); err != nil {
+	if err := m.svc.Groups.RemoveMember(r.Context(), who, r.PathValue("g"), r.PathValue("userId")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -212,7 +212,7 @@ func (m *Management) createKey(w http.ResponseWriter, r *http.Request, who auth.
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	k, err := m.svc.CreateAPIKey(r.Context(), who, r.PathValue("g"), in.Name, in.ExpiresAt)
+	k, err := m.svc.Keys.CreateAPIKey(r.Context(), who, r.PathValue("g"), in.Name, in.ExpiresAt)
 	if err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func (m *Management) createKey(w http.ResponseWriter, r *http.Request, who auth.
 }
 
 func (m *Management) listKeys(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	ks, err := m.svc.ListAPIKeys(r.Context(), who, r.PathValue("g"))
+	ks, err := m.svc.Keys.ListAPIKeys(r.Context(), who, r.PathValue("g"))
 	if err != nil {
 		return err
 	}
@@ -231,7 +231,7 @@ func (m *Management) listKeys(w http.ResponseWriter, r *http.Request, who auth.I
 }
 
 func (m *Management) getKey(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	k, err := m.svc.GetAPIKey(r.Context(), who, r.PathValue("g"), r.PathValue("k"))
+	k, err := m.svc.Keys.GetAPIKey(r.Context(), who, r.PathValue("g"), r.PathValue("k"))
 	if err != nil {
 		return err
 	}
@@ -248,7 +248,7 @@ func (m *Management) rotateKey(w http.ResponseWriter, r *http.Request, who auth.
 			return err
 		}
 	}
-	k, err := m.svc.RotateAPIKey(r.Context(), who, r.PathValue("g"), r.PathValue("k"), time.Duration(in.GracePeriodSeconds)*time.Second)
+	k, err := m.svc.Keys.RotateAPIKey(r.Context(), who, r.PathValue("g"), r.PathValue("k"), time.Duration(in.GracePeriodSeconds)*time.Second)
 	if err != nil {
 		return err
 	}
@@ -258,7 +258,7 @@ func (m *Management) rotateKey(w http.ResponseWriter, r *http.Request, who auth.
 }
 
 func (m *Management) revokeKey(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	if _, err := m.svc.RevokeAPIKey(r.Context(), who, r.PathValue("g"), r.PathValue("k")); err != nil {
+	if _, err := m.svc.Keys.RevokeAPIKey(r.Context(), who, r.PathValue("g"), r.PathValue("k")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -270,7 +270,7 @@ func (m *Management) createFlow(w http.ResponseWriter, r *http.Request, who auth
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	f, err := m.svc.CreateFlow(r.Context(), who, r.PathValue("g"), in)
+	f, err := m.svc.Flows.CreateFlow(r.Context(), who, r.PathValue("g"), in)
 	if err != nil {
 		return err
 	}
@@ -279,7 +279,7 @@ func (m *Management) createFlow(w http.ResponseWriter, r *http.Request, who auth
 }
 
 func (m *Management) listFlows(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	fs, err := m.svc.ListFlows(r.Context(), who, r.PathValue("g"))
+	fs, err := m.svc.Flows.ListFlows(r.Context(), who, r.PathValue("g"))
 	if err != nil {
 		return err
 	}
@@ -288,7 +288,7 @@ func (m *Management) listFlows(w http.ResponseWriter, r *http.Request, who auth.
 }
 
 func (m *Management) getFlow(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	f, err := m.svc.GetFlow(r.Context(), who, r.PathValue("g"), r.PathValue("f"))
+	f, err := m.svc.Flows.GetFlow(r.Context(), who, r.PathValue("g"), r.PathValue("f"))
 	if err != nil {
 		return err
 	}
@@ -301,7 +301,7 @@ func (m *Management) replaceFlow(w http.ResponseWriter, r *http.Request, who aut
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	f, err := m.svc.ReplaceFlow(r.Context(), who, r.PathValue("g"), r.PathValue("f"), in)
+	f, err := m.svc.Flows.ReplaceFlow(r.Context(), who, r.PathValue("g"), r.PathValue("f"), in)
 	if err != nil {
 		return err
 	}
@@ -310,7 +310,7 @@ func (m *Management) replaceFlow(w http.ResponseWriter, r *http.Request, who aut
 }
 
 func (m *Management) deleteFlow(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	if err := m.svc.DeleteFlow(r.Context(), who, r.PathValue("g"), r.PathValue("f")); err != nil {
+	if err := m.svc.Flows.DeleteFlow(r.Context(), who, r.PathValue("g"), r.PathValue("f")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -326,7 +326,7 @@ func (m *Management) stats(w http.ResponseWriter, r *http.Request, who auth.Iden
 		}
 		days = n
 	}
-	st, err := m.svc.Stats(r.Context(), who, r.PathValue("g"), r.PathValue("f"), days)
+	st, err := m.svc.Runs.Stats(r.Context(), who, r.PathValue("g"), r.PathValue("f"), days)
 	if err != nil {
 		return err
 	}
@@ -349,7 +349,7 @@ func (m *Management) createTrigger(w http.ResponseWriter, r *http.Request, who a
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	t, err := m.svc.CreateTrigger(r.Context(), who, r.PathValue("g"), r.PathValue("f"), in)
+	t, err := m.svc.Flows.CreateTrigger(r.Context(), who, r.PathValue("g"), r.PathValue("f"), in)
 	if err != nil {
 		return err
 	}
@@ -362,7 +362,7 @@ func (m *Management) updateTrigger(w http.ResponseWriter, r *http.Request, who a
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	t, err := m.svc.UpdateTrigger(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t"), in)
+	t, err := m.svc.Flows.UpdateTrigger(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t"), in)
 	if err != nil {
 		return err
 	}
@@ -371,7 +371,7 @@ func (m *Management) updateTrigger(w http.ResponseWriter, r *http.Request, who a
 }
 
 func (m *Management) listTriggers(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	ts, err := m.svc.ListTriggers(r.Context(), who, r.PathValue("g"), r.PathValue("f"))
+	ts, err := m.svc.Flows.ListTriggers(r.Context(), who, r.PathValue("g"), r.PathValue("f"))
 	if err != nil {
 		return err
 	}
@@ -384,7 +384,7 @@ func (m *Management) listTriggers(w http.ResponseWriter, r *http.Request, who au
 }
 
 func (m *Management) deleteTrigger(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	if err := m.svc.DeleteTrigger(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t")); err != nil {
+	if err := m.svc.Flows.DeleteTrigger(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -392,7 +392,7 @@ func (m *Management) deleteTrigger(w http.ResponseWriter, r *http.Request, who a
 }
 
 func (m *Management) rotateRoutingKey(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	t, err := m.svc.RotateRoutingKey(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t"))
+	t, err := m.svc.Flows.RotateRoutingKey(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t"))
 	if err != nil {
 		return err
 	}
@@ -405,7 +405,7 @@ func (m *Management) runOnce(w http.ResponseWriter, r *http.Request, who auth.Id
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	res, done, err := m.svc.RunOnce(r.Context(), who, r.PathValue("g"), in)
+	res, done, err := m.svc.Runs.RunOnce(r.Context(), who, r.PathValue("g"), in)
 	if err != nil {
 		return err
 	}
@@ -427,7 +427,7 @@ func (m *Management) listRuns(w http.ResponseWriter, r *http.Request, who auth.I
 		}
 		rq.Limit = n
 	}
-	p, err := m.svc.ListRuns(r.Context(), who, rq)
+	p, err := m.svc.Runs.ListRuns(r.Context(), who, rq)
 	if err != nil {
 		return err
 	}
@@ -436,7 +436,7 @@ func (m *Management) listRuns(w http.ResponseWriter, r *http.Request, who auth.I
 }
 
 func (m *Management) getRun(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	res, err := m.svc.GetRun(r.Context(), who, r.PathValue("g"), r.PathValue("r"))
+	res, err := m.svc.Runs.GetRun(r.Context(), who, r.PathValue("g"), r.PathValue("r"))
 	if err != nil {
 		return err
 	}
@@ -445,7 +445,7 @@ func (m *Management) getRun(w http.ResponseWriter, r *http.Request, who auth.Ide
 }
 
 func (m *Management) replay(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	id, err := m.svc.Replay(r.Context(), who, r.PathValue("g"), r.PathValue("r"))
+	id, err := m.svc.Runs.Replay(r.Context(), who, r.PathValue("g"), r.PathValue("r"))
 	if err != nil {
 		return err
 	}
