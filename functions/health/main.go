@@ -33,14 +33,14 @@ import (
 	"wiresk/internal/catalog"
 	"wiresk/internal/connect"
 	"wiresk/internal/dynamo"
+	"wiresk/internal/egress"
 	"wiresk/internal/secrets"
-	"wiresk/internal/step"
 )
 
 type config struct {
 	Table        string
 	SecretPrefix string
-	Guard        *step.Guard
+	Guard        *egress.Guard
 	LogLevel     slog.Level
 }
 
@@ -89,12 +89,12 @@ func newHandler(cfg config, d deps) handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	hc := step.NewHTTPClient(cfg.Guard)
+	hc := egress.NewClient(cfg.Guard)
 	svc := &connect.Service{
 		Store:      d.Store,
 		Vault:      d.Vault,
 		Catalog:    d.Catalog,
-		Apps:       &appcall.Client{HTTP: hc},
+		Apps:       &appcall.Client{Engine: egress.Engine{Client: hc}},
 		HTTPClient: hc,
 		Logger:     d.Logger,
 	}
@@ -124,7 +124,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if cfg.SecretPrefix == "" {
 		errs = append(errs, errors.New("WIRESK_SECRET_PREFIX is required (the Secrets Manager name prefix, wiresk/<Stage>)"))
 	}
-	guard, err := step.NewGuard(getenv(step.AllowEnv))
+	guard, err := egress.NewGuard(getenv(egress.AllowEnv))
 	if err != nil {
 		errs = append(errs, err)
 	}

@@ -41,6 +41,7 @@ import (
 	"wiresk/internal/catalog"
 	"wiresk/internal/connect"
 	"wiresk/internal/dynamo"
+	"wiresk/internal/egress"
 	"wiresk/internal/queue"
 	"wiresk/internal/secrets"
 	"wiresk/internal/sqsqueue"
@@ -54,7 +55,7 @@ type config struct {
 	QueueURL     string
 	SecretPrefix string
 	MaxReceives  int
-	Guard        *step.Guard
+	Guard        *egress.Guard
 	RunRetention time.Duration
 	RenderBudget int64 // units, for template.SetProcessBudget
 	LogLevel     slog.Level
@@ -94,14 +95,14 @@ func main() {
 		log.Error("secrets", "err", err)
 		os.Exit(1)
 	}
-	guarded := step.NewHTTPClient(cfg.Guard)
+	guarded := egress.NewClient(cfg.Guard)
 	lambda.Start(newHandler(cfg, deps{
 		Store: store,
 		Queue: sqsqueue.New(sqs.NewFromConfig(awsCfg, sqsqueue.AvoidRequestBodyRace), cfg.QueueURL, ""),
 		// Only Credential and Authenticator are used here: no Group
 		// checks, no authorizations started.
 		Connections: &connect.Service{Store: store, Vault: vault, Catalog: catalog.MustLoad(),
-			Apps: &appcall.Client{HTTP: guarded}, HTTPClient: guarded, Logger: log},
+			Apps: &appcall.Client{Engine: egress.Engine{Client: guarded}}, HTTPClient: guarded, Logger: log},
 		Logger: log,
 	}))
 }
@@ -109,7 +110,7 @@ func main() {
 // newHandler returns the Lambda handler: the worker's SQS batch handler with
 // the step catalog, whose HTTP steps go through the SSRF guard.
 func newHandler(cfg config, d deps) handler {
-	steps := step.Catalog{"http": {"request": &step.HTTP{Client: step.NewHTTPClient(cfg.Guard), Guard: cfg.Guard}}}
+	steps := step.Catalog{"http": {"request": &step.HTTP{Engine: egress.Engine{Client: egress.NewClient(cfg.Guard), Guard: cfg.Guard}}}}
 	w := &worker.Worker{Store: d.Store, Steps: steps, Connections: d.Connections, MaxReceives: cfg.MaxReceives, Logger: d.Logger}
 	return queue.WithRetryBackoff(w.Handle, d.Queue, queue.DefaultRetryDelay, d.Logger)
 }
@@ -134,7 +135,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	} else {
 		cfg.MaxReceives = n
 	}
-	guard, err := step.NewGuard(getenv(step.AllowEnv))
+	guard, err := egress.NewGuard(getenv(egress.AllowEnv))
 	if err != nil {
 		errs = append(errs, err)
 	}

@@ -20,6 +20,7 @@ import (
 	"wiresk/internal/auth"
 	"wiresk/internal/catalog"
 	"wiresk/internal/connect"
+	"wiresk/internal/egress"
 	"wiresk/internal/group"
 	"wiresk/internal/httpapi"
 	"wiresk/internal/ingest"
@@ -85,11 +86,11 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 			allow = append(allow, c)
 		}
 	}
-	guard, err := step.NewGuard(allow...)
+	guard, err := egress.NewGuard(allow...)
 	if err != nil {
 		return fmt.Errorf("WIRESK_HTTP_ALLOW_CIDRS: %w", err)
 	}
-	steps := step.Catalog{"http": {"request": &step.HTTP{Client: step.NewHTTPClient(guard), Guard: guard}}}
+	steps := step.Catalog{"http": {"request": &step.HTTP{Engine: egress.Engine{Client: egress.NewClient(guard), Guard: guard}}}}
 
 	limits := defaultLimits
 	limits.MaxConns = int(cfg.MaxConns)
@@ -118,8 +119,8 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	guarded := step.NewHTTPClient(guard)
-	conns := &connect.Service{Store: store, Vault: b.vault, Authz: svc, Catalog: cat, Apps: &appcall.Client{HTTP: guarded},
+	guarded := egress.NewClient(guard)
+	conns := &connect.Service{Store: store, Vault: b.vault, Authz: svc, Catalog: cat, Apps: &appcall.Client{Engine: egress.Engine{Client: guarded}},
 		StateKey: stateKey, CallbackURL: public + httpapi.OAuthCallbackPath, StartURL: public + httpapi.OAuthStartPath, ReturnURL: cfg.OAuthReturnURL, HTTPClient: guarded, Logger: log}
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.HooksPrefix, hooks)

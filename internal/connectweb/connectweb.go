@@ -20,12 +20,12 @@ import (
 	"wiresk/internal/catalog"
 	"wiresk/internal/connect"
 	"wiresk/internal/dynamo"
+	"wiresk/internal/egress"
 	"wiresk/internal/httpapi"
 	"wiresk/internal/lambdaweb"
 	"wiresk/internal/manage"
 	"wiresk/internal/secrets"
 	"wiresk/internal/statekey"
-	"wiresk/internal/step"
 )
 
 // Config is the functions' configuration.
@@ -38,7 +38,7 @@ type Config struct {
 	// GroupsClaim names the JWT claim listing Group ids (connections only).
 	GroupsClaim string
 	// Guard decides where app calls and token requests may go.
-	Guard *step.Guard
+	Guard *egress.Guard
 	// ReturnURL is where the callback sends the browser; empty: a page.
 	ReturnURL string
 	LogLevel  slog.Level
@@ -72,7 +72,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if cfg.GroupsClaim == "" {
 		cfg.GroupsClaim = "groups"
 	}
-	guard, err := step.NewGuard(getenv(step.AllowEnv))
+	guard, err := egress.NewGuard(getenv(egress.AllowEnv))
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -131,8 +131,8 @@ func Handler(cfg Config, d Deps, serve func(*connect.Service) http.Handler) http
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	hc := step.NewHTTPClient(cfg.Guard)
-	apps := &appcall.Client{HTTP: hc}
+	hc := egress.NewClient(cfg.Guard)
+	apps := &appcall.Client{Engine: egress.Engine{Client: hc}}
 	authz := &manage.Service{Store: d.Store, Logger: d.Logger}
 	build := func(key []byte) http.Handler {
 		forURL := func(public string) http.Handler {
