@@ -1,7 +1,6 @@
 package egress
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -46,13 +45,8 @@ type RedirectError struct{ Reason string }
 // Error says why the redirect was refused.
 func (e *RedirectError) Error() string { return e.Reason }
 
+// pinKey marks the context of a Pinned request, for the redirect policy.
 type pinKey struct{}
-
-// pinned returns ctx marked as carrying a credential, whose redirects stay
-// on the request's host.
-func pinned(ctx context.Context) context.Context {
-	return context.WithValue(ctx, pinKey{}, true)
-}
 
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > maxRedirects {

@@ -50,11 +50,12 @@ var inputFields = []string{"method", "url", "headers", "query", "body"}
 // "body": the parsed JSON when the response is JSON (integers as int, other
 // numbers as float64), its text otherwise}.
 //
-// Network errors, timeouts, 408, 429 and 5xx responses are retried, up to
+// Network errors, timeouts, 408, 429 and 5xx responses (but 508, a Wiresk
+// webhook refusing a loop) are retried by the egress Engine, up to
 // MaxAttempts tries in all, after an exponential backoff with jitter, or
 // after the delay a 429 or 503 response asks for in Retry-After (capped at
-// MaxDelay). Other 4xx responses, refused destinations and invalid input
-// fail at once with a permanent *Error.
+// MaxDelay). Other 4xx responses, 508, refused destinations and redirects
+// and invalid input fail at once with a permanent *Error.
 //
 // The zero value of the Engine selects its defaults. An HTTP must not be
 // copied or changed once in use.
