@@ -12,6 +12,7 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+	"wiresk/internal/egress"
 	"wiresk/internal/lambdatest"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -25,7 +26,6 @@ import (
 	"wiresk/internal/group"
 	"wiresk/internal/manage"
 	"wiresk/internal/oauth/oauthtest"
-	"wiresk/internal/step"
 )
 
 // sample is events/health-schedule.json: what the EventBridge schedule
@@ -115,10 +115,10 @@ func TestRefreshesExpiringTokens(t *testing.T) {
 
 	// The connections and callback functions' part: create, consent,
 	// callback.
-	hc := step.NewHTTPClient(cfg.Guard)
+	hc := egress.NewClient(cfg.Guard)
 	svc := &connect.Service{Store: store, Vault: vault, Authz: manage.Access{Store: store}, Catalog: cat,
 		StateKey: bytes.Repeat([]byte("k"), 32), CallbackURL: callbackURL, StartURL: strings.TrimSuffix(callbackURL, "/callback") + "/start",
-		HTTPClient: hc, Apps: &appcall.Client{HTTP: hc}}
+		HTTPClient: hc, Apps: &appcall.Client{Engine: egress.Engine{Client: hc}}}
 	v, err := svc.Create(ctx, auth.Identity{UserID: owner}, groupID, connect.CreateInput{Name: "Test IdP", App: "idp", AuthType: "oauth2"})
 	if err != nil {
 		t.Fatal(err)

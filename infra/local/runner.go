@@ -20,10 +20,10 @@ import (
 	"wiresk/internal/auth"
 	"wiresk/internal/catalog"
 	"wiresk/internal/connect"
+	"wiresk/internal/egress"
 	"wiresk/internal/group"
 	"wiresk/internal/httpapi"
 	"wiresk/internal/queue"
-	"wiresk/internal/step"
 	"wiresk/internal/wiresk"
 )
 
@@ -82,7 +82,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 			allow = append(allow, c)
 		}
 	}
-	guard, err := step.NewGuard(allow...)
+	guard, err := egress.NewGuard(allow...)
 	if err != nil {
 		return fmt.Errorf("WIRESK_HTTP_ALLOW_CIDRS: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"wiresk/internal/appcall"
 	"wiresk/internal/auth"
 	"wiresk/internal/connect"
+	"wiresk/internal/egress"
 	"wiresk/internal/httpapi"
 	"wiresk/internal/ingest"
 	"wiresk/internal/manage"
@@ -133,7 +134,7 @@ func (a *App) RunWorker() *worker.Worker {
 	if conns == nil {
 		conns = a.connectService(nil, "")
 	}
-	steps := step.Catalog{"http": {"request": &step.HTTP{Client: a.httpClient(), Guard: a.cfg.Guard}}}
+	steps := step.Catalog{"http": {"request": &step.HTTP{Engine: egress.Engine{Client: a.httpClient(), Guard: a.cfg.Guard}}}}
 	return &worker.Worker{Store: a.d.Store, Steps: steps, Connections: conns, MaxReceives: a.cfg.MaxReceives, Lease: a.cfg.Lease, Logger: a.d.Logger}
 }
 
@@ -194,7 +195,7 @@ func (a *App) ConnectService(stateKey []byte, public string) *connect.Service {
 // without a state key it can start no authorization.
 func (a *App) connectService(stateKey []byte, public string) *connect.Service {
 	hc := a.httpClient()
-	svc := &connect.Service{Store: a.d.Store, Vault: a.d.Vault, Catalog: a.d.Catalog, Apps: &appcall.Client{HTTP: hc},
+	svc := &connect.Service{Store: a.d.Store, Vault: a.d.Vault, Catalog: a.d.Catalog, Apps: &appcall.Client{Engine: egress.Engine{Client: hc}},
 		StateKey: stateKey, ReturnURL: a.cfg.ReturnURL, HTTPClient: hc, Logger: a.d.Logger}
 	if public != "" {
 		svc.CallbackURL = strings.TrimRight(public, "/") + httpapi.OAuthCallbackPath
@@ -205,7 +206,7 @@ func (a *App) connectService(stateKey []byte, public string) *connect.Service {
 
 // httpClient returns the one guarded client of outgoing requests.
 func (a *App) httpClient() *http.Client {
-	a.clientOnce.Do(func() { a.client = step.NewHTTPClient(a.cfg.Guard) })
+	a.clientOnce.Do(func() { a.client = egress.NewClient(a.cfg.Guard) })
 	return a.client
 }
 

@@ -39,9 +39,9 @@ import (
 	"strconv"
 	"time"
 
+	"wiresk/internal/egress"
 	"wiresk/internal/httpapi"
 	"wiresk/internal/ratelimit"
-	"wiresk/internal/step"
 	"wiresk/internal/template"
 )
 
@@ -79,7 +79,7 @@ type Config struct {
 	// ReturnURL is where the OAuth callback sends the browser; empty: a page.
 	ReturnURL string
 	// Guard decides where steps, app calls and token requests may go.
-	Guard         *step.Guard
+	Guard         *egress.Guard
 	MaxBody       int64
 	RunsPerMinute int
 	RunOnceWait   time.Duration
@@ -120,7 +120,7 @@ func Load(role Role, getenv func(string) string) (Config, error) {
 		}
 	}
 	if role.egress() {
-		guard, err := step.NewGuard(getenv(step.AllowEnv))
+		guard, err := egress.NewGuard(getenv(egress.AllowEnv))
 		if err != nil {
 			errs = append(errs, err)
 		}

@@ -19,32 +19,19 @@
 package appcall
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"wiresk/internal/catalog"
-	"wiresk/internal/step"
-)
-
-// Defaults of Client.
-const (
-	DefaultMaxAttempts      = 3
-	DefaultBaseDelay        = 500 * time.Millisecond
-	DefaultMaxDelay         = 30 * time.Second
-	DefaultTimeout          = 30 * time.Second
-	DefaultMaxResponseBytes = 1 << 20
+	"wiresk/internal/egress"
 )
 
 // userAgent is sent unless the request sets its own User-Agent.
@@ -97,12 +84,12 @@ func (c Credential) GoString() string { return c.String() }
 func (c Credential) Secrets() []string {
 	var out []string
 	add := func(s string) {
-		if len(s) >= minSecretLen && !slices.Contains(out, s) {
+		if len(s) >= egress.MinSecretLen && !slices.Contains(out, s) {
 			out = append(out, s)
 		}
 	}
 	for _, s := range []string{c.Token, c.Password} {
-		if len(s) >= minSecretLen {
+		if len(s) >= egress.MinSecretLen {
 			add(s)
 			add(url.QueryEscape(s))
 		}
@@ -115,11 +102,6 @@ func (c Credential) Secrets() []string {
 	}
 	return out
 }
-
-// minSecretLen is the length from which a credential is scrubbed out of
-// messages: shorter texts would scrub ordinary words, and are no secret
-// worth the name.
-const minSecretLen = 4
 
 // Result is the outcome of a Test, recorded on the Connection. It holds no
 // secret.
@@ -165,83 +147,13 @@ type RawBody struct {
 // use; a Client must not be copied or changed once in use, and is safe for
 // concurrent use.
 type Client struct {
-	// HTTP sends the requests. When nil, a client from
-	// step.NewHTTPClient(nil) is used: it refuses loopback, private and
-	// link-local destinations (SSRF). A client that is set must enforce
-	// the guard itself (build it with step.NewHTTPClient). Redirects are
-	// followed only within the request's own host, so that a credential
-	// in a custom header, the query or the body never reaches another
-	// host.
-	HTTP *http.Client
-	// MaxAttempts caps the tries of a request, retries included (default
-	// 3).
-	MaxAttempts int
-	// BaseDelay is the backoff before the first retry, doubled for every
-	// further one, of which a random half is taken off (default 500ms).
-	BaseDelay time.Duration
-	// MaxDelay caps the backoff and the honoured Retry-After (default
-	// 30s).
-	MaxDelay time.Duration
-	// Timeout bounds each try, reading the answer included (default 30s).
-	Timeout time.Duration
-	// MaxResponseBytes caps the answer's body; a larger one fails the
-	// request (default 1 MiB).
-	MaxResponseBytes int64
-
-	once   sync.Once
-	client *http.Client
-}
-
-// httpClient returns the client to send with: HTTP (or the guarded
-// default) with a redirect policy that keeps requests on their host.
-func (c *Client) httpClient() *http.Client {
-	c.once.Do(func() {
-		base := c.HTTP
-		if base == nil {
-			base = step.NewHTTPClient(nil)
-		}
-		hc := *base
-		inner := base.CheckRedirect
-		hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-			if len(via) > 0 && !sameHost(via[0].URL, req.URL) {
-				return &redirectError{errOtherHost}
-			}
-			if inner != nil {
-				if err := inner(req, via); err != nil {
-					return &redirectError{err}
-				}
-				return nil
-			}
-			if len(via) >= 10 {
-				return &redirectError{errors.New("stopped after 10 redirects")}
-			}
-			return nil
-		}
-		c.client = &hc
-	})
-	return c.client
-}
-
-// errOtherHost stops a redirect to another host.
-var errOtherHost = errors.New("refused a redirect to another host, which would receive the credential")
-
-// redirectError is a redirect that was not followed: retrying cannot
-// help.
-type redirectError struct{ err error }
-
-func (e *redirectError) Error() string { return e.err.Error() }
-func (e *redirectError) Unwrap() error { return e.err }
-
-// sameHost reports whether a redirect from a to b stays on a's host,
-// allowing an upgrade from http to https.
-func sameHost(a, b *url.URL) bool {
-	if !strings.EqualFold(a.Hostname(), b.Hostname()) {
-		return false
-	}
-	if a.Scheme == b.Scheme {
-		return a.Port() == b.Port()
-	}
-	return a.Scheme == "http" && b.Scheme == "https"
+	// Engine sends the requests and retries them. Its default client
+	// refuses loopback, private and link-local destinations (SSRF); a
+	// Client that is set must be built with egress.NewClient. Redirects
+	// are followed only within the request's own host, so that a
+	// credential in a custom header, the query or the body never reaches
+	// another host.
+	egress.Engine
 }
 
 // Test makes the app's test request with the credential and reports
@@ -333,47 +245,43 @@ func (c *Client) Do(ctx context.Context, app *catalog.App, config map[string]str
 		}
 		return resp, e
 	}
-	client := c.httpClient()
-	maxAttempts := positive(c.MaxAttempts, DefaultMaxAttempts)
-	for attempt := 1; ; attempt++ {
-		resp.Attempts = attempt
-		out := c.try(ctx, client, app, p)
-		if out.answered {
-			resp.Status, resp.Header, resp.Body = out.status, out.header, out.body
-		}
-		if out.err == nil {
-			return resp, nil
-		}
-		e := out.err
-		e.Attempts = attempt
-		if ctx.Err() != nil {
-			e.Kind = KindTransient
-			e.Message = scrub(fmt.Sprintf("%s; cancelled: %v", e.Message, context.Cause(ctx)), cred)
-			e.err = ctx.Err()
-			return resp, e
-		}
-		if !e.Kind.retryable() || attempt >= maxAttempts {
-			return resp, e
-		}
-		wait := c.backoff(attempt)
-		if out.retryAfter >= 0 && (e.Kind == KindRateLimited || out.status == http.StatusServiceUnavailable) {
-			wait = min(out.retryAfter, positive(c.MaxDelay, DefaultMaxDelay))
-		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
-			e.Message = scrub(fmt.Sprintf("%s; not retried: the wait of %v would outlast the deadline", e.Message, wait.Round(time.Millisecond)), cred)
-			return resp, e
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			e.Kind = KindTransient
-			e.Message = scrub(fmt.Sprintf("%s; gave up waiting to retry: %v", e.Message, context.Cause(ctx)), cred)
-			e.err = ctx.Err()
-			return resp, e
-		case <-timer.C:
-		}
+	last, attempts, err := c.Engine.Do(ctx, p.req, judge(app, p))
+	resp.Attempts = attempts
+	if last != nil {
+		resp.Status, resp.Header, resp.Body = last.Status, last.Header, last.Body
 	}
+	if err == nil {
+		return resp, nil
+	}
+	e := appError(app, p, err)
+	e.Attempts = attempts
+	return resp, e
+}
+
+// appError converts an error of egress.Engine.Do to an *Error.
+func appError(app *catalog.App, p *prepared, err error) *Error {
+	var in *egress.Interrupted
+	if errors.As(err, &in) {
+		e := appError(app, p, in.Last)
+		if in.Stage != egress.NotRetried {
+			e.Kind, e.err = KindTransient, err
+		}
+		e.Message = scrub(in.Describe(e.Message), p.cred)
+		return e
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var ee *egress.Error
+	if errors.As(err, &ee) {
+		kind := KindTransient
+		if ee.Permanent {
+			kind = KindPermanent
+		}
+		return &Error{Kind: kind, App: app.ID, Message: scrub(app.ID+": "+ee.Message, p.cred), err: ee}
+	}
+	return &Error{Kind: KindTransient, App: app.ID, Message: scrub(app.ID+": "+err.Error(), p.cred), err: err}
 }
 
 // prepared is a request with its credential, ready to be sent any number
@@ -385,6 +293,7 @@ type prepared struct {
 	body   []byte // nil for none
 	cred   Credential
 	where  string // method and URL without query, for messages
+	req    *egress.Request
 }
 
 // prepare renders the request with its credential in place.
@@ -404,7 +313,7 @@ func (c *Client) prepare(app *catalog.App, config map[string]string, cred Creden
 	if p.header == nil {
 		p.header = http.Header{}
 	}
-	p.where = where(p.method, u)
+	p.where = egress.Where(p.method, u)
 
 	body := req.Body
 	rawType := ""
@@ -435,6 +344,11 @@ func (c *Client) prepare(app *catalog.App, config map[string]string, cred Creden
 	}
 	if p.header.Get("User-Agent") == "" {
 		p.header.Set("User-Agent", userAgent)
+	}
+	p.req = &egress.Request{
+		Method: p.method, URL: p.url, Header: p.header, Body: p.body,
+		Pinned: true, RetryAfterHeader: app.Errors.RetryAfterHeader,
+		StopBeforeDeadline: true, Secrets: cred.Secrets(),
 	}
 	return p, nil
 }
@@ -531,70 +445,29 @@ func basic(user, password string) string {
 	return strings.TrimPrefix(r.Header.Get("Authorization"), "Basic ")
 }
 
-// where names a request in messages: method and URL without user info,
-// query or fragment, which may hold credentials.
-func where(method string, u *url.URL) string {
-	v := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
-	return method + " " + v.String()
-}
-
-// outcome is the result of one try.
-type outcome struct {
-	answered   bool
-	status     int
-	header     http.Header
-	body       []byte
-	retryAfter time.Duration // -1 for none
-	err        *Error        // nil on success
-}
-
-// try sends the request once and classifies the answer.
-func (c *Client) try(ctx context.Context, client *http.Client, app *catalog.App, p *prepared) outcome {
-	ctx, cancel := context.WithTimeout(ctx, positive(c.Timeout, DefaultTimeout))
-	defer cancel()
-	var body io.Reader
-	if p.body != nil {
-		body = bytes.NewReader(p.body)
-	}
-	req, err := http.NewRequestWithContext(ctx, p.method, p.url.String(), body)
-	if err != nil {
-		return outcome{retryAfter: -1, err: &Error{Kind: KindPermanent, App: app.ID, Message: fmt.Sprintf("%s: %s: cannot build the request", app.ID, p.where)}}
-	}
-	req.Header = p.header.Clone()
-	resp, err := client.Do(req)
-	if err != nil {
-		return outcome{retryAfter: -1, err: transportError(app, p, err)}
-	}
-	defer resp.Body.Close()
-	limit := positive(c.MaxResponseBytes, DefaultMaxResponseBytes)
-	data, readErr := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	out := outcome{
-		answered:   true,
-		status:     resp.StatusCode,
-		header:     resp.Header,
-		body:       data,
-		retryAfter: step.RetryAfter(resp.Header.Get(app.Errors.RetryAfterHeader), time.Now()),
-	}
-	if int64(len(data)) > limit {
-		out.body = data[:limit]
-	}
-	kind := classify(app, resp.StatusCode, data)
-	if kind == kindOK {
-		switch {
-		case readErr != nil:
-			out.err = &Error{Kind: KindTransient, App: app.ID, Status: resp.StatusCode,
-				Message: scrub(fmt.Sprintf("%s: %s: reading the answer: %v", app.ID, p.where, readErr), p.cred), err: readErr}
-		case int64(len(data)) > limit:
-			out.err = &Error{Kind: KindPermanent, App: app.ID, Status: resp.StatusCode,
-				Message: fmt.Sprintf("%s: %s: the answer is larger than %d bytes", app.ID, p.where, limit)}
+// judge classifies the answers to p with the app's catalog rules: rate
+// limiting and transient failures are retried, rate limiting and 503 after
+// the wait the app asks for.
+func judge(app *catalog.App, p *prepared) egress.Judge {
+	return func(r *egress.Response) egress.Verdict {
+		kind := classify(app, r.Status, r.Body)
+		if kind == kindOK {
+			switch {
+			case r.ReadErr != nil:
+				return egress.Verdict{Retry: true, Err: &Error{Kind: KindTransient, App: app.ID, Status: r.Status,
+					Message: scrub(fmt.Sprintf("%s: %s: reading the answer: %v", app.ID, p.where, r.ReadErr), p.cred), err: r.ReadErr}}
+			case r.TooLarge:
+				return egress.Verdict{Err: &Error{Kind: KindPermanent, App: app.ID, Status: r.Status,
+					Message: fmt.Sprintf("%s: %s: the answer is larger than %d bytes", app.ID, p.where, r.Limit)}}
+			}
+			return egress.Verdict{}
 		}
-		return out
+		e := &Error{Kind: kind, App: app.ID, Status: r.Status, Message: answerMessage(app, p, kind, r)}
+		if d := egress.RetryAfter(r.Header.Get(app.Errors.RetryAfterHeader), time.Now()); kind == KindRateLimited && d >= 0 {
+			e.RetryAfter = d
+		}
+		return egress.Verdict{Err: e, Retry: kind.retryable(), HonourRetryAfter: kind == KindRateLimited || r.Status == http.StatusServiceUnavailable}
 	}
-	out.err = &Error{Kind: kind, App: app.ID, Status: resp.StatusCode, Message: answerMessage(app, p, kind, resp, data)}
-	if kind == KindRateLimited && out.retryAfter >= 0 {
-		out.err.RetryAfter = out.retryAfter
-	}
-	return out
 }
 
 // kindOK is the classification of a successful answer.
@@ -618,50 +491,10 @@ func classify(app *catalog.App, status int, body []byte) ErrorKind {
 		return KindUnauthorized
 	case status == http.StatusTooManyRequests:
 		return KindRateLimited
-	case status == http.StatusRequestTimeout, status >= 500:
+	case egress.Retryable(status):
 		return KindTransient
 	}
 	return KindPermanent
-}
-
-// transportError converts an error of http.Client.Do. It keeps the cause
-// without the *url.Error around it, which repeats the URL, query included.
-func transportError(app *catalog.App, p *prepared, err error) *Error {
-	cause := err
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		cause = ue.Err
-	}
-	kind := KindTransient
-	var refused *step.RefusedError
-	var redirect *redirectError
-	if errors.As(err, &refused) || errors.As(err, &redirect) {
-		kind = KindPermanent
-	}
-	return &Error{Kind: kind, App: app.ID, Message: scrub(fmt.Sprintf("%s: %s: %v", app.ID, p.where, cause), p.cred), err: cause}
-}
-
-// backoff returns the wait before retry number attempt (1 for the first):
-// BaseDelay doubled attempt-1 times, capped at MaxDelay, of which a random
-// half is taken off.
-func (c *Client) backoff(attempt int) time.Duration {
-	base := positive(c.BaseDelay, DefaultBaseDelay)
-	ceiling := positive(c.MaxDelay, DefaultMaxDelay)
-	d := base
-	for i := 1; i < attempt && d < ceiling; i++ {
-		d *= 2
-	}
-	d = min(d, ceiling)
-	half := d / 2
-	return half + rand.N(d-half+1)
-}
-
-// positive returns v when it is positive, def otherwise.
-func positive[T int | int64 | time.Duration](v, def T) T {
-	if v > 0 {
-		return v
-	}
-	return def
 }
 
 // Authenticate puts cred where app expects it (for the given connection

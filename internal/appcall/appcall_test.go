@@ -14,7 +14,7 @@ import (
 	"wiresk/internal/appcall"
 	"wiresk/internal/appcall/apptest"
 	"wiresk/internal/catalog"
-	"wiresk/internal/step"
+	"wiresk/internal/egress"
 )
 
 // env is a catalog whose apps point at their fakes.
@@ -70,17 +70,17 @@ func (e *env) eachApp(t *testing.T, fn func(t *testing.T, app *catalog.App, f *a
 // 127.0.0.1, with short backoffs.
 func loopbackClient(t *testing.T) *appcall.Client {
 	t.Helper()
-	guard, err := step.NewGuard("127.0.0.0/8", "::1/128")
+	guard, err := egress.NewGuard("127.0.0.0/8", "::1/128")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &appcall.Client{
-		HTTP:        step.NewHTTPClient(guard),
+	return &appcall.Client{Engine: egress.Engine{
+		Client:      egress.NewClient(guard),
 		MaxAttempts: 3,
 		BaseDelay:   5 * time.Millisecond,
 		MaxDelay:    3 * time.Second,
 		Timeout:     5 * time.Second,
-	}
+	}}
 }
 
 // credential returns the credential of the kind the app takes, with
@@ -282,12 +282,12 @@ func TestRateLimitedAfterMaxAttempts(t *testing.T) {
 
 func TestGuardRefusesPrivateAddresses(t *testing.T) {
 	e := newEnv(t)
-	c := &appcall.Client{MaxAttempts: 3, BaseDelay: time.Millisecond} // default guard: no loopback
+	c := &appcall.Client{Engine: egress.Engine{MaxAttempts: 3, BaseDelay: time.Millisecond}} // default guard: no loopback
 	e.eachApp(t, func(t *testing.T, app *catalog.App, f *apptest.Fake) {
 		res, err := c.Test(context.Background(), app, f.Config, credential(app, f.Token))
-		var refused *step.RefusedError
+		var refused *egress.RefusedError
 		if !errors.As(err, &refused) {
-			t.Fatalf("Test of a loopback server with the default guard: err = %v, want a *step.RefusedError", err)
+			t.Fatalf("Test of a loopback server with the default guard: err = %v, want a *egress.RefusedError", err)
 		}
 		if !errors.Is(err, appcall.ErrPermanent) {
 			t.Errorf("err = %v, want it permanent", err)
@@ -298,8 +298,8 @@ func TestGuardRefusesPrivateAddresses(t *testing.T) {
 		if got, want := f.Requests(), 0; got != want {
 			t.Errorf("fake requests = %d, want %d", got, want)
 		}
-		if !strings.Contains(res.Message, step.AllowEnv) {
-			t.Errorf("Message = %q, want it to say how to allow the address (%s)", res.Message, step.AllowEnv)
+		if !strings.Contains(res.Message, egress.AllowEnv) {
+			t.Errorf("Message = %q, want it to say how to allow the address (%s)", res.Message, egress.AllowEnv)
 		}
 		checkNoSecret(t, res, err, f.Token)
 	})

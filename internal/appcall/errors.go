@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 
 	"wiresk/internal/catalog"
-	"wiresk/internal/step"
+	"wiresk/internal/egress"
 )
 
 // ErrorKind classifies a failed request.
@@ -76,7 +76,7 @@ type Error struct {
 func (e *Error) Error() string { return e.Message }
 
 // Unwrap returns the cause of the error, if any: context.Canceled when the
-// request was cancelled, a *step.RefusedError when the SSRF guard refused
+// request was cancelled, a *egress.RefusedError when the SSRF guard refused
 // the destination, a *wiresk.Error for an invalid connection config.
 func (e *Error) Unwrap() error { return e.err }
 
@@ -114,9 +114,9 @@ const maxDetail = 160
 // Where the credential was refused the explanation is left out: some apps
 // quote part of the key they refused ("Incorrect API key provided:
 // sk-abc***wxyz").
-func answerMessage(app *catalog.App, p *prepared, kind ErrorKind, resp *http.Response, body []byte) string {
-	status := resp.StatusCode
-	code, detail := explain(body)
+func answerMessage(app *catalog.App, p *prepared, kind ErrorKind, resp *egress.Response) string {
+	status := resp.Status
+	code, detail := explain(resp.Body)
 	var b strings.Builder
 	b.WriteString(app.ID)
 	b.WriteString(": ")
@@ -138,7 +138,7 @@ func answerMessage(app *catalog.App, p *prepared, kind ErrorKind, resp *http.Res
 		b.WriteString(": " + detail)
 	}
 	if kind == KindRateLimited {
-		if d := step.RetryAfter(resp.Header.Get(app.Errors.RetryAfterHeader), time.Now()); d >= 0 {
+		if d := egress.RetryAfter(resp.Header.Get(app.Errors.RetryAfterHeader), time.Now()); d >= 0 {
 			fmt.Fprintf(&b, "; it asked to retry after %v", d.Round(time.Second))
 		}
 	}
@@ -223,8 +223,5 @@ func shorten(s string) string {
 
 // scrub replaces the credential's secrets in s.
 func scrub(s string, cred Credential) string {
-	for _, secret := range cred.Secrets() {
-		s = strings.ReplaceAll(s, secret, "[redacted]")
-	}
-	return s
+	return egress.Scrub(s, cred.Secrets()...)
 }

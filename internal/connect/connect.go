@@ -61,6 +61,7 @@ import (
 
 	"wiresk/internal/appcall"
 	"wiresk/internal/auth"
+	"wiresk/internal/backoff"
 	"wiresk/internal/catalog"
 	"wiresk/internal/connection"
 	"wiresk/internal/flow"
@@ -614,8 +615,7 @@ func (s *Service) holdLease(ctx context.Context, id string) (release func(), err
 	_, _ = rand.Read(b)
 	holder := "connect-" + hex.EncodeToString(b)
 	deadline := time.Now().Add(leaseWait)
-	delay := 10 * time.Millisecond
-	for {
+	for attempt := 1; ; attempt++ {
 		ok, err := s.Store.AcquireLease(ctx, name, holder, leaseTTL)
 		if err != nil {
 			return nil, unavailable(err, "cannot take the refresh lease of connection %s", id)
@@ -630,14 +630,9 @@ func (s *Service) holdLease(ctx context.Context, id string) (release func(), err
 		if time.Now().After(deadline) {
 			return nil, wiresk.Errorf(wiresk.EUnavailable, "connection %s is busy (its token is being refreshed); try again in a moment", id)
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
+		if err := backoff.Sleep(ctx, oauth.LeaseBackoff.Delay(attempt)); err != nil {
+			return nil, err
 		}
-		delay = min(delay*2, 250*time.Millisecond)
 	}
 }
 

@@ -27,10 +27,10 @@ import (
 	"wiresk/internal/catalog"
 	"wiresk/internal/connect"
 	"wiresk/internal/connection"
+	"wiresk/internal/egress"
 	"wiresk/internal/flow"
 	"wiresk/internal/manage"
 	"wiresk/internal/oauth/oauthtest"
-	"wiresk/internal/step"
 	"wiresk/internal/wiresk"
 )
 
@@ -127,17 +127,17 @@ func newEnvOpts(t *testing.T, opts oauthtest.Options) *env {
 		"openai": {BaseURL: e.openai.URL()},
 	})
 
-	guard, err := step.NewGuard("127.0.0.0/8", "::1")
+	guard, err := egress.NewGuard("127.0.0.0/8", "::1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.svc = &connect.Service{
 		Store: e.store, Vault: e.vault, Authz: e.mgr.Access, Catalog: e.catalog,
-		Apps:        &appcall.Client{HTTP: step.NewHTTPClient(guard), MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
+		Apps:        &appcall.Client{Engine: egress.Engine{Client: egress.NewClient(guard), MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}},
 		StateKey:    stateKey,
 		CallbackURL: e.idp.CallbackURL,
 		StartURL:    strings.TrimSuffix(e.idp.CallbackURL, "/callback") + "/start",
-		HTTPClient:  step.NewHTTPClient(guard),
+		HTTPClient:  egress.NewClient(guard),
 		Now:         e.clock.Now,
 		Logger:      slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}

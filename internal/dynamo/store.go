@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -13,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"wiresk/internal/backoff"
 )
 
 // Options configures a Store.
@@ -51,6 +52,11 @@ const maxTransactItems = 100
 // refuses a partition key over 2048 bytes, and no real one comes close.
 const maxKeyLen = 1024
 
+// raceBackoff spaces the attempts of an operation that lost a race: 10ms,
+// 20ms, 40ms… up to 400ms, of which up to half is taken off: about a
+// second in all.
+var raceBackoff = backoff.Policy{Base: 10 * time.Millisecond, Max: 400 * time.Millisecond}
+
 // errRetry is returned inside a retried operation to ask for another
 // attempt.
 var errRetry = errors.New("retry")
@@ -67,13 +73,8 @@ func (s *Store) retry(ctx context.Context, what string, op func() error) error {
 		if attempt == maxAttempts {
 			break
 		}
-		// 5ms, 10ms, 20ms… up to 200ms, ±50%: about half a second in all.
-		d := min(time.Duration(5<<(attempt-1))*time.Millisecond, 200*time.Millisecond)
-		d = d/2 + rand.N(d)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("dynamo: %s: %w", what, ctx.Err())
-		case <-time.After(d):
+		if err := backoff.Sleep(ctx, raceBackoff.Delay(attempt)); err != nil {
+			return fmt.Errorf("dynamo: %s: %w", what, err)
 		}
 	}
 	return fmt.Errorf("dynamo: %s: still losing races with concurrent writes after %d attempts", what, maxAttempts)

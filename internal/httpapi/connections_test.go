@@ -15,10 +15,10 @@ import (
 	"wiresk/internal/bolt"
 	"wiresk/internal/catalog"
 	"wiresk/internal/connect"
+	"wiresk/internal/egress"
 	"wiresk/internal/httpapi"
 	"wiresk/internal/manage"
 	"wiresk/internal/oauth/oauthtest"
-	"wiresk/internal/step"
 )
 
 // connSystem is the management, Connections and OAuth callback APIs on the
@@ -88,11 +88,11 @@ func MustConnSystem(t *testing.T, opts connOptions) *connSystem {
 	if err != nil {
 		t.Fatal(err)
 	}
-	guard, err := step.NewGuard("127.0.0.0/8")
+	guard, err := egress.NewGuard("127.0.0.0/8")
 	if err != nil {
 		t.Fatal(err)
 	}
-	hc := step.NewHTTPClient(guard)
+	hc := egress.NewClient(guard)
 	clk := &clock{t: time.Now().UTC()}
 	j := &auth.JWT{Key: []byte("0123456789abcdef0123456789abcdef"), Issuer: "test", Audience: "wiresk"}
 	mgr := manage.New(manage.Config{Store: store, Queue: q, Kinds: anyStep{}, Now: clk.Now})
@@ -101,7 +101,7 @@ func MustConnSystem(t *testing.T, opts connOptions) *connSystem {
 		Vault:       vault,
 		Authz:       mgr.Access,
 		Catalog:     cat,
-		Apps:        &appcall.Client{HTTP: hc, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond},
+		Apps:        &appcall.Client{Engine: egress.Engine{Client: hc, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond}},
 		StateKey:    []byte("state-key-state-key-state-key-32"),
 		CallbackURL: srv.URL + httpapi.OAuthCallbackPath,
 		StartURL:    srv.URL + httpapi.OAuthStartPath,

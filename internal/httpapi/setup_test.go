@@ -17,6 +17,7 @@ import (
 
 	"wiresk/internal/auth"
 	"wiresk/internal/bolt"
+	"wiresk/internal/egress"
 	"wiresk/internal/group"
 	"wiresk/internal/httpapi"
 	"wiresk/internal/ingest"
@@ -60,11 +61,11 @@ func MustSystem(t *testing.T) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
-	guard, err := step.NewGuard("127.0.0.0/8")
+	guard, err := egress.NewGuard("127.0.0.0/8")
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps := step.Catalog{"http": {"request": &step.HTTP{Client: step.NewHTTPClient(guard), Guard: guard}}}
+	steps := step.Catalog{"http": {"request": &step.HTTP{Engine: egress.Engine{Client: egress.NewClient(guard), Guard: guard}}}}
 	clk := &clock{t: time.Now().UTC()}
 	j := &auth.JWT{Key: []byte("0123456789abcdef0123456789abcdef"), Issuer: "test", Audience: "wiresk"}
 	svc := manage.New(manage.Config{Store: store, Queue: q, Kinds: steps, Now: clk.Now, RunOnceWait: 200 * time.Millisecond})

@@ -32,6 +32,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"wiresk/internal/catalog"
+	"wiresk/internal/egress"
 )
 
 // Client is the OAuth client a Connection authenticates as: the platform's
@@ -249,17 +250,10 @@ func (e *BrokenError) Is(target error) bool { return target == ErrBroken }
 // maxDescription bounds the provider description kept in an Error.
 const maxDescription = 300
 
-// redacted replaces secrets in texts.
-const redacted = "[redacted]"
-
 // scrub makes a provider text safe to show: every secret is replaced, control
 // characters become spaces, and the text is truncated.
 func scrub(s string, secrets ...string) string {
-	for _, sec := range secrets {
-		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, redacted)
-		}
-	}
+	s = egress.Scrub(s, secrets...)
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "?")
 	}
@@ -279,12 +273,7 @@ func scrub(s string, secrets ...string) string {
 	}
 	// A secret cut by the truncation could survive in part only if it were
 	// longer than the text kept; scrub again on the final text for safety.
-	for _, sec := range secrets {
-		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, redacted)
-		}
-	}
-	return s
+	return egress.Scrub(s, secrets...)
 }
 
 // kindOf classifies a provider answer by its error code and HTTP status.

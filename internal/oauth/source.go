@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	mathrand "math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"wiresk/internal/backoff"
 	"wiresk/internal/catalog"
 	"wiresk/internal/wiresk"
 )
@@ -250,8 +250,7 @@ func (s *Source) token(ctx context.Context, rejected string) (*oauth2.Token, err
 	defer func() { <-s.gate }()
 
 	deadline := time.Now().Add(s.maxWait)
-	delay := 10 * time.Millisecond
-	for {
+	for attempt := 1; ; attempt++ {
 		tok, err := s.load(ctx)
 		if err != nil {
 			return nil, err
@@ -271,15 +270,9 @@ func (s *Source) token(ctx context.Context, rejected string) (*oauth2.Token, err
 			return nil, fmt.Errorf("oauth: gave up after %s waiting for another worker to refresh %s", s.maxWait, s.name)
 		}
 		// Wait with jitter, growing to 250 ms, then re-read.
-		d := delay/2 + mathrand.N(delay/2+1)
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
+		if err := backoff.Sleep(ctx, LeaseBackoff.Delay(attempt)); err != nil {
+			return nil, err
 		}
-		delay = min(delay*2, 250*time.Millisecond)
 	}
 }
 
@@ -403,6 +396,13 @@ func (s *Source) refresh(ctx context.Context, refreshToken string) (*Token, erro
 	return tokenFrom(t, s.now()), nil
 }
 
+// LeaseBackoff spaces the tries of a refresh lease another holder has:
+// 10ms, doubled up to 250ms, with jitter.
+var LeaseBackoff = backoff.Policy{Base: 10 * time.Millisecond, Max: 250 * time.Millisecond}
+
+// writeBackoff spaces the tries of storing a refreshed token.
+var writeBackoff = backoff.Policy{Base: 100 * time.Millisecond, Max: 200 * time.Millisecond}
+
 // writeBack stores a refreshed token. It goes on when ctx ends (a rotated
 // refresh token that is not stored is lost, and the Connection with it) and
 // retries a failed write twice.
@@ -412,7 +412,7 @@ func (s *Source) writeBack(ctx context.Context, t *Token) error {
 	var err error
 	for attempt := range 3 {
 		if attempt > 0 {
-			time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+			_ = backoff.Sleep(wctx, writeBackoff.Delay(attempt))
 		}
 		if err = s.store.PutToken(wctx, s.name, t); err == nil {
 			return nil

@@ -15,10 +15,23 @@ import (
 	"golang.org/x/oauth2"
 
 	"wiresk/internal/catalog"
+	"wiresk/internal/egress"
 )
 
-// defaultHTTPClient calls providers when no client is configured.
-var defaultHTTPClient = &http.Client{Timeout: 30 * time.Second}
+// defaultHTTPClient calls providers when no client is configured: the
+// egress client, with a 30 s timeout. Its guard allows every address, as
+// the client of net/http did: a provider's endpoints come from the catalog,
+// and the services that call providers whose URLs a user sets (connect)
+// pass the guarded client.
+var defaultHTTPClient = func() *http.Client {
+	everywhere, err := egress.NewGuard("0.0.0.0/0", "::/0")
+	if err != nil {
+		panic(err)
+	}
+	c := egress.NewClient(everywhere)
+	c.Timeout = 30 * time.Second
+	return c
+}()
 
 // tokenContext returns ctx carrying the HTTP client x/oauth2 uses to call
 // app's token endpoint. For apps whose token endpoint takes JSON (Notion),

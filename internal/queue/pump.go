@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"wiresk/internal/backoff"
 )
 
 // Receiver is the part of a queue the Pump uses. The bolt Queue and the SQS
@@ -71,15 +73,16 @@ type Pump struct {
 	Logger *slog.Logger
 }
 
+// redelivery is the backoff of failed messages: predictable, without
+// jitter, so that a message's next delivery can be told.
+var redelivery = backoff.Policy{Base: time.Second, Max: time.Minute}
+
+// receiveBackoff spaces the tries of a queue that failed to deliver.
+var receiveBackoff = backoff.Policy{Base: 100 * time.Millisecond, Max: 10 * time.Second}
+
 // DefaultRetryDelay doubles from 1s on the first failure and caps at 60s.
 func DefaultRetryDelay(receiveCount int) time.Duration {
-	if receiveCount < 1 {
-		receiveCount = 1
-	}
-	if receiveCount > 7 {
-		return time.Minute
-	}
-	return min(time.Second<<(receiveCount-1), time.Minute)
+	return redelivery.Ceiling(receiveCount)
 }
 
 // Run drains the queue until ctx is cancelled, then waits for the batches
@@ -122,21 +125,17 @@ func (p *Pump) Run(ctx context.Context) error {
 
 // work receives and processes batches until ctx is cancelled.
 func (p *Pump) work(ctx context.Context) {
-	backoff := 100 * time.Millisecond
+	failures := 0
 	for ctx.Err() == nil {
 		msgs, err := p.Queue.Receive(ctx, p.BatchSize, p.Visibility, p.Wait)
 		if err != nil && ctx.Err() == nil {
-			p.Logger.Error("pump: receive messages", "err", err, "retry_in", backoff)
-			t := time.NewTimer(backoff)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-			}
-			backoff = min(2*backoff, 10*time.Second)
+			failures++
+			wait := receiveBackoff.Delay(failures)
+			p.Logger.Error("pump: receive messages", "err", err, "retry_in", wait)
+			_ = backoff.Sleep(ctx, wait)
 			continue
 		}
-		backoff = 100 * time.Millisecond
+		failures = 0
 		if len(msgs) > 0 {
 			// The batch is ours now: finish it even if ctx is cancelled
 			// meanwhile, so that handled messages are deleted.

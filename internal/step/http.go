@@ -8,27 +8,16 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"mime"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
+	"wiresk/internal/egress"
 	"wiresk/internal/template"
 	"wiresk/internal/wiresk"
-)
-
-// Defaults of HTTP.
-const (
-	DefaultMaxAttempts      = 3
-	DefaultBaseDelay        = 500 * time.Millisecond
-	DefaultMaxDelay         = 30 * time.Second
-	DefaultTimeout          = 30 * time.Second
-	DefaultMaxResponseBytes = 1 << 20
 )
 
 // userAgent is sent unless the step sets its own User-Agent.
@@ -61,37 +50,19 @@ var inputFields = []string{"method", "url", "headers", "query", "body"}
 // "body": the parsed JSON when the response is JSON (integers as int, other
 // numbers as float64), its text otherwise}.
 //
-// Network errors, timeouts, 408, 429 and 5xx responses are retried, up to
+// Network errors, timeouts, 408, 429 and 5xx responses (but 508, a Wiresk
+// webhook refusing a loop) are retried by the egress Engine, up to
 // MaxAttempts tries in all, after an exponential backoff with jitter, or
 // after the delay a 429 or 503 response asks for in Retry-After (capped at
-// MaxDelay). Other 4xx responses, refused destinations and invalid input
-// fail at once with a permanent *Error.
+// MaxDelay). Other 4xx responses, 508, refused destinations and redirects
+// and invalid input fail at once with a permanent *Error.
 //
-// The zero values of the fields select the defaults. An HTTP must not be
+// The zero value of the Engine selects its defaults. An HTTP must not be
 // copied or changed once in use.
 type HTTP struct {
-	// Client sends the requests. When nil, a client from
-	// NewHTTPClient(Guard) is used. A Client that is set must enforce the
-	// SSRF guard itself (build it with NewHTTPClient).
-	Client *http.Client
-	// Guard decides where requests may go when Client is nil; nil is the
-	// default guard.
-	Guard *Guard
-	// MaxAttempts caps the tries of a request, retries included (default 3).
-	MaxAttempts int
-	// BaseDelay is the backoff before the first retry, doubled for every
-	// further one (default 500ms).
-	BaseDelay time.Duration
-	// MaxDelay caps the backoff and the honoured Retry-After (default 30s).
-	MaxDelay time.Duration
-	// Timeout bounds each try, reading the response included (default 30s).
-	Timeout time.Duration
-	// MaxResponseBytes caps the response body; a larger one fails the step
-	// (default 1 MiB).
-	MaxResponseBytes int64
-
-	once   sync.Once
-	client *http.Client
+	// Engine sends the requests through the guarded client and retries
+	// them.
+	egress.Engine
 }
 
 // ValidateInput checks the unrendered input of an HTTP step. Each field may
@@ -218,121 +189,23 @@ func (h *HTTP) Execute(ctx context.Context, input map[string]any) (Result, error
 	if err != nil {
 		return Result{}, &Error{Permanent: true, Message: err.Error(), err: err}
 	}
-	if k := idempotencyKeyFrom(ctx); k != "" && req.header.Get(IdempotencyHeader) == "" {
-		req.header.Set(IdempotencyHeader, k)
+	if k := idempotencyKeyFrom(ctx); k != "" && req.Header.Get(IdempotencyHeader) == "" {
+		req.Header.Set(IdempotencyHeader, k)
 	}
 	if hop := hopFrom(ctx); hop > 0 {
 		// Set, not added: a step cannot reset the count with its own header.
-		req.header.Set(HopHeader, strconv.Itoa(hop))
+		req.Header.Set(HopHeader, strconv.Itoa(hop))
 	}
 	if auth := authenticatorFrom(ctx); auth != nil {
-		if err := auth(req.header, req.url); err != nil {
+		if err := auth(req.Header, req.URL); err != nil {
 			return Result{Attempts: 1}, &Error{Permanent: true, Message: "connection: " + err.Error(), err: err}
 		}
+		req.Pinned = true
 	}
-	client := h.httpClient()
-	maxAttempts := positive(h.MaxAttempts, DefaultMaxAttempts)
-	for attempt := 1; ; attempt++ {
-		out, status, retryAfter, err := h.try(ctx, client, req)
-		if err == nil {
-			return Result{Output: out, Attempts: attempt}, nil
-		}
-		res := Result{Attempts: attempt}
-		var se *Error
-		if !errors.As(err, &se) {
-			se = &Error{Message: err.Error(), err: err}
-		}
-		if ctx.Err() != nil {
-			return res, &Error{Status: se.Status, Message: fmt.Sprintf("%s: cancelled: %v", se.Message, context.Cause(ctx)), err: ctx.Err()}
-		}
-		if se.Permanent || attempt >= maxAttempts {
-			return res, se
-		}
-		wait := h.backoff(attempt)
-		if retryAfter >= 0 && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
-			wait = min(retryAfter, positive(h.MaxDelay, DefaultMaxDelay))
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return res, &Error{
-				Status:  se.Status,
-				Message: fmt.Sprintf("%s; gave up waiting to retry: %v", se.Message, context.Cause(ctx)),
-				err:     ctx.Err(),
-			}
-		case <-timer.C:
-		}
-	}
-}
-
-// httpClient returns the client to use.
-func (h *HTTP) httpClient() *http.Client {
-	if h.Client != nil {
-		return h.Client
-	}
-	h.once.Do(func() { h.client = NewHTTPClient(h.Guard) })
-	return h.client
-}
-
-// request is a validated request, ready to be sent any number of times.
-type request struct {
-	method string
-	url    *url.URL
-	header http.Header
-	body   []byte // nil for none
-}
-
-// where names the request in messages: method and URL without user info,
-// query or fragment, which may hold credentials.
-func (r *request) where() string {
-	u := url.URL{Scheme: r.url.Scheme, Host: r.url.Host, Path: r.url.Path, RawPath: r.url.RawPath}
-	return r.method + " " + u.String()
-}
-
-// try sends the request once. It returns the output of a successful
-// response; otherwise the error (an *Error), the status of the response if
-// any, and the delay its Retry-After asks for (-1 for none).
-func (h *HTTP) try(ctx context.Context, client *http.Client, r *request) (out any, status int, retryAfter time.Duration, err error) {
-	ctx, cancel := context.WithTimeout(ctx, positive(h.Timeout, DefaultTimeout))
-	defer cancel()
-	var body io.Reader
-	if r.body != nil {
-		body = bytes.NewReader(r.body)
-	}
-	req, err := http.NewRequestWithContext(ctx, r.method, r.url.String(), body)
+	resp, attempts, err := h.Do(ctx, req, judge(req))
+	res := Result{Attempts: attempts}
 	if err != nil {
-		return nil, 0, -1, &Error{Permanent: true, Message: fmt.Sprintf("%s: %v", r.where(), err), err: err}
-	}
-	req.Header = r.header.Clone()
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, 0, -1, transportError(r, err)
-	}
-	defer resp.Body.Close()
-
-	limit := positive(h.MaxResponseBytes, DefaultMaxResponseBytes)
-	data, readErr := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	status = resp.StatusCode
-	retryAfter = RetryAfter(resp.Header.Get("Retry-After"), time.Now())
-	if status >= 400 {
-		// 508 is a Wiresk webhook refusing a loop: retrying cannot help.
-		perm := status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests || status == http.StatusLoopDetected
-		return nil, status, retryAfter, &Error{
-			Permanent: perm,
-			Status:    status,
-			Message:   fmt.Sprintf("HTTP %d from %s: %s", status, r.where(), snippet(data)),
-		}
-	}
-	if readErr != nil {
-		return nil, status, -1, &Error{Status: status, Message: fmt.Sprintf("%s: reading the response: %v", r.where(), readErr), err: readErr}
-	}
-	if int64(len(data)) > limit {
-		return nil, status, -1, &Error{
-			Permanent: true,
-			Status:    status,
-			Message:   fmt.Sprintf("%s: the response body is larger than %d bytes", r.where(), limit),
-		}
+		return res, stepError(err)
 	}
 	headers := make(map[string]any, len(resp.Header))
 	for k, v := range resp.Header {
@@ -340,32 +213,54 @@ func (h *HTTP) try(ctx context.Context, client *http.Client, r *request) (out an
 			headers[strings.ToLower(k)] = v[0]
 		}
 	}
-	return map[string]any{
-		"status":  status,
+	res.Output = map[string]any{
+		"status":  resp.Status,
 		"headers": headers,
-		"body":    parseBody(resp.Header.Get("Content-Type"), data),
-	}, status, -1, nil
+		"body":    parseBody(resp.Header.Get("Content-Type"), resp.Body),
+	}
+	return res, nil
 }
 
-// transportError converts an error of http.Client.Do.
-func transportError(r *request, err error) *Error {
-	var refused *RefusedError
-	if errors.As(err, &refused) {
-		return &Error{Permanent: true, Message: fmt.Sprintf("%s: %v", r.where(), refused), err: err}
+// judge classifies the answers to r: 4xx other than 408 and 429, and 508,
+// fail at once; 408, 429 and 5xx are retried, after the delay a 429 or 503
+// asks for in Retry-After; a body that cannot be read is retried; one
+// larger than the cap fails at once.
+func judge(r *egress.Request) egress.Judge {
+	return func(resp *egress.Response) egress.Verdict {
+		status := resp.Status
+		switch {
+		case status >= 400:
+			retry := egress.Retryable(status)
+			return egress.Verdict{
+				Err:              &Error{Permanent: !retry, Status: status, Message: fmt.Sprintf("HTTP %d from %s: %s", status, r.Where(), snippet(resp.Body))},
+				Retry:            retry,
+				HonourRetryAfter: status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable,
+			}
+		case resp.ReadErr != nil:
+			return egress.Verdict{Err: &Error{Status: status, Message: fmt.Sprintf("%s: reading the response: %v", r.Where(), resp.ReadErr), err: resp.ReadErr}, Retry: true}
+		case resp.TooLarge:
+			return egress.Verdict{Err: &Error{Permanent: true, Status: status, Message: fmt.Sprintf("%s: the response body is larger than %d bytes", r.Where(), resp.Limit)}}
+		}
+		return egress.Verdict{}
 	}
-	if errors.Is(err, errTooManyRedirects) {
-		return &Error{Permanent: true, Message: fmt.Sprintf("%s: %v", r.where(), errTooManyRedirects), err: err}
+}
+
+// stepError converts an error of egress.Engine.Do to an *Error.
+func stepError(err error) *Error {
+	var in *egress.Interrupted
+	if errors.As(err, &in) {
+		last := stepError(in.Last)
+		return &Error{Status: last.Status, Message: in.Describe(last.Message), err: err}
 	}
-	var policy *redirectRefused
-	if errors.As(err, &policy) {
-		return &Error{Permanent: true, Message: fmt.Sprintf("%s: %v", r.where(), policy), err: err}
+	var se *Error
+	if errors.As(err, &se) {
+		return se
 	}
-	cause := err
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		cause = ue.Err // url.Error repeats the URL, query included
+	var ee *egress.Error
+	if errors.As(err, &ee) {
+		return &Error{Permanent: ee.Permanent, Message: ee.Message, err: err}
 	}
-	return &Error{Message: fmt.Sprintf("%s: %v", r.where(), cause), err: err}
+	return &Error{Message: err.Error(), err: err}
 }
 
 // snippet returns the start of a response body for an error message.
@@ -379,44 +274,6 @@ func snippet(data []byte) string {
 		return "(empty body)"
 	}
 	return s
-}
-
-// RetryAfter returns the delay a Retry-After header asks for, in seconds
-// or as an HTTP date (relative to now), and -1 when there is none or it
-// cannot be read.
-func RetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return -1
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return -1
-		}
-		if secs > int64(math.MaxInt64/time.Second) {
-			return math.MaxInt64
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
-	}
-	return -1
-}
-
-// backoff returns the wait before retry number attempt (1 for the first):
-// BaseDelay doubled attempt-1 times, capped at MaxDelay, of which a random
-// half is taken off.
-func (h *HTTP) backoff(attempt int) time.Duration {
-	base := positive(h.BaseDelay, DefaultBaseDelay)
-	ceiling := positive(h.MaxDelay, DefaultMaxDelay)
-	d := base
-	for i := 1; i < attempt && d < ceiling; i++ {
-		d *= 2
-	}
-	d = min(d, ceiling)
-	half := d / 2
-	return half + rand.N(d-half+1)
 }
 
 // parseBody returns the JSON value of a JSON response, its text otherwise.
@@ -468,13 +325,13 @@ func convertNumbers(v any) any {
 }
 
 // buildRequest checks the rendered input and builds the request.
-func buildRequest(input map[string]any) (*request, error) {
+func buildRequest(input map[string]any) (*egress.Request, error) {
 	for _, k := range sortedKeys(input) {
 		if !slices.Contains(inputFields, k) {
 			return nil, fmt.Errorf("input.%s is not a field of an http request (fields: %s)", k, strings.Join(inputFields, ", "))
 		}
 	}
-	r := &request{method: http.MethodGet, header: http.Header{}}
+	r := &egress.Request{Method: http.MethodGet, Header: http.Header{}}
 	if v, ok := input["method"]; ok && v != nil {
 		s, ok := v.(string)
 		if !ok {
@@ -484,7 +341,7 @@ func buildRequest(input map[string]any) (*request, error) {
 		if err != nil {
 			return nil, errors.New(wiresk.ErrorField(err) + ": " + wiresk.ErrorMessage(err))
 		}
-		r.method = m
+		r.Method = m
 	}
 	s, ok := input["url"].(string)
 	if !ok {
@@ -494,7 +351,7 @@ func buildRequest(input map[string]any) (*request, error) {
 	if err != nil {
 		return nil, errors.New(wiresk.ErrorField(err) + ": " + wiresk.ErrorMessage(err))
 	}
-	r.url = u
+	r.URL = u
 
 	if v, ok := input["headers"]; ok && v != nil {
 		m, ok := v.(map[string]any)
@@ -513,11 +370,11 @@ func buildRequest(input map[string]any) (*request, error) {
 			case !validHeaderValue(val):
 				return nil, fmt.Errorf("input.headers.%s: the value holds control characters such as line breaks", name)
 			}
-			r.header.Set(name, val)
+			r.Header.Set(name, val)
 		}
 	}
-	if r.header.Get("User-Agent") == "" {
-		r.header.Set("User-Agent", userAgent)
+	if r.Header.Get("User-Agent") == "" {
+		r.Header.Set("User-Agent", userAgent)
 	}
 
 	if v, ok := input["query"]; ok && v != nil {
@@ -542,7 +399,7 @@ func buildRequest(input map[string]any) (*request, error) {
 	switch b := input["body"].(type) {
 	case nil:
 	case string:
-		r.body = []byte(b)
+		r.Body = []byte(b)
 	default:
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
@@ -550,9 +407,9 @@ func buildRequest(input map[string]any) (*request, error) {
 		if err := enc.Encode(b); err != nil {
 			return nil, fmt.Errorf("input.body: cannot be sent as JSON: %v", err)
 		}
-		r.body = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-		if r.header.Get("Content-Type") == "" {
-			r.header.Set("Content-Type", "application/json")
+		r.Body = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+		if r.Header.Get("Content-Type") == "" {
+			r.Header.Set("Content-Type", "application/json")
 		}
 	}
 	return r, nil
@@ -672,12 +529,4 @@ func validHeaderValue(s string) bool {
 		}
 	}
 	return true
-}
-
-// positive returns v, or def when v is not positive.
-func positive[T int | int64 | time.Duration](v, def T) T {
-	if v > 0 {
-		return v
-	}
-	return def
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"wiresk/internal/egress"
 	"wiresk/internal/step"
 )
 
@@ -22,11 +23,11 @@ import (
 // 127.0.0.1, so the guard allows 127.0.0.0/8; delays are short.
 func newKind(t *testing.T) *step.HTTP {
 	t.Helper()
-	g, err := step.NewGuard("127.0.0.0/8")
+	g, err := egress.NewGuard("127.0.0.0/8")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &step.HTTP{Guard: g, BaseDelay: 5 * time.Millisecond, MaxDelay: 3 * time.Second, Timeout: 5 * time.Second}
+	return &step.HTTP{Engine: egress.Engine{Guard: g, BaseDelay: 5 * time.Millisecond, MaxDelay: 3 * time.Second, Timeout: 5 * time.Second}}
 }
 
 // recorder is a test server that answers with the handlers in turn (the
@@ -405,7 +406,7 @@ func TestExecuteDefaultGuardRefusesLoopback(t *testing.T) {
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
 	defer srv.Close()
-	k := &step.HTTP{BaseDelay: time.Millisecond}
+	k := &step.HTTP{Engine: egress.Engine{BaseDelay: time.Millisecond}}
 	res, err := k.Execute(context.Background(), map[string]any{"url": srv.URL + "/admin"})
 	if err == nil {
 		t.Fatal("Execute succeeded, want the loopback destination refused")

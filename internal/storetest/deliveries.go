@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"wiresk/internal/egress"
 	"wiresk/internal/flow"
 	"wiresk/internal/run"
 	"wiresk/internal/step"
@@ -32,7 +33,7 @@ func testDuplicateDeliveries(t *testing.T, s Store) {
 		_, _ = w.Write([]byte(`{"ok":true}`))
 	}))
 	t.Cleanup(target.Close)
-	guard, err := step.NewGuard("127.0.0.1/32")
+	guard, err := egress.NewGuard("127.0.0.1/32")
 	must(t, err)
 	f := flow.Flow{ID: "flw_dup", GroupID: "grp_a", Name: "duplicates", Version: 1, Enabled: true, Steps: []flow.Step{
 		{ID: "a", App: "http", Method: "request", Input: map[string]any{"url": target.URL + "/a"}},
@@ -40,7 +41,7 @@ func testDuplicateDeliveries(t *testing.T, s Store) {
 		{ID: "c", App: "http", Method: "request", Input: map[string]any{"url": target.URL + "/c"}},
 	}}
 	must(t, s.CreateFlow(ctx, f))
-	w := &worker.Worker{Store: s, MaxReceives: 1000, Steps: step.Catalog{"http": {"request": &step.HTTP{Guard: guard}}}}
+	w := &worker.Worker{Store: s, MaxReceives: 1000, Steps: step.Catalog{"http": {"request": &step.HTTP{Engine: egress.Engine{Guard: guard}}}}}
 	job := run.Job{RunID: "run_dup", GroupID: "grp_a", FlowID: f.ID, Mode: run.ModeWebhook, ReceivedAt: t0,
 		Request: run.Request{Method: "POST", Headers: map[string]string{}, Query: map[string]string{}}}
 

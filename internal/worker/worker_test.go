@@ -18,6 +18,7 @@ import (
 
 	"wiresk/internal/bolt"
 	"wiresk/internal/connection"
+	"wiresk/internal/egress"
 	"wiresk/internal/flow"
 	"wiresk/internal/queue"
 	"wiresk/internal/run"
@@ -364,7 +365,7 @@ func TestStepRequestsCarryAStableIdempotencyKey(t *testing.T) {
 		_, _ = io.WriteString(w, "ok")
 	}))
 	t.Cleanup(target.Close)
-	guard, err := step.NewGuard("127.0.0.1")
+	guard, err := egress.NewGuard("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +374,7 @@ func TestStepRequestsCarryAStableIdempotencyKey(t *testing.T) {
 		{ID: "a", App: "http", Method: "request", Input: map[string]any{"url": target.URL + "/a"}},
 		{ID: "b", App: "http", Method: "request", Input: map[string]any{"url": target.URL + "/b"}},
 	}})
-	kinds := step.Catalog{"http": {"request": &step.HTTP{Guard: guard, BaseDelay: time.Millisecond}}}
+	kinds := step.Catalog{"http": {"request": &step.HTTP{Engine: egress.Engine{Guard: guard, BaseDelay: time.Millisecond}}}}
 	w := &worker.Worker{Store: store, Steps: kinds}
 	if err := w.Execute(t.Context(), job("run_1"), 1); err != nil {
 		t.Fatal(err)
@@ -426,14 +427,14 @@ func TestAPermanentStepFailureEndsTheRunAtOnce(t *testing.T) {
 		http.Error(w, `{"error":"no such contact"}`, http.StatusNotFound)
 	}))
 	t.Cleanup(target.Close)
-	guard, err := step.NewGuard("127.0.0.1")
+	guard, err := egress.NewGuard("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, store := MustStore(t)
 	mustFlow(t, store, flow.Flow{ID: "flw_1", GroupID: "grp_a", Steps: []flow.Step{
 		{ID: "get", App: "http", Method: "request", Input: map[string]any{"url": target.URL + "/contacts/9"}}}})
-	w := &worker.Worker{Store: store, MaxReceives: 5, Steps: step.Catalog{"http": {"request": &step.HTTP{Guard: guard}}}}
+	w := &worker.Worker{Store: store, MaxReceives: 5, Steps: step.Catalog{"http": {"request": &step.HTTP{Engine: egress.Engine{Guard: guard}}}}}
 	if err := w.Execute(t.Context(), job("run_1"), 1); err != nil {
 		t.Fatalf("Execute = %v, want nil: a 404 is the Run's outcome, not a reason to redeliver", err)
 	}

@@ -1,21 +1,15 @@
-package step
+package egress
 
 import (
 	"fmt"
-	"net"
-	"net/http"
 	"net/netip"
 	"strings"
 	"syscall"
-	"time"
 )
 
 // AllowEnv is the configuration variable that lists the CIDRs outgoing HTTP
 // requests may reach although they are refused by default.
 const AllowEnv = "WIRESK_HTTP_ALLOW_CIDRS"
-
-// maxRedirects caps the redirects an HTTP step follows.
-const maxRedirects = 5
 
 // Guard decides which addresses outgoing HTTP requests may connect to, to
 // stop a Flow from reaching the private network of the server (SSRF). By
@@ -173,52 +167,4 @@ func (g *Guard) control(network, address string, _ syscall.RawConn) error {
 		return fmt.Errorf("cannot check destination %q: %w", address, err)
 	}
 	return g.Check(ap.Addr())
-}
-
-// NewHTTPClient returns an HTTP client that connects only where guard
-// allows, checked when each connection is dialed. It uses no proxy (a proxy
-// would connect on its behalf, out of the guard's sight) and follows at most
-// 5 redirects.
-func NewHTTPClient(guard *Guard) *http.Client {
-	dialer := &net.Dialer{
-		Timeout:   10 * time.Second,
-		KeepAlive: 30 * time.Second,
-		Control:   guard.control,
-	}
-	transport := &http.Transport{
-		Proxy:                  nil,
-		DialContext:            dialer.DialContext,
-		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           100,
-		MaxIdleConnsPerHost:    10,
-		IdleConnTimeout:        90 * time.Second,
-		TLSHandshakeTimeout:    10 * time.Second,
-		ExpectContinueTimeout:  time.Second,
-		MaxResponseHeaderBytes: 64 << 10,
-	}
-	return &http.Client{Transport: transport, CheckRedirect: checkRedirect}
-}
-
-// errTooManyRedirects stops a request after maxRedirects redirects.
-var errTooManyRedirects = fmt.Errorf("stopped after following %d redirects", maxRedirects)
-
-// redirectRefused is the error of a redirect the policy refuses: retrying
-// cannot change the answer, so the step fails permanently.
-type redirectRefused struct{ reason string }
-
-func (e *redirectRefused) Error() string { return e.reason }
-
-func checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) > maxRedirects {
-		return errTooManyRedirects
-	}
-	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
-		return &redirectRefused{"refused a redirect to a URL that is not http or https"}
-	}
-	if authenticatorFrom(req.Context()) != nil && req.URL.Host != via[0].URL.Host {
-		// The request carries a Connection's credential, maybe in a header
-		// net/http would forward: it stays with the host it was meant for.
-		return &redirectRefused{"refused a redirect to another host: the request carries a Connection's credential"}
-	}
-	return nil
 }

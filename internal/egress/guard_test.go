@@ -1,4 +1,4 @@
-package step_test
+package egress_test
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"wiresk/internal/step"
+	"wiresk/internal/egress"
 )
 
 func TestGuardDefault(t *testing.T) {
@@ -56,22 +56,22 @@ func TestGuardDefault(t *testing.T) {
 		{"2002:a9fe:a9fe::1", false}, // 6to4 of 169.254.169.254
 		{"2002:808:808::1", true},    // 6to4 of 8.8.8.8
 	}
-	for _, g := range []*step.Guard{nil, {}} {
+	for _, g := range []*egress.Guard{nil, {}} {
 		for _, tt := range tests {
 			err := g.Check(netip.MustParseAddr(tt.addr))
 			if got := err == nil; got != tt.allowed {
 				t.Errorf("Check(%s) = %v, want allowed %v", tt.addr, err, tt.allowed)
 			}
-			var re *step.RefusedError
+			var re *egress.RefusedError
 			if err != nil && !errors.As(err, &re) {
-				t.Errorf("Check(%s) error = %#v, want a *step.RefusedError", tt.addr, err)
+				t.Errorf("Check(%s) error = %#v, want a *egress.RefusedError", tt.addr, err)
 			}
 		}
 	}
 }
 
 func TestGuardAllow(t *testing.T) {
-	g, err := step.NewGuard("10.1.0.0/16, 192.168.5.7", "fd00::/8 169.254.169.254/32", "")
+	g, err := egress.NewGuard("10.1.0.0/16, 192.168.5.7", "fd00::/8 169.254.169.254/32", "")
 	if err != nil {
 		t.Fatalf("NewGuard: %v", err)
 	}
@@ -100,7 +100,7 @@ func TestGuardAllow(t *testing.T) {
 
 func TestNewGuardErrors(t *testing.T) {
 	for _, s := range []string{"10.0.0.0/33", "not-an-ip", "10.0.0.1/8/2", "10.0.0"} {
-		_, err := step.NewGuard(s)
+		_, err := egress.NewGuard(s)
 		if err == nil || !strings.Contains(err.Error(), "WIRESK_HTTP_ALLOW_CIDRS") {
 			t.Errorf("NewGuard(%q) error = %v, want one naming WIRESK_HTTP_ALLOW_CIDRS", s, err)
 		}
@@ -108,7 +108,7 @@ func TestNewGuardErrors(t *testing.T) {
 }
 
 func TestRefusedErrorMessage(t *testing.T) {
-	err := (*step.Guard)(nil).Check(netip.MustParseAddr("169.254.169.254"))
+	err := (*egress.Guard)(nil).Check(netip.MustParseAddr("169.254.169.254"))
 	for _, want := range []string{"destination address 169.254.169.254 is not allowed", "link-local", "169.254.169.254/32", "WIRESK_HTTP_ALLOW_CIDRS"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Check error = %v, want it to contain %q", err, want)
