@@ -91,7 +91,7 @@ func (a *App) manage() manage.Services {
 			Queue: a.d.Queue,
 			// The management API only validates steps; the worker runs
 			// them (with its own SSRF guard).
-			Kinds:       step.NewCatalog(&step.HTTP{}),
+			Kinds:       step.NewRegistry(&step.HTTP{}),
 			RunOnceWait: a.cfg.RunOnceWait,
 			Logger:      a.d.Logger,
 		})
@@ -134,7 +134,7 @@ func (a *App) RunWorker() *worker.Worker {
 	if conns == nil {
 		conns = a.connectService(nil, "")
 	}
-	steps := step.Catalog{"http": {"request": &step.HTTP{Engine: egress.Engine{Client: a.httpClient(), Guard: a.cfg.Guard}}}}
+	steps := step.Registry{"http": {"request": &step.HTTP{Engine: egress.Engine{Client: a.httpClient(), Guard: a.cfg.Guard}}}}
 	return &worker.Worker{Store: a.d.Store, Steps: steps, Connections: conns, MaxReceives: a.cfg.MaxReceives, Lease: a.cfg.Lease, Logger: a.d.Logger}
 }
 

@@ -9,7 +9,7 @@ import (
 	"wiresk/internal/wiresk"
 )
 
-// kinds is a fake step catalog: app "http", method "request", with a url.
+// kinds is a fake step registry: app "http", method "request", with a url.
 type kinds struct{}
 
 func (kinds) ValidateStep(app, method string, input map[string]any) error {

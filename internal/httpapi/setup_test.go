@@ -65,7 +65,7 @@ func MustSystem(t *testing.T) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps := step.Catalog{"http": {"request": &step.HTTP{Engine: egress.Engine{Client: egress.NewClient(guard), Guard: guard}}}}
+	steps := step.Registry{"http": {"request": &step.HTTP{Engine: egress.Engine{Client: egress.NewClient(guard), Guard: guard}}}}
 	clk := &clock{t: time.Now().UTC()}
 	j := &auth.JWT{Key: []byte("0123456789abcdef0123456789abcdef"), Issuer: "test", Audience: "wiresk"}
 	svc := manage.New(manage.Config{Store: store, Queue: q, Kinds: steps, Now: clk.Now, RunOnceWait: 200 * time.Millisecond})

@@ -41,7 +41,7 @@ func mustFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{store: store, ada: auth.Identity{UserID: "ada"}, bob: auth.Identity{UserID: "bob"}, eve: auth.Identity{UserID: "eve"}}
-	f.svc = manage.New(manage.Config{Store: store, Queue: q, Kinds: step.NewCatalog(&step.HTTP{}), RunOnceWait: 50 * time.Millisecond})
+	f.svc = manage.New(manage.Config{Store: store, Queue: q, Kinds: step.NewRegistry(&step.HTTP{}), RunOnceWait: 50 * time.Millisecond})
 	g, err := f.svc.Groups.CreateGroup(t.Context(), f.ada, "Acme")
 	if err != nil {
 		t.Fatal(err)

@@ -34,26 +34,27 @@ type Result struct {
 	Attempts int
 }
 
-// Catalog maps app and method to a Kind.
-type Catalog map[string]map[string]Kind
+// Registry maps app and method to a Kind: the step kinds this build knows
+// (not to be confused with the app catalog, package catalog).
+type Registry map[string]map[string]Kind
 
-// NewCatalog returns the Catalog of the built-in kinds, with h as the
+// NewRegistry returns the Registry of the built-in kinds, with h as the
 // generic HTTP request.
-func NewCatalog(h *HTTP) Catalog {
-	return Catalog{"http": {"request": h}}
+func NewRegistry(h *HTTP) Registry {
+	return Registry{"http": {"request": h}}
 }
 
 // Lookup returns the Kind of app and method.
-func (c Catalog) Lookup(app, method string) (Kind, bool) {
+func (c Registry) Lookup(app, method string) (Kind, bool) {
 	k, ok := c[app][method]
 	return k, ok && k != nil
 }
 
 // ValidateStep checks that app and method name a known Kind and that input
 // suits it. Errors are *wiresk.Error with code wiresk.EValidation and a Field
-// relative to the step: "app", "method" or "input...". It lets a Catalog
+// relative to the step: "app", "method" or "input...". It lets a Registry
 // serve as the flow package's Kinds.
-func (c Catalog) ValidateStep(app, method string, input map[string]any) error {
+func (c Registry) ValidateStep(app, method string, input map[string]any) error {
 	methods, ok := c[app]
 	if !ok {
 		return wiresk.FieldError("app", "unknown app %q (known: %s)", app, strings.Join(sortedKeys(c), ", "))
@@ -68,7 +69,7 @@ func (c Catalog) ValidateStep(app, method string, input map[string]any) error {
 // URLInputs returns the input fields of steps of app and method that are
 // URLs, for a Kind that has a method URLInputs() []string. It lets the flow
 // package compile those fields as URL templates.
-func (c Catalog) URLInputs(app, method string) []string {
+func (c Registry) URLInputs(app, method string) []string {
 	k, _ := c.Lookup(app, method)
 	if u, ok := k.(interface{ URLInputs() []string }); ok {
 		return u.URLInputs()
@@ -78,8 +79,8 @@ func (c Catalog) URLInputs(app, method string) []string {
 
 // Execute runs the Kind of app and method with the rendered input and
 // returns its output and the tries it made. An unknown kind is a permanent
-// *Error. It lets a Catalog serve as the worker's Steps.
-func (c Catalog) Execute(ctx context.Context, app, method string, input map[string]any) (output any, attempts int, err error) {
+// *Error. It lets a Registry serve as the worker's Steps.
+func (c Registry) Execute(ctx context.Context, app, method string, input map[string]any) (output any, attempts int, err error) {
 	k, ok := c.Lookup(app, method)
 	if !ok {
 		return nil, 0, &Error{Permanent: true, Message: fmt.Sprintf("unknown step kind: app %q, method %q", app, method)}

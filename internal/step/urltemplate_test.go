@@ -50,7 +50,7 @@ func TestURLTemplateEscaping(t *testing.T) {
 			}
 			kind := newKind(t)
 			c, err := flow.Compile(flow.Flow{Name: "f", Steps: []flow.Step{{ID: "call", App: "http", Method: "request",
-				Input: map[string]any{"url": strings.ReplaceAll(tt.url, "{{srv}}", srv.URL)}}}}, step.NewCatalog(kind))
+				Input: map[string]any{"url": strings.ReplaceAll(tt.url, "{{srv}}", srv.URL)}}}}, step.NewRegistry(kind))
 			if err != nil {
 				t.Fatal(err)
 			}

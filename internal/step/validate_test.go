@@ -76,9 +76,9 @@ func TestHTTPValidateInput(t *testing.T) {
 	}
 }
 
-func TestCatalog(t *testing.T) {
+func TestRegistry(t *testing.T) {
 	h := &step.HTTP{}
-	c := step.NewCatalog(h)
+	c := step.NewRegistry(h)
 	if k, ok := c.Lookup("http", "request"); !ok || k != step.Kind(h) {
 		t.Errorf("Lookup(http, request) = %v, %v, want the HTTP kind", k, ok)
 	}
@@ -124,8 +124,8 @@ func TestIsPermanent(t *testing.T) {
 	}
 }
 
-func TestCatalogExecute(t *testing.T) {
-	c := step.NewCatalog(&step.HTTP{})
+func TestRegistryExecute(t *testing.T) {
+	c := step.NewRegistry(&step.HTTP{})
 	out, attempts, err := c.Execute(context.Background(), "nope", "request", nil)
 	if out != nil || attempts != 0 || !step.IsPermanent(err) {
 		t.Errorf("Execute(unknown kind) = %v, %d, %v, want nil, 0 and a permanent error", out, attempts, err)

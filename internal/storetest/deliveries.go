@@ -41,7 +41,7 @@ func testDuplicateDeliveries(t *testing.T, s Store) {
 		{ID: "c", App: "http", Method: "request", Input: map[string]any{"url": target.URL + "/c"}},
 	}}
 	must(t, s.CreateFlow(ctx, f))
-	w := &worker.Worker{Store: s, MaxReceives: 1000, Steps: step.Catalog{"http": {"request": &step.HTTP{Engine: egress.Engine{Guard: guard}}}}}
+	w := &worker.Worker{Store: s, MaxReceives: 1000, Steps: step.Registry{"http": {"request": &step.HTTP{Engine: egress.Engine{Guard: guard}}}}}
 	job := run.Job{RunID: "run_dup", GroupID: "grp_a", FlowID: f.ID, Mode: run.ModeWebhook, ReceivedAt: t0,
 		Request: run.Request{Method: "POST", Headers: map[string]string{}, Query: map[string]string{}}}
 

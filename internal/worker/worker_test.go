@@ -27,7 +27,7 @@ import (
 	"wiresk/internal/worker"
 )
 
-// steps is a fake step catalog: every step kind "test/<anything>" is known
+// steps is a fake step registry: every step kind "test/<anything>" is known
 // and executes through the exec function field.
 type steps struct {
 	exec func(ctx context.Context, method string, input map[string]any) (any, int, error)
@@ -374,7 +374,7 @@ func TestStepRequestsCarryAStableIdempotencyKey(t *testing.T) {
 		{ID: "a", App: "http", Method: "request", Input: map[string]any{"url": target.URL + "/a"}},
 		{ID: "b", App: "http", Method: "request", Input: map[string]any{"url": target.URL + "/b"}},
 	}})
-	kinds := step.Catalog{"http": {"request": &step.HTTP{Engine: egress.Engine{Guard: guard, BaseDelay: time.Millisecond}}}}
+	kinds := step.Registry{"http": {"request": &step.HTTP{Engine: egress.Engine{Guard: guard, BaseDelay: time.Millisecond}}}}
 	w := &worker.Worker{Store: store, Steps: kinds}
 	if err := w.Execute(t.Context(), job("run_1"), 1); err != nil {
 		t.Fatal(err)
@@ -434,7 +434,7 @@ func TestAPermanentStepFailureEndsTheRunAtOnce(t *testing.T) {
 	_, store := MustStore(t)
 	mustFlow(t, store, flow.Flow{ID: "flw_1", GroupID: "grp_a", Steps: []flow.Step{
 		{ID: "get", App: "http", Method: "request", Input: map[string]any{"url": target.URL + "/contacts/9"}}}})
-	w := &worker.Worker{Store: store, MaxReceives: 5, Steps: step.Catalog{"http": {"request": &step.HTTP{Engine: egress.Engine{Guard: guard}}}}}
+	w := &worker.Worker{Store: store, MaxReceives: 5, Steps: step.Registry{"http": {"request": &step.HTTP{Engine: egress.Engine{Guard: guard}}}}}
 	if err := w.Execute(t.Context(), job("run_1"), 1); err != nil {
 		t.Fatalf("Execute = %v, want nil: a 404 is the Run's outcome, not a reason to redeliver", err)
 	}
