@@ -11,9 +11,9 @@ STATICCHECK := $(BIN)/staticcheck
 DDB_SIMULATOR_VERSION := 2.9.30
 DDB_LOCAL_DIR := $(CACHE)/dynamodb-local
 DDB_LOCAL_JAR := $(DDB_LOCAL_DIR)/DynamoDBLocal.jar
-# goaws is built from infra/emulator/goaws, a module of its own whose go.mod pins
+# goaws is built from internal/testkit/emulator/goaws, a module of its own whose go.mod pins
 # the goaws version (v0.5.4) and whose command listens on loopback only.
-GOAWS_SRC := $(CURDIR)/infra/emulator/goaws
+GOAWS_SRC := $(CURDIR)/internal/testkit/emulator/goaws
 GOAWS := $(BIN)/goaws
 export WIRESK_DYNAMODB_LOCAL_JAR := $(DDB_LOCAL_JAR)
 export WIRESK_GOAWS_BIN := $(GOAWS)
@@ -47,13 +47,13 @@ $(STATICCHECK):
 tools: $(STATICCHECK) emulators
 
 ## emulators: fetch DynamoDB Local (from the npm package amplify-dynamodb-simulator) and build goaws
-## (infra/emulator/goaws); tests run both on 127.0.0.1 only.
+## (internal/testkit/emulator/goaws); tests run both on 127.0.0.1 only.
 emulators: $(DDB_LOCAL_JAR) $(GOAWS)
 
 $(DDB_LOCAL_JAR):
 	@command -v npm >/dev/null || { echo "npm is needed to fetch DynamoDB Local"; exit 1; }
 	@command -v java >/dev/null || { echo "a JDK (17+) is needed to run DynamoDB Local"; exit 1; }
-	@java --list-modules | grep -q '^jdk.compiler@' || { echo "a JDK (17+), not only a JRE, is needed: DynamoDB Local starts through a Java source file (infra/emulator/LoopbackDynamoDBLocal.java)"; exit 1; }
+	@java --list-modules | grep -q '^jdk.compiler@' || { echo "a JDK (17+), not only a JRE, is needed: DynamoDB Local starts through a Java source file (internal/testkit/emulator/LoopbackDynamoDBLocal.java)"; exit 1; }
 	@mkdir -p $(CACHE)/npm
 	cd $(CACHE)/npm && npm pack --silent amplify-dynamodb-simulator@$(DDB_SIMULATOR_VERSION) >/dev/null
 	rm -rf $(DDB_LOCAL_DIR) && mkdir -p $(DDB_LOCAL_DIR)

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
-	"wiresk/internal/lambdatest"
+	"wiresk/internal/testkit/lambdatest"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -22,7 +22,7 @@ import (
 	"wiresk/internal/connect"
 	"wiresk/internal/group"
 	"wiresk/internal/oauth"
-	"wiresk/internal/oauth/oauthtest"
+	"wiresk/internal/testkit/oauthtest"
 )
 
 // readEvent decodes events/<name>, the sample used by sam local invoke.

@@ -13,7 +13,7 @@ import (
 	"testing/fstest"
 	"time"
 	"wiresk/internal/egress"
-	"wiresk/internal/lambdatest"
+	"wiresk/internal/testkit/lambdatest"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -25,7 +25,7 @@ import (
 	"wiresk/internal/connection"
 	"wiresk/internal/group"
 	"wiresk/internal/manage"
-	"wiresk/internal/oauth/oauthtest"
+	"wiresk/internal/testkit/oauthtest"
 )
 
 // sample is events/health-schedule.json: what the EventBridge schedule

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"wiresk/internal/lambdatest"
+	"wiresk/internal/testkit/lambdatest"
 
 	"github.com/aws/aws-lambda-go/events"
 

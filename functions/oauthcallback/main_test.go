@@ -12,7 +12,7 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
-	"wiresk/internal/lambdatest"
+	"wiresk/internal/testkit/lambdatest"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -23,7 +23,7 @@ import (
 	"wiresk/internal/connection"
 	"wiresk/internal/group"
 	"wiresk/internal/manage"
-	"wiresk/internal/oauth/oauthtest"
+	"wiresk/internal/testkit/oauthtest"
 )
 
 // readEvent decodes events/oauthcallback.json, the sample used by sam

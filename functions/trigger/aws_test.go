@@ -15,12 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
-	"wiresk/infra/emulator"
 	"wiresk/internal/apikey"
 	"wiresk/internal/dynamo"
 	"wiresk/internal/flow"
 	"wiresk/internal/httpapi"
 	"wiresk/internal/sqsqueue"
+	"wiresk/internal/testkit/emulator"
 	"wiresk/internal/trigger"
 )
 

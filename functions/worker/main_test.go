@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"wiresk/internal/lambdatest"
+	"wiresk/internal/testkit/lambdatest"
 
 	"github.com/aws/aws-lambda-go/events"
 

@@ -14,9 +14,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-	"wiresk/infra/emulator"
 	"wiresk/internal/run"
-	"wiresk/internal/secrets/smtest"
+	"wiresk/internal/testkit/emulator"
+	"wiresk/internal/testkit/smtest"
 )
 
 // target is a local app the Flows' HTTP steps call: it records every call.

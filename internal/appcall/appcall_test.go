@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"wiresk/internal/appcall"
-	"wiresk/internal/appcall/apptest"
 	"wiresk/internal/catalog"
 	"wiresk/internal/egress"
+	"wiresk/internal/testkit/apptest"
 )
 
 // env is a catalog whose apps point at their fakes.

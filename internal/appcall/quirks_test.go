@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"wiresk/internal/appcall"
-	"wiresk/internal/appcall/apptest"
 	"wiresk/internal/catalog"
+	"wiresk/internal/testkit/apptest"
 )
 
 // The tests below check behaviour particular to one app, as its fake

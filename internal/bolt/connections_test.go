@@ -12,7 +12,7 @@ import (
 
 	"wiresk/internal/bolt"
 	"wiresk/internal/connection"
-	"wiresk/internal/storetest"
+	"wiresk/internal/testkit/storetest"
 )
 
 var _ connection.Store = (*bolt.Store)(nil)

@@ -8,7 +8,7 @@ import (
 
 	"wiresk/internal/bolt"
 	"wiresk/internal/queue"
-	"wiresk/internal/queuetest"
+	"wiresk/internal/testkit/queuetest"
 )
 
 func TestQueueContract(t *testing.T) {

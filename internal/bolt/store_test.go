@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"wiresk/internal/bolt"
-	"wiresk/internal/storetest"
+	"wiresk/internal/testkit/storetest"
 )
 
 // MustStore opens a store in a fresh data directory, closed at the end of

@@ -11,7 +11,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	"wiresk/internal/bolt"
-	"wiresk/internal/vaulttest"
+	"wiresk/internal/testkit/vaulttest"
 	"wiresk/internal/wiresk"
 )
 

@@ -7,7 +7,7 @@ import (
 
 	"wiresk/internal/connect"
 	"wiresk/internal/connection"
-	"wiresk/internal/oauth/oauthtest"
+	"wiresk/internal/testkit/oauthtest"
 )
 
 // TestCheckDue runs the health schedule: a token about to expire is

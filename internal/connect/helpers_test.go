@@ -21,7 +21,6 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	"wiresk/internal/appcall"
-	"wiresk/internal/appcall/apptest"
 	"wiresk/internal/auth"
 	"wiresk/internal/bolt"
 	"wiresk/internal/catalog"
@@ -30,7 +29,8 @@ import (
 	"wiresk/internal/egress"
 	"wiresk/internal/flow"
 	"wiresk/internal/manage"
-	"wiresk/internal/oauth/oauthtest"
+	"wiresk/internal/testkit/apptest"
+	"wiresk/internal/testkit/oauthtest"
 	"wiresk/internal/wiresk"
 )
 

@@ -14,7 +14,7 @@ import (
 	"wiresk/internal/connect"
 	"wiresk/internal/connection"
 	"wiresk/internal/oauth"
-	"wiresk/internal/oauth/oauthtest"
+	"wiresk/internal/testkit/oauthtest"
 	"wiresk/internal/wiresk"
 )
 

@@ -9,7 +9,7 @@ import (
 	"wiresk/internal/catalog"
 	"wiresk/internal/connect"
 	"wiresk/internal/oauth"
-	"wiresk/internal/oauth/oauthtest"
+	"wiresk/internal/testkit/oauthtest"
 )
 
 // pointAt reloads the env's catalog with app's OAuth endpoints and its test

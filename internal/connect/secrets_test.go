@@ -12,7 +12,7 @@ import (
 	"wiresk/internal/bolt"
 	"wiresk/internal/connect"
 	"wiresk/internal/connection"
-	"wiresk/internal/oauth/oauthtest"
+	"wiresk/internal/testkit/oauthtest"
 )
 
 // TestNoSecretLeaks runs the lifecycle of an API-key Connection, an

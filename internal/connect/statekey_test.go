@@ -14,7 +14,7 @@ import (
 	"wiresk/internal/bolt"
 	"wiresk/internal/connect"
 	"wiresk/internal/secrets"
-	"wiresk/internal/secrets/smtest"
+	"wiresk/internal/testkit/smtest"
 	"wiresk/internal/wiresk"
 )
 

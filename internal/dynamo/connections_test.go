@@ -15,7 +15,7 @@ import (
 
 	"wiresk/internal/connection"
 	"wiresk/internal/dynamo"
-	"wiresk/internal/storetest"
+	"wiresk/internal/testkit/storetest"
 )
 
 var _ connection.Store = (*dynamo.Store)(nil)

@@ -21,14 +21,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
-	"wiresk/infra/emulator"
 	"wiresk/internal/apikey"
 	"wiresk/internal/bolt"
 	"wiresk/internal/dynamo"
 	"wiresk/internal/flow"
 	"wiresk/internal/group"
 	"wiresk/internal/run"
-	"wiresk/internal/storetest"
+	"wiresk/internal/testkit/emulator"
+	"wiresk/internal/testkit/storetest"
 	"wiresk/internal/trigger"
 	"wiresk/internal/wiresk"
 )

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"wiresk/internal/appcall"
-	"wiresk/internal/appcall/apptest"
 	"wiresk/internal/auth"
 	"wiresk/internal/bolt"
 	"wiresk/internal/catalog"
@@ -18,7 +17,8 @@ import (
 	"wiresk/internal/egress"
 	"wiresk/internal/httpapi"
 	"wiresk/internal/manage"
-	"wiresk/internal/oauth/oauthtest"
+	"wiresk/internal/testkit/apptest"
+	"wiresk/internal/testkit/oauthtest"
 )
 
 // connSystem is the management, Connections and OAuth callback APIs on the

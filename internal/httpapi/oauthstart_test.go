@@ -14,7 +14,7 @@ import (
 	"wiresk/internal/connect"
 	"wiresk/internal/connection"
 	"wiresk/internal/httpapi"
-	"wiresk/internal/oauth/oauthtest"
+	"wiresk/internal/testkit/oauthtest"
 )
 
 // browser is a user's browser: a cookie jar shared by every request.

@@ -19,7 +19,7 @@ import (
 	"wiresk/internal/bolt"
 	"wiresk/internal/catalog"
 	"wiresk/internal/oauth"
-	"wiresk/internal/oauth/oauthtest"
+	"wiresk/internal/testkit/oauthtest"
 )
 
 // Test identities: those of the oauthtest server.

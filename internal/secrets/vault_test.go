@@ -17,8 +17,8 @@ import (
 	smithy "github.com/aws/smithy-go"
 
 	"wiresk/internal/secrets"
-	"wiresk/internal/secrets/smtest"
-	"wiresk/internal/vaulttest"
+	"wiresk/internal/testkit/smtest"
+	"wiresk/internal/testkit/vaulttest"
 	"wiresk/internal/wiresk"
 )
 

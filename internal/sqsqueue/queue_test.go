@@ -25,10 +25,10 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
-	"wiresk/infra/emulator"
 	"wiresk/internal/queue"
-	"wiresk/internal/queuetest"
 	"wiresk/internal/sqsqueue"
+	"wiresk/internal/testkit/emulator"
+	"wiresk/internal/testkit/queuetest"
 	"wiresk/internal/wiresk"
 )
 

@@ -35,7 +35,7 @@ const goawsReady = 30 * time.Second
 // root; if it is missing, or goaws does not start, the test fails with
 // instructions (`make emulators`). goaws's own command listens on 0.0.0.0
 // with no option to bind elsewhere: `make emulators` builds it from
-// infra/emulator/goaws, which runs the same server on 127.0.0.1, and the
+// internal/testkit/emulator/goaws, which runs the same server on 127.0.0.1, and the
 // test fails if it listens on any other address (an older build of goaws's
 // own command does).
 func GoAWS(tb testing.TB) string {
@@ -116,7 +116,7 @@ func startGoAWS(tb testing.TB) (endpoint string, stop func()) {
 	}()
 	waitTCP(tb, addr, goawsReady, exited, logs.String)
 	requireLoopbackOnly(tb, "goaws ("+bin+")", port,
-		"it is a build of goaws's own command; run `make emulators` to build the loopback one from infra/emulator/goaws")
+		"it is a build of goaws's own command; run `make emulators` to build the loopback one from internal/testkit/emulator/goaws")
 	ok = true
 	return "http://" + addr, stop
 }

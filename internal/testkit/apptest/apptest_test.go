@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"wiresk/internal/appcall/apptest"
 	"wiresk/internal/catalog"
+	"wiresk/internal/testkit/apptest"
 )
 
 // send makes the app's test request to its fake with the given

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"wiresk/internal/secrets/smtest"
+	"wiresk/internal/testkit/smtest"
 )
 
 // call sends a raw JSON 1.1 request for op with body, and returns the

@@ -1,4 +1,4 @@
-module wiresk/infra/emulator/goaws
+module wiresk/internal/testkit/emulator/goaws
 
 go 1.26.8
 
