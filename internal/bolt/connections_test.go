@@ -15,7 +15,6 @@ import (
 	"wiresk/internal/testkit/storetest"
 )
 
-var _ connection.Store = (*bolt.Store)(nil)
 
 // fieldNames returns every object key inside the JSON value v.
 func fieldNames(v any) []string {

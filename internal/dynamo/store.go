@@ -29,14 +29,27 @@ type Options struct {
 // table whose layout the package documentation describes. It is safe for
 // concurrent use.
 type Store struct {
-	db    *dynamodb.Client
+	db    API
 	table string
 	opts  Options
 }
 
+// API is the part of the DynamoDB client the store uses: *dynamodb.Client
+// implements it, and a test may wrap it.
+type API interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+var _ API = (*dynamodb.Client)(nil)
+
 // New returns the Store of table, which must exist with the schema
 // CreateTable creates, accessed through client.
-func New(client *dynamodb.Client, table string, opts Options) *Store {
+func New(client API, table string, opts Options) *Store {
 	return &Store{db: client, table: table, opts: opts}
 }
 

@@ -78,11 +78,24 @@ type Options struct {
 // Vault stores secrets in AWS Secrets Manager under a name prefix. Errors
 // never contain a secret's value. It is safe for concurrent use.
 type Vault struct {
-	client       *secretsmanager.Client
+	client       API
 	prefix       string
 	recoveryDays int32
 	cache        *cache // nil when disabled
 }
+
+// API is the part of the Secrets Manager client the vault uses:
+// *secretsmanager.Client implements it, and a test may wrap it.
+type API interface {
+	CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
+	DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error)
+	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
+	RestoreSecret(ctx context.Context, in *secretsmanager.RestoreSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.RestoreSecretOutput, error)
+}
+
+var _ API = (*secretsmanager.Client)(nil)
 
 // New returns a vault that stores the secret name as the Secrets Manager
 // secret <prefix>/<name> through client. prefix, such as "wiresk/prod",
@@ -91,7 +104,7 @@ type Vault struct {
 // digits and /_+=.@-). New fails with a *wiresk.Error of code
 // wiresk.EValidation for a bad prefix or bad options, and with another error
 // for a nil client. It makes no call to Secrets Manager.
-func New(client *secretsmanager.Client, prefix string, opts Options) (*Vault, error) {
+func New(client API, prefix string, opts Options) (*Vault, error) {
 	if client == nil {
 		return nil, errors.New("secrets: nil Secrets Manager client")
 	}

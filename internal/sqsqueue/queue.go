@@ -74,17 +74,29 @@ const (
 // wrapping the SDK's error (a smithy.APIError for an error SQS answered).
 // Errors never contain message bodies.
 type Queue struct {
-	client *sqs.Client
+	client API
 	url    string
 	dlqURL string
 }
+
+// API is the part of the SQS client the queue uses: *sqs.Client implements
+// it, and a test may wrap it.
+type API interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
+}
+
+var _ API = (*sqs.Client)(nil)
 
 // New returns the queue at queueURL whose redrive policy moves messages to
 // the dead-letter queue at deadLetterURL. It makes no call to SQS. Make
 // client with the option AvoidRequestBodyRace, lest an SDK race now and then
 // send a message twice or hide received messages until their visibility
 // timeout ends.
-func New(client *sqs.Client, queueURL, deadLetterURL string) *Queue {
+func New(client API, queueURL, deadLetterURL string) *Queue {
 	return &Queue{client: client, url: queueURL, dlqURL: deadLetterURL}
 }
 
