@@ -15,7 +15,6 @@ import (
 	"wiresk/internal/testkit/storetest"
 )
 
-
 // fieldNames returns every object key inside the JSON value v.
 func fieldNames(v any) []string {
 	var out []string

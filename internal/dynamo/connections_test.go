@@ -18,7 +18,6 @@ import (
 	"wiresk/internal/testkit/storetest"
 )
 
-
 // attrNames returns the attribute names of item, nested map keys included.
 func attrNames(item map[string]types.AttributeValue) []string {
 	var out []string
