@@ -14,22 +14,7 @@ import (
 	"wiresk/internal/app"
 )
 
-type (
-	config  = app.Config
-	deps    = app.Deps
-	handler = app.HTTPHandler
-)
-
 func main() {
-	cfg, err := loadConfig(os.Getenv)
-	app.Exit("connections: configuration", err)
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
-	app.Exit("connections: AWS configuration", err)
-	d, err := app.AWSDeps(awsCfg, cfg, app.NewLogger(cfg))
-	app.Exit("connections", err)
-	lambda.Start(newHandler(cfg, d))
+	lambda.Start(app.ForLambda(app.Connections, os.Getenv, awsCfg, err).Connections())
 }
-
-func loadConfig(getenv func(string) string) (config, error) { return app.Load(app.Connections, getenv) }
-
-func newHandler(cfg config, d deps) handler { return app.Build(cfg, d).Connections() }

@@ -13,22 +13,7 @@ import (
 	"wiresk/internal/app"
 )
 
-type (
-	config  = app.Config
-	deps    = app.Deps
-	handler = app.HTTPHandler
-)
-
 func main() {
-	cfg, err := loadConfig(os.Getenv)
-	app.Exit("manage: configuration", err)
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
-	app.Exit("manage: AWS configuration", err)
-	d, err := app.AWSDeps(awsCfg, cfg, app.NewLogger(cfg))
-	app.Exit("manage", err)
-	lambda.Start(newHandler(cfg, d))
+	lambda.Start(app.ForLambda(app.Manage, os.Getenv, awsCfg, err).Manage())
 }
-
-func loadConfig(getenv func(string) string) (config, error) { return app.Load(app.Manage, getenv) }
-
-func newHandler(cfg config, d deps) handler { return app.Build(cfg, d).Manage() }

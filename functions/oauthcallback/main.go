@@ -15,24 +15,7 @@ import (
 	"wiresk/internal/app"
 )
 
-type (
-	config  = app.Config
-	deps    = app.Deps
-	handler = app.HTTPHandler
-)
-
 func main() {
-	cfg, err := loadConfig(os.Getenv)
-	app.Exit("oauthcallback: configuration", err)
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
-	app.Exit("oauthcallback: AWS configuration", err)
-	d, err := app.AWSDeps(awsCfg, cfg, app.NewLogger(cfg))
-	app.Exit("oauthcallback", err)
-	lambda.Start(newHandler(cfg, d))
+	lambda.Start(app.ForLambda(app.OAuthCallback, os.Getenv, awsCfg, err).OAuthBrowser())
 }
-
-func loadConfig(getenv func(string) string) (config, error) {
-	return app.Load(app.OAuthCallback, getenv)
-}
-
-func newHandler(cfg config, d deps) handler { return app.Build(cfg, d).OAuthBrowser() }

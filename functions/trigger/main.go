@@ -14,22 +14,7 @@ import (
 	"wiresk/internal/app"
 )
 
-type (
-	config  = app.Config
-	deps    = app.Deps
-	handler = app.HTTPHandler
-)
-
 func main() {
-	cfg, err := loadConfig(os.Getenv)
-	app.Exit("trigger: configuration", err)
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
-	app.Exit("trigger: AWS configuration", err)
-	d, err := app.AWSDeps(awsCfg, cfg, app.NewLogger(cfg))
-	app.Exit("trigger", err)
-	lambda.Start(newHandler(cfg, d))
+	lambda.Start(app.ForLambda(app.Trigger, os.Getenv, awsCfg, err).Trigger())
 }
-
-func loadConfig(getenv func(string) string) (config, error) { return app.Load(app.Trigger, getenv) }
-
-func newHandler(cfg config, d deps) handler { return app.Build(cfg, d).Trigger() }

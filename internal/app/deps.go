@@ -96,3 +96,16 @@ func Exit(name string, err error) {
 		os.Exit(1)
 	}
 }
+
+// ForLambda is a Lambda function's start: it reads role's configuration
+// through getenv, takes the SDK configuration main loaded (and its error),
+// builds the adapters and wires them. Any problem ends the process with a
+// clear message, before the function takes its first event.
+func ForLambda(role Role, getenv func(string) string, awsCfg aws.Config, awsErr error) *App {
+	cfg, err := Load(role, getenv)
+	Exit(string(role)+": configuration", err)
+	Exit(string(role)+": AWS configuration", awsErr)
+	d, err := AWSDeps(awsCfg, cfg, NewLogger(cfg))
+	Exit(string(role), err)
+	return Build(cfg, d)
+}
