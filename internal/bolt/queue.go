@@ -266,60 +266,17 @@ func (q *Queue) receiveOnce(limit int, visibility time.Duration) (msgs []queue.M
 // or unknown handle, or one of a message already deleted, is refused with an
 // error wrapping wiresk.ErrNotFound.
 func (q *Queue) Delete(ctx context.Context, receiptHandle string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	id, tok, ok := parseReceiptHandle(receiptHandle)
-	if !ok {
-		return fmt.Errorf("delete message: receipt handle %q: %w", receiptHandle, wiresk.ErrNotFound)
-	}
-	var found bool
-	err := q.db.bolt.Batch(func(tx *bbolt.Tx) error {
-		found = false // Batch may run this function twice.
-		mb, ib := tx.Bucket(q.msgs), tx.Bucket(q.index)
-		v := mb.Get(id)
-		if len(v) < msgHdrLen || [8]byte(v[msgOffToken:msgOffToken+8]) != tok {
-			return nil
-		}
-		found = true
-		if err := ib.Delete(visibilityKey(int64(binary.BigEndian.Uint64(v[msgOffVisible:])), id)); err != nil {
-			return err
-		}
+	return q.withReceived(ctx, "delete message", receiptHandle, func(mb, _ *bbolt.Bucket, id, _ []byte) error {
 		return mb.Delete(id)
 	})
-	if err != nil {
-		return fmt.Errorf("delete message: %w", err)
-	}
-	if !found {
-		return fmt.Errorf("delete message: receipt handle %q is stale: %w", receiptHandle, wiresk.ErrNotFound)
-	}
-	return nil
 }
 
 // ChangeVisibility makes the message received with receiptHandle visible d
 // from now; d <= 0 makes it visible at once. The handle stays valid. A stale
 // or unknown handle is refused with an error wrapping wiresk.ErrNotFound.
 func (q *Queue) ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	id, tok, ok := parseReceiptHandle(receiptHandle)
-	if !ok {
-		return fmt.Errorf("change message visibility: receipt handle %q: %w", receiptHandle, wiresk.ErrNotFound)
-	}
 	d = max(d, 0)
-	var found bool
-	err := q.db.bolt.Batch(func(tx *bbolt.Tx) error {
-		found = false // Batch may run this function twice.
-		mb, ib := tx.Bucket(q.msgs), tx.Bucket(q.index)
-		v := mb.Get(id)
-		if len(v) < msgHdrLen || [8]byte(v[msgOffToken:msgOffToken+8]) != tok {
-			return nil
-		}
-		found = true
-		if err := ib.Delete(visibilityKey(int64(binary.BigEndian.Uint64(v[msgOffVisible:])), id)); err != nil {
-			return err
-		}
+	err := q.withReceived(ctx, "change message visibility", receiptHandle, func(mb, ib *bbolt.Bucket, id, v []byte) error {
 		at := time.Now().Add(d).UnixNano()
 		v = bytes.Clone(v)
 		binary.BigEndian.PutUint64(v[msgOffVisible:], uint64(at))
@@ -328,13 +285,44 @@ func (q *Queue) ChangeVisibility(ctx context.Context, receiptHandle string, d ti
 		}
 		return mb.Put(id, v)
 	})
+	if err == nil {
+		q.wake()
+	}
+	return err
+}
+
+// withReceived runs fn in one batch on the message that receiptHandle was
+// received with, taken out of the visibility index first (fn puts it back
+// if it keeps the message). A stale or unknown handle is refused with an
+// error wrapping wiresk.ErrNotFound, and op names the operation in errors.
+func (q *Queue) withReceived(ctx context.Context, op, receiptHandle string, fn func(mb, ib *bbolt.Bucket, id, v []byte) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	id, tok, ok := parseReceiptHandle(receiptHandle)
+	if !ok {
+		return fmt.Errorf("%s: receipt handle %q: %w", op, receiptHandle, wiresk.ErrNotFound)
+	}
+	var found bool
+	err := q.db.bolt.Batch(func(tx *bbolt.Tx) error {
+		found = false // Batch may run this function twice.
+		mb, ib := tx.Bucket(q.msgs), tx.Bucket(q.index)
+		v := mb.Get(id)
+		if len(v) < msgHdrLen || [8]byte(v[msgOffToken:msgOffToken+8]) != tok {
+			return nil
+		}
+		found = true
+		if err := ib.Delete(visibilityKey(int64(binary.BigEndian.Uint64(v[msgOffVisible:])), id)); err != nil {
+			return err
+		}
+		return fn(mb, ib, id, v)
+	})
 	if err != nil {
-		return fmt.Errorf("change message visibility: %w", err)
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	if !found {
-		return fmt.Errorf("change message visibility: receipt handle %q is stale: %w", receiptHandle, wiresk.ErrNotFound)
+		return fmt.Errorf("%s: receipt handle %q is stale: %w", op, receiptHandle, wiresk.ErrNotFound)
 	}
-	q.wake()
 	return nil
 }
 
