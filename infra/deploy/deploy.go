@@ -1,7 +1,8 @@
 // Package deploy checks the AWS SAM template (template.yaml) without an AWS
 // account: Parse reads it with goformation, both typed and as plain JSON,
 // keeping intrinsic functions as readable placeholders, and ValidateSAM
-// checks it against the SAM JSON schema that goformation bundles.
+// checks it against the SAM JSON schema that goformation bundled (a copy is
+// in samschema/).
 package deploy
 
 import (
