@@ -563,7 +563,7 @@ func TestHealthSchedule(t *testing.T) {
 			t.Errorf("HealthFunction event:\n got  %s\n want %s", show(got), show(want))
 		}
 	}
-	// goformation reads it as a Schedule event too.
+	// The typed model reads it as a Schedule event too.
 	f, err := template(t).GetServerlessFunctionWithName("HealthFunction")
 	if err != nil {
 		t.Fatal(err)
