@@ -1,19 +1,24 @@
 package deploy
 
 import (
+	"bytes"
+	"compress/gzip"
+	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"math"
-	"reflect"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
-	"github.com/awslabs/goformation/v7/schema"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 // SchemaError is one way a document breaks a JSON schema.
@@ -28,323 +33,269 @@ type SchemaError struct {
 // String implements fmt.Stringer.
 func (e SchemaError) String() string { return e.Path + ": " + e.Message }
 
-// ValidateSAM checks doc, a template as plain JSON values (Template.Raw),
-// against the AWS SAM JSON schema bundled with goformation
-// (schema.SamSchema). It returns what breaks the schema; an error means the
-// schema uses a keyword this validator does not implement.
+// samSchemaGz is the AWS SAM JSON schema (draft-04) that GoFormation
+// bundled; samschema/README.md says where it comes from.
 //
-// The validator implements the subset of JSON Schema draft-04 that the
-// bundled schema uses: $ref (to #/definitions), type, enum, properties,
-// patternProperties, additionalProperties, required, items, anyOf, pattern,
-// minLength, maxLength, minProperties and maxProperties. When no branch of an
-// anyOf matches, the errors of the branch that came closest are returned: the
-// one whose errors lie deepest, then the one with the fewest.
+//go:embed samschema/sam.schema.json.gz
+var samSchemaGz []byte
+
+// samSchemaURL names the schema inside the compiler; nothing is fetched.
+const samSchemaURL = "urn:wiresk:sam.schema.json"
+
+// ValidateSAM checks doc, a template as plain JSON values (Template.Raw),
+// against the AWS SAM JSON schema (samschema/). It returns what breaks the
+// schema; an error means the schema could not be loaded.
+//
+// The validation is the jsonschema library's (draft-04); ValidateSAM only
+// words its errors. When no branch of an anyOf matches (a resource matches
+// none of the resource types), the errors of the branch that came closest
+// are returned: the one whose errors lie deepest, then the one with the
+// fewest.
 func ValidateSAM(doc any) ([]SchemaError, error) {
-	root, err := samSchema()
+	sch, err := samSchema()
 	if err != nil {
 		return nil, err
 	}
-	v := &validator{root: root, patterns: map[string]*regexp.Regexp{}}
-	errs := v.validate(root, doc, "")
-	if v.err != nil {
-		return nil, v.err
+	err = sch.Validate(doc)
+	if err == nil {
+		return nil, nil
+	}
+	var verr *jsonschema.ValidationError
+	if !errors.As(err, &verr) {
+		return nil, err
+	}
+	var errs []SchemaError
+	for _, f := range flatten(verr) {
+		errs = append(errs, SchemaError{Path: pathString(doc, f.loc), Message: f.message})
 	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].String() < errs[j].String() })
 	return errs, nil
 }
 
-var samSchema = sync.OnceValues(func() (map[string]any, error) {
-	var s map[string]any
-	if err := json.Unmarshal([]byte(schema.SamSchema), &s); err != nil {
+var samSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(samSchemaGz))
+	if err != nil {
 		return nil, fmt.Errorf("the bundled SAM schema: %w", err)
 	}
-	if err := checkKeywords(s, "#"); err != nil {
+	doc, err := jsonschema.UnmarshalJSON(zr)
+	if err != nil {
 		return nil, fmt.Errorf("the bundled SAM schema: %w", err)
 	}
-	return s, nil
+	sch, err := compileSAM(doc)
+	if err != nil {
+		return nil, fmt.Errorf("the bundled SAM schema: %w", err)
+	}
+	return sch, nil
 })
 
-// checkKeywords makes sure that the schema s uses only keywords validate
-// implements, so that none is skipped silently.
-func checkKeywords(s map[string]any, path string) error {
-	for k, v := range s {
-		if !known[k] {
-			return fmt.Errorf("keyword %q at %s is one this validator does not check: teach schema.go to check it rather than skip it", k, path)
+// compileSAM compiles the SAM schema document with each of its definitions
+// as a schema of its own.
+//
+// Compiled as one document it takes the library 20 s: the library looks
+// each schema up in a list of the ones queued by the same Compile call,
+// which is quadratic in the document's 100,000 subschemas. As separate
+// schemas, compiled referenced ones first, each Compile call queues only
+// its own definition; the references point at schemas already compiled.
+func compileSAM(doc any) (*jsonschema.Schema, error) {
+	root, ok := doc.(map[string]any)
+	if !ok {
+		return nil, errors.New("not a JSON object")
+	}
+	defs, _ := root["definitions"].(map[string]any)
+	names := slices.Sorted(maps.Keys(defs))
+	urls := make(map[string]string, len(names))
+	for i, name := range names {
+		urls[name] = samSchemaURL + ":definition:" + strconv.Itoa(i)
+	}
+	// refs rewrites the references of s to the definitions' own URLs, and
+	// returns the definitions it references.
+	var refs func(s any, out map[string]bool) error
+	refs = func(s any, out map[string]bool) error {
+		switch s := s.(type) {
+		case map[string]any:
+			for k, v := range s {
+				if ref, ok := v.(string); ok && k == "$ref" {
+					name, ok := strings.CutPrefix(ref, "#/definitions/")
+					if !ok || urls[name] == "" {
+						return fmt.Errorf("$ref %q: not a definition of the document", ref)
+					}
+					s[k] = urls[name]
+					out[name] = true
+					continue
+				}
+				if err := refs(v, out); err != nil {
+					return err
+				}
+			}
+		case []any:
+			for _, v := range s {
+				if err := refs(v, out); err != nil {
+					return err
+				}
+			}
 		}
-		switch k {
-		case "properties", "patternProperties", "definitions":
-			m, _ := v.(map[string]any)
-			for name, sub := range m {
-				sm, ok := sub.(map[string]any)
-				if !ok {
-					return fmt.Errorf("%s/%s/%s is not a schema", path, k, name)
-				}
-				if err := checkKeywords(sm, path+"/"+k+"/"+name); err != nil {
-					return err
-				}
-			}
-		case "additionalProperties", "items":
-			if sm, ok := v.(map[string]any); ok {
-				if err := checkKeywords(sm, path+"/"+k); err != nil {
-					return err
-				}
-			} else if _, ok := v.(bool); !ok || k == "items" {
-				return fmt.Errorf("%s/%s: only a schema (or a boolean additionalProperties) is implemented", path, k)
-			}
-		case "anyOf":
-			l, _ := v.([]any)
-			for i, sub := range l {
-				sm, ok := sub.(map[string]any)
-				if !ok {
-					return fmt.Errorf("%s/anyOf/%d is not a schema", path, i)
-				}
-				if err := checkKeywords(sm, fmt.Sprintf("%s/anyOf/%d", path, i)); err != nil {
-					return err
-				}
-			}
+		return nil
+	}
+	c := jsonschema.NewCompiler()
+	// The schema says it is draft-04 only through "$id", which draft-04
+	// ignores (its keyword is "id").
+	c.DefaultDraft(jsonschema.Draft4)
+	deps := make(map[string]map[string]bool, len(names))
+	for _, name := range names {
+		deps[name] = map[string]bool{}
+		if err := refs(defs[name], deps[name]); err != nil {
+			return nil, fmt.Errorf("definition %s: %w", name, err)
+		}
+		if err := c.AddResource(urls[name], defs[name]); err != nil {
+			return nil, err
 		}
 	}
-	return nil
-}
-
-type validator struct {
-	root     map[string]any
-	patterns map[string]*regexp.Regexp
-	// err is the first unsupported construct met.
-	err error
-}
-
-func (v *validator) fail(format string, args ...any) {
-	if v.err == nil {
-		v.err = fmt.Errorf(format, args...)
+	delete(root, "definitions")
+	rootDeps := map[string]bool{}
+	if err := refs(root, rootDeps); err != nil {
+		return nil, err
 	}
-}
-
-// known lists the keywords validate implements or may ignore.
-var known = map[string]bool{
-	"$ref": true, "type": true, "enum": true, "properties": true, "patternProperties": true,
-	"additionalProperties": true, "required": true, "items": true, "anyOf": true, "pattern": true,
-	"minLength": true, "maxLength": true, "minProperties": true, "maxProperties": true,
-	"description": true, "$id": true, "definitions": true, "$schema": true, "title": true,
-}
-
-func (v *validator) validate(s map[string]any, x any, path string) []SchemaError {
-	if ref, ok := s["$ref"].(string); ok {
-		target, err := v.resolve(ref)
-		if err != nil {
-			v.fail("%v", err)
+	if err := c.AddResource(samSchemaURL, root); err != nil {
+		return nil, err
+	}
+	// Compile depth first, a definition after those it references (a
+	// cycle is compiled in one call).
+	done := make(map[string]bool, len(names))
+	var compile func(name string) error
+	compile = func(name string) error {
+		if done[name] {
 			return nil
 		}
-		return v.validate(target, x, path) // draft-04: siblings of $ref are ignored
-	}
-	var errs []SchemaError
-	add := func(p, format string, args ...any) {
-		errs = append(errs, SchemaError{Path: p, Message: fmt.Sprintf(format, args...)})
-	}
-	if t, ok := s["type"]; ok {
-		var types []string
-		switch t := t.(type) {
-		case string:
-			types = []string{t}
-		case []any:
-			for _, e := range t {
-				if s, ok := e.(string); ok {
-					types = append(types, s)
-				}
+		done[name] = true
+		for _, dep := range slices.Sorted(maps.Keys(deps[name])) {
+			if err := compile(dep); err != nil {
+				return err
 			}
 		}
-		if !slices.ContainsFunc(types, func(t string) bool { return hasType(x, t) }) {
-			add(path, "is %s, want %s", typeOf(x), strings.Join(types, " or "))
-			return errs
+		_, err := c.Compile(urls[name])
+		return err
+	}
+	for _, name := range names {
+		if err := compile(name); err != nil {
+			return nil, err
 		}
 	}
-	if enum, ok := s["enum"].([]any); ok {
-		if !slices.ContainsFunc(enum, func(e any) bool { return reflect.DeepEqual(e, x) }) {
-			add(path, "is %s, want one of %s", show(x), show(enum))
-		}
-	}
-	if branches, ok := s["anyOf"].([]any); ok {
-		errs = append(errs, v.anyOf(branches, x, path)...)
-	}
-	switch x := x.(type) {
-	case map[string]any:
-		errs = append(errs, v.object(s, x, path)...)
-	case []any:
-		if items, ok := s["items"]; ok {
-			is, ok := items.(map[string]any)
-			if !ok {
-				v.fail("items that is not a schema (at %s) is beyond this validator: teach schema.go to check it", path)
-				break
-			}
-			for i, e := range x {
-				errs = append(errs, v.validate(is, e, path+"["+strconv.Itoa(i)+"]")...)
-			}
-		}
-	case string:
-		n := utf8.RuneCountInString(x)
-		if m, ok := s["minLength"].(float64); ok && float64(n) < m {
-			add(path, "is %d characters long, want at least %v", n, m)
-		}
-		if m, ok := s["maxLength"].(float64); ok && float64(n) > m {
-			add(path, "is %d characters long, want at most %v", n, m)
-		}
-		if p, ok := s["pattern"].(string); ok {
-			if re := v.pattern(p); re != nil && !re.MatchString(x) {
-				add(path, "%s does not match %s", show(x), p)
-			}
-		}
-	}
-	return errs
+	return c.Compile(samSchemaURL)
 }
 
-func (v *validator) object(s map[string]any, x map[string]any, path string) []SchemaError {
-	var errs []SchemaError
-	if req, ok := s["required"].([]any); ok {
-		for _, r := range req {
-			if name, ok := r.(string); ok {
-				if _, ok := x[name]; !ok {
-					errs = append(errs, SchemaError{Path: path, Message: fmt.Sprintf("%s is required", name)})
-				}
-			}
-		}
-	}
-	if m, ok := s["minProperties"].(float64); ok && float64(len(x)) < m {
-		errs = append(errs, SchemaError{Path: path, Message: fmt.Sprintf("has %d properties, want at least %v", len(x), m)})
-	}
-	if m, ok := s["maxProperties"].(float64); ok && float64(len(x)) > m {
-		errs = append(errs, SchemaError{Path: path, Message: fmt.Sprintf("has %d properties, want at most %v", len(x), m)})
-	}
-	props, _ := s["properties"].(map[string]any)
-	patterns, _ := s["patternProperties"].(map[string]any)
-	keys := make([]string, 0, len(x))
-	for k := range x {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		p := join(path, k)
-		matched := false
-		if ps, ok := props[k].(map[string]any); ok {
-			matched = true
-			errs = append(errs, v.validate(ps, x[k], p)...)
-		}
-		for pat, ps := range patterns {
-			re := v.pattern(pat)
-			if re == nil || !re.MatchString(k) {
-				continue
-			}
-			matched = true
-			if ps, ok := ps.(map[string]any); ok {
-				errs = append(errs, v.validate(ps, x[k], p)...)
-			}
-		}
-		if matched {
-			continue
-		}
-		switch ap := s["additionalProperties"].(type) {
-		case bool:
-			if !ap {
-				errs = append(errs, SchemaError{Path: p, Message: "is not a property the schema allows here"})
-			}
-		case map[string]any:
-			errs = append(errs, v.validate(ap, x[k], p)...)
-		}
-	}
-	return errs
+// failure is one leaf error of a validation, located by instance path.
+type failure struct {
+	loc     []string
+	message string
 }
 
-// anyOf returns nothing if x matches a branch, else the errors of the branch
-// that came closest.
-func (v *validator) anyOf(branches []any, x any, path string) []SchemaError {
-	var best []SchemaError
+// flatten turns the library's tree of errors into leaf failures, keeping
+// of each failed anyOf only the branch that came closest.
+func flatten(e *jsonschema.ValidationError) []failure {
+	leaf := func(format string, args ...any) []failure {
+		return []failure{{loc: e.InstanceLocation, message: fmt.Sprintf(format, args...)}}
+	}
+	switch k := e.ErrorKind.(type) {
+	case *kind.AnyOf:
+		return closest(e.Causes)
+	case *kind.Type:
+		return leaf("is %s, want %s", article(k.Got), strings.Join(k.Want, " or "))
+	case *kind.Enum:
+		return leaf("is %s, want one of %s", show(k.Got), show(k.Want))
+	case *kind.Required:
+		var out []failure
+		for _, name := range k.Missing {
+			out = append(out, failure{loc: e.InstanceLocation, message: name + " is required"})
+		}
+		return out
+	case *kind.AdditionalProperties:
+		var out []failure
+		for _, name := range k.Properties {
+			loc := append(append([]string(nil), e.InstanceLocation...), name)
+			out = append(out, failure{loc: loc, message: "is not a property the schema allows here"})
+		}
+		return out
+	case *kind.Pattern:
+		return leaf("%s does not match %s", show(k.Got), k.Want)
+	case *kind.MinLength:
+		return leaf("is %d characters long, want at least %d", k.Got, k.Want)
+	case *kind.MaxLength:
+		return leaf("is %d characters long, want at most %d", k.Got, k.Want)
+	case *kind.MinProperties:
+		return leaf("has %d properties, want at least %d", k.Got, k.Want)
+	case *kind.MaxProperties:
+		return leaf("has %d properties, want at most %d", k.Got, k.Want)
+	}
+	if len(e.Causes) == 0 {
+		return leaf("%s", e.ErrorKind.LocalizedString(printer))
+	}
+	// A group of errors, a $ref, allOf: all of its causes hold.
+	var out []failure
+	for _, c := range e.Causes {
+		out = append(out, flatten(c)...)
+	}
+	return out
+}
+
+var printer = message.NewPrinter(language.English)
+
+// closest returns the failures of the anyOf branch that came closest: the
+// one whose shallowest failure lies deepest, then the one with the fewest.
+func closest(branches []*jsonschema.ValidationError) []failure {
+	var best []failure
 	bestDepth := -1
 	for _, b := range branches {
-		bs, ok := b.(map[string]any)
-		if !ok {
-			continue
-		}
-		errs := v.validate(bs, x, path)
-		if len(errs) == 0 {
-			return nil
-		}
+		fs := flatten(b)
 		d := math.MaxInt
-		for _, e := range errs {
-			d = min(d, depth(e.Path))
+		for _, f := range fs {
+			d = min(d, len(f.loc))
 		}
-		if d > bestDepth || d == bestDepth && len(errs) < len(best) {
-			best, bestDepth = errs, d
+		if d > bestDepth || d == bestDepth && len(fs) < len(best) {
+			best, bestDepth = fs, d
 		}
 	}
 	return best
 }
 
-func (v *validator) resolve(ref string) (map[string]any, error) {
-	name, ok := strings.CutPrefix(ref, "#/definitions/")
-	if !ok {
-		return nil, fmt.Errorf("$ref %q is beyond this validator, which resolves only #/definitions/ references", ref)
+// pathString writes an instance location as keys joined by dots and list
+// indexes in brackets, walking doc to tell the two apart.
+func pathString(doc any, loc []string) string {
+	var b strings.Builder
+	v := doc
+	for _, seg := range loc {
+		switch x := v.(type) {
+		case []any:
+			b.WriteString("[" + seg + "]")
+			if i, err := strconv.Atoi(seg); err == nil && i >= 0 && i < len(x) {
+				v = x[i]
+			} else {
+				v = nil
+			}
+			continue
+		case map[string]any:
+			v = x[seg]
+		default:
+			v = nil
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(seg)
 	}
-	defs, _ := v.root["definitions"].(map[string]any)
-	s, ok := defs[name].(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("$ref %q: no such definition", ref)
-	}
-	return s, nil
+	return b.String()
 }
 
-func (v *validator) pattern(p string) *regexp.Regexp {
-	if re, ok := v.patterns[p]; ok {
-		return re
-	}
-	re, err := regexp.Compile(p)
-	if err != nil {
-		v.fail("pattern %q: %v", p, err)
-	}
-	v.patterns[p] = re
-	return re
-}
-
-func hasType(x any, t string) bool {
+// article names a JSON type as the errors say it: "a string", "an object".
+func article(t string) string {
 	switch t {
-	case "object":
-		_, ok := x.(map[string]any)
-		return ok
-	case "array":
-		_, ok := x.([]any)
-		return ok
-	case "string":
-		_, ok := x.(string)
-		return ok
-	case "number":
-		_, ok := x.(float64)
-		return ok
-	case "integer":
-		f, ok := x.(float64)
-		return ok && f == math.Trunc(f)
-	case "boolean":
-		_, ok := x.(bool)
-		return ok
 	case "null":
-		return x == nil
-	}
-	return false
-}
-
-func typeOf(x any) string {
-	switch x.(type) {
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "an array"
-	case string:
-		return "a string"
-	case float64:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case nil:
 		return "null"
+	case "integer":
+		return "a number"
+	case "object", "array":
+		return "an " + t
 	}
-	return fmt.Sprintf("%T", x)
+	return "a " + t
 }
 
 func show(x any) string {
@@ -353,19 +304,4 @@ func show(x any) string {
 		return fmt.Sprint(x)
 	}
 	return string(b)
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-// depth counts the steps of a path.
-func depth(path string) int {
-	if path == "" {
-		return 0
-	}
-	return strings.Count(path, ".") + strings.Count(path, "[") + 1
 }

@@ -1,6 +1,7 @@
 package template
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -9,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 )
 
 // maxDepth caps the nesting of rendered values.
@@ -205,39 +205,57 @@ func formatText(v any) string {
 	return string(e.buf)
 }
 
-// appendNumber appends f as JSON: integral values without exponent, others
-// as encoding/json writes them.
+// appendNumber appends f as JSON: integral values without exponent (1e21
+// as 1000000000000000000000, as text shows it), others as encoding/json
+// writes them.
 func appendNumber(b []byte, f float64) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
+		// Not produced by normalize, which refuses them.
 		return strconv.AppendFloat(b, f, 'g', -1, 64)
 	}
 	if f == math.Trunc(f) {
 		return strconv.AppendFloat(b, f, 'f', -1, 64)
 	}
-	abs := math.Abs(f)
-	format := byte('f')
-	if abs < 1e-6 || abs >= 1e21 {
-		format = 'e'
+	var a atoms
+	return a.append(b, f)
+}
+
+// atoms writes JSON strings and numbers with encoding/json, without HTML
+// escaping; its buffer is reused from one value to the next.
+type atoms struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+// append appends v, a string or a finite float64, as JSON.
+func (a *atoms) append(b []byte, v any) []byte {
+	if a.enc == nil {
+		a.enc = json.NewEncoder(&a.buf)
+		a.enc.SetEscapeHTML(false)
 	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		// Clean up e-09 to e-9, as encoding/json does.
-		n := len(b)
-		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
+	a.buf.Reset()
+	if err := a.enc.Encode(v); err != nil {
+		// Unreachable: strings and finite numbers always encode.
+		return append(b, "null"...)
 	}
-	return b
+	return append(b, bytes.TrimSuffix(a.buf.Bytes(), []byte("\n"))...)
 }
 
 // encoder writes normalized values as JSON, compact or indented, with sorted
 // keys and without HTML escaping, and stops once its output passes limit.
+// Strings and fractions are encoding/json's; the walk is this encoder's own
+// for two reasons encoding/json cannot serve:
+//   - the output limit: indented output grows with the square of the
+//     nesting depth (a 10,000-deep array is some 200 MB indented), and
+//     encoding/json builds all of it in memory before its size can be seen;
+//   - integral numbers without exponent, as text writes them (encoding/json
+//     writes 1e21 as 1e+21).
 type encoder struct {
 	buf    []byte
 	indent string
 	limit  int
 	over   bool
+	atoms  atoms
 }
 
 func (e *encoder) value(v any, depth int) {
@@ -258,7 +276,7 @@ func (e *encoder) value(v any, depth int) {
 	case float64:
 		e.buf = appendNumber(e.buf, v)
 	case string:
-		e.buf = appendString(e.buf, v)
+		e.buf = e.atoms.append(e.buf, v)
 	case []any:
 		if len(v) == 0 {
 			e.buf = append(e.buf, "[]"...)
@@ -290,7 +308,7 @@ func (e *encoder) value(v any, depth int) {
 				e.buf = append(e.buf, ',')
 			}
 			e.newline(depth + 1)
-			e.buf = appendString(e.buf, k)
+			e.buf = e.atoms.append(e.buf, k)
 			e.buf = append(e.buf, ':')
 			if e.indent != "" {
 				e.buf = append(e.buf, ' ')
@@ -304,7 +322,7 @@ func (e *encoder) value(v any, depth int) {
 		e.buf = append(e.buf, '}')
 	default:
 		// Not produced by normalize.
-		e.buf = appendString(e.buf, fmt.Sprint(v))
+		e.buf = e.atoms.append(e.buf, fmt.Sprint(v))
 	}
 }
 
@@ -321,54 +339,4 @@ func (e *encoder) newline(depth int) {
 	for range depth {
 		e.buf = append(e.buf, e.indent...)
 	}
-}
-
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD.
-func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
