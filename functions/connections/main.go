@@ -16,5 +16,5 @@ import (
 
 func main() {
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
-	lambda.Start(app.ForLambda(app.Connections, os.Getenv, awsCfg, err).Connections())
+	lambda.Start(app.ConnectionsLambda(os.Getenv, awsCfg, err))
 }

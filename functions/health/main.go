@@ -17,5 +17,5 @@ import (
 
 func main() {
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
-	lambda.Start(app.ForLambda(app.Health, os.Getenv, awsCfg, err).Health())
+	lambda.Start(app.HealthLambda(os.Getenv, awsCfg, err))
 }

@@ -15,5 +15,5 @@ import (
 
 func main() {
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
-	lambda.Start(app.ForLambda(app.Manage, os.Getenv, awsCfg, err).Manage())
+	lambda.Start(app.ManageLambda(os.Getenv, awsCfg, err))
 }

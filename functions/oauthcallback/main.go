@@ -17,5 +17,5 @@ import (
 
 func main() {
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
-	lambda.Start(app.ForLambda(app.OAuthCallback, os.Getenv, awsCfg, err).OAuthBrowser())
+	lambda.Start(app.OAuthCallbackLambda(os.Getenv, awsCfg, err))
 }

@@ -16,5 +16,5 @@ import (
 
 func main() {
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
-	lambda.Start(app.ForLambda(app.Trigger, os.Getenv, awsCfg, err).Trigger())
+	lambda.Start(app.TriggerLambda(os.Getenv, awsCfg, err))
 }

@@ -16,5 +16,5 @@ import (
 
 func main() {
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
-	lambda.Start(app.ForLambda(app.Worker, os.Getenv, awsCfg, err).Worker())
+	lambda.Start(app.WorkerLambda(os.Getenv, awsCfg, err))
 }

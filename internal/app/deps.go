@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -62,30 +63,86 @@ func NewLogger(cfg Config) *slog.Logger {
 	return log
 }
 
-// AWSDeps builds, from one SDK configuration, the adapters cfg's Role
-// uses, and nothing else (a cold start pays only for what it serves): the
-// DynamoDB store, the SQS run queue, the Secrets Manager vault under
-// cfg.SecretPrefix, the embedded app catalog, and the OAuth state key
-// loaded from (or made in) that vault on first use.
-func AWSDeps(awsCfg aws.Config, cfg Config, log *slog.Logger) (Deps, error) {
-	d := Deps{
-		Store:  dynamo.New(dynamodb.NewFromConfig(awsCfg, dynamo.ValidateResponseChecksum), cfg.Table, dynamo.Options{RunRetention: cfg.RunRetention}),
-		Logger: log,
+// An adapter builds one of the adapters from the SDK configuration into d.
+// Each Lambda entry point names the ones its function uses, so that a
+// bootstrap links (and a cold start pays for) nothing else.
+type adapter func(awsCfg aws.Config, cfg Config, d *Deps) error
+
+// store builds the DynamoDB store.
+func store(awsCfg aws.Config, cfg Config, d *Deps) error {
+	d.Store = dynamo.New(dynamodb.NewFromConfig(awsCfg, dynamo.ValidateResponseChecksum), cfg.Table, dynamo.Options{RunRetention: cfg.RunRetention})
+	return nil
+}
+
+// runQueue builds the SQS run queue.
+func runQueue(awsCfg aws.Config, cfg Config, d *Deps) error {
+	d.Queue = sqsqueue.New(sqs.NewFromConfig(awsCfg, sqsqueue.AvoidRequestBodyRace), cfg.QueueURL, "")
+	return nil
+}
+
+// vault builds the Secrets Manager vault under cfg.SecretPrefix and loads
+// the embedded app catalog, which every user of Connections needs.
+func vault(awsCfg aws.Config, cfg Config, d *Deps) error {
+	v, err := secrets.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix, secrets.Options{})
+	if err != nil {
+		return fmt.Errorf("WIRESK_SECRET_PREFIX: %w", err)
 	}
-	if cfg.Role.queue() {
-		d.Queue = sqsqueue.New(sqs.NewFromConfig(awsCfg, sqsqueue.AvoidRequestBodyRace), cfg.QueueURL, "")
+	d.Vault, d.Catalog = v, catalog.MustLoad()
+	return nil
+}
+
+// stateKey loads the OAuth state key from (or makes it in) the vault on
+// first use; after vault.
+func stateKey(_ aws.Config, _ Config, d *Deps) error {
+	v := d.Vault
+	d.StateKey = func(ctx context.Context) ([]byte, error) { return connect.LoadStateKey(ctx, v) }
+	return nil
+}
+
+// forLambda is a Lambda function's start: it reads role's configuration
+// through getenv, takes the SDK configuration main loaded (and its error),
+// builds the adapters and wires them. Any problem ends the process with a
+// clear message, before the function takes its first event.
+func forLambda(role Role, getenv func(string) string, awsCfg aws.Config, awsErr error, adapters ...adapter) *App {
+	cfg, err := Load(role, getenv)
+	Exit(string(role)+": configuration", err)
+	Exit(string(role)+": AWS configuration", awsErr)
+	d := Deps{Logger: NewLogger(cfg)}
+	for _, build := range adapters {
+		Exit(string(role), build(awsCfg, cfg, &d))
 	}
-	if cfg.Role.secrets() {
-		vault, err := secrets.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix, secrets.Options{})
-		if err != nil {
-			return Deps{}, fmt.Errorf("WIRESK_SECRET_PREFIX: %w", err)
-		}
-		d.Vault, d.Catalog = vault, catalog.MustLoad()
-		if cfg.Role == Connections || cfg.Role == OAuthCallback {
-			d.StateKey = func(ctx context.Context) ([]byte, error) { return connect.LoadStateKey(ctx, vault) }
-		}
-	}
-	return d, nil
+	return Build(cfg, d)
+}
+
+// TriggerLambda is the trigger function's handler (App.Trigger).
+func TriggerLambda(getenv func(string) string, awsCfg aws.Config, err error) HTTPHandler {
+	return forLambda(Trigger, getenv, awsCfg, err, store, runQueue).Trigger()
+}
+
+// ManageLambda is the manage function's handler (App.Manage).
+func ManageLambda(getenv func(string) string, awsCfg aws.Config, err error) HTTPHandler {
+	return forLambda(Manage, getenv, awsCfg, err, store, runQueue).Manage()
+}
+
+// ConnectionsLambda is the connections function's handler (App.Connections).
+func ConnectionsLambda(getenv func(string) string, awsCfg aws.Config, err error) HTTPHandler {
+	return forLambda(Connections, getenv, awsCfg, err, store, vault, stateKey).Connections()
+}
+
+// OAuthCallbackLambda is the oauthcallback function's handler
+// (App.OAuthBrowser).
+func OAuthCallbackLambda(getenv func(string) string, awsCfg aws.Config, err error) HTTPHandler {
+	return forLambda(OAuthCallback, getenv, awsCfg, err, store, vault, stateKey).OAuthBrowser()
+}
+
+// WorkerLambda is the worker function's handler (App.Worker).
+func WorkerLambda(getenv func(string) string, awsCfg aws.Config, err error) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+	return forLambda(Worker, getenv, awsCfg, err, store, runQueue, vault).Worker()
+}
+
+// HealthLambda is the health function's handler (App.Health).
+func HealthLambda(getenv func(string) string, awsCfg aws.Config, err error) func(context.Context, events.CloudWatchEvent) (connect.HealthReport, error) {
+	return forLambda(Health, getenv, awsCfg, err, store, vault).Health()
 }
 
 // Exit prints err as what went wrong while starting the function name, and
@@ -95,17 +152,4 @@ func Exit(name string, err error) {
 		fmt.Fprintf(os.Stderr, "wiresk %s: %v\n", name, err)
 		os.Exit(1)
 	}
-}
-
-// ForLambda is a Lambda function's start: it reads role's configuration
-// through getenv, takes the SDK configuration main loaded (and its error),
-// builds the adapters and wires them. Any problem ends the process with a
-// clear message, before the function takes its first event.
-func ForLambda(role Role, getenv func(string) string, awsCfg aws.Config, awsErr error) *App {
-	cfg, err := Load(role, getenv)
-	Exit(string(role)+": configuration", err)
-	Exit(string(role)+": AWS configuration", awsErr)
-	d, err := AWSDeps(awsCfg, cfg, NewLogger(cfg))
-	Exit(string(role), err)
-	return Build(cfg, d)
 }
