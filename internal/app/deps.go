@@ -18,6 +18,7 @@ import (
 	"wiresk/internal/ingest"
 	"wiresk/internal/manage"
 	"wiresk/internal/queue"
+	"wiresk/internal/run"
 	"wiresk/internal/secrets"
 	"wiresk/internal/sqsqueue"
 	"wiresk/internal/worker"
@@ -35,7 +36,7 @@ type Store interface {
 // Queue is the run queue as the functions use it: jobs are sent to it, and
 // failed ones get a shorter visibility (the worker's retry backoff).
 type Queue interface {
-	ingest.Enqueuer
+	run.Enqueuer
 	queue.VisibilityChanger
 }
 

@@ -5,6 +5,7 @@ import (
 	"wiresk/internal/ingest"
 	"wiresk/internal/manage"
 	"wiresk/internal/queue"
+	"wiresk/internal/run"
 	"wiresk/internal/worker"
 )
 
@@ -18,7 +19,6 @@ var (
 
 // The queue ports.
 var (
-	_ ingest.Enqueuer         = (*Queue)(nil)
-	_ manage.Enqueuer         = (*Queue)(nil)
+	_ run.Enqueuer            = (*Queue)(nil)
 	_ queue.VisibilityChanger = (*Queue)(nil)
 )

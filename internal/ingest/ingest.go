@@ -22,12 +22,6 @@ type Lookup interface {
 	Lookup(ctx context.Context, keyHash apikey.Hash, routingKey string) (*apikey.Key, *trigger.Route, error)
 }
 
-// Enqueuer sends a Job to the worker queue. Send returns only once the
-// message is durably accepted; an error means it was not enqueued.
-type Enqueuer interface {
-	Send(ctx context.Context, body []byte, attrs map[string]string) (string, error)
-}
-
 // Limiter caps the Runs a Group starts. Allow takes one Run from the
 // Group's allowance at now; when none is left it returns false and how long
 // until one is. It must be cheap: it is called on every webhook.
@@ -38,7 +32,7 @@ type Limiter interface {
 // Service accepts webhooks.
 type Service struct {
 	Store Lookup
-	Queue Enqueuer
+	Queue run.Enqueuer
 	// Limit caps the Runs each Group's webhooks start (nil: no cap).
 	Limit  Limiter
 	Now    func() time.Time

@@ -14,6 +14,7 @@ import (
 	"wiresk/internal/auth"
 	"wiresk/internal/flow"
 	"wiresk/internal/group"
+	"wiresk/internal/run"
 	"wiresk/internal/wiresk"
 )
 
@@ -34,16 +35,10 @@ type Store interface {
 	RunStore
 }
 
-// Enqueuer sends a Job to the worker queue. Send returns only once the
-// message is durably accepted; an error means it was not enqueued.
-type Enqueuer interface {
-	Send(ctx context.Context, body []byte, attrs map[string]string) (string, error)
-}
-
 // Config is what the management use cases are built from.
 type Config struct {
 	Store Store
-	Queue Enqueuer
+	Queue run.Enqueuer
 	Kinds flow.Kinds
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time

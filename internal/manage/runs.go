@@ -31,7 +31,7 @@ type RunStore interface {
 type Runs struct {
 	Store  RunStore
 	Access Access
-	Queue  Enqueuer
+	Queue  run.Enqueuer
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// RunOnceWait bounds how long Run Once waits for its Run to end

@@ -3,6 +3,7 @@
 package run
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/json"
@@ -266,4 +267,12 @@ type Query struct {
 type Page struct {
 	Runs       []Run  `json:"runs"`
 	NextCursor string `json:"nextCursor,omitempty"`
+}
+
+// Enqueuer is the run queue as its two producers see it: the webhook
+// ingress and the management API (Run Once, replay) send Jobs with it.
+// Send returns only once the message is durably accepted; an error means
+// it was not enqueued.
+type Enqueuer interface {
+	Send(ctx context.Context, body []byte, attrs map[string]string) (string, error)
 }

@@ -1,14 +1,12 @@
 package sqsqueue
 
 import (
-	"wiresk/internal/ingest"
-	"wiresk/internal/manage"
 	"wiresk/internal/queue"
+	"wiresk/internal/run"
 )
 
 // The queue ports this adapter implements, as their consumers declare them.
 var (
-	_ ingest.Enqueuer         = (*Queue)(nil)
-	_ manage.Enqueuer         = (*Queue)(nil)
+	_ run.Enqueuer            = (*Queue)(nil)
 	_ queue.VisibilityChanger = (*Queue)(nil)
 )
