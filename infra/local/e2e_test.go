@@ -589,3 +589,51 @@ func TestAWorkerKilledBetweenTheCallAndTheCheckpoint(t *testing.T) {
 		t.Errorf("the target got Idempotency-Keys %q, want the same key twice", keys)
 	}
 }
+
+// TestDataStepsShapeAndFilterARun: data/set shapes fields for later steps,
+// data/filter stops the Run (status filtered, later steps not run) when its
+// condition is false, and the Flow's statistics count it.
+func TestDataStepsShapeAndFilterARun(t *testing.T) {
+	r := startRunner(t, t.TempDir(), true)
+	var k struct{ ID, Key string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/api-keys", map[string]any{"name": "k"}, &k)
+	var raw json.RawMessage
+	bad := map[string]any{"name": "No condition", "steps": []any{map[string]any{"id": "only", "app": "data", "method": "filter", "input": map[string]any{}}}}
+	if got := r.call(t, "POST", "/v1/groups/grp_dev/flows", bad, &raw); got != 400 || !strings.Contains(string(raw), "steps[0].input.pass") {
+		t.Fatalf("a filter without a condition = %d %s, want 400 naming steps[0].input.pass", got, raw)
+	}
+	var f struct{ ID string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{"name": "Big orders", "steps": []any{
+		map[string]any{"id": "shape", "app": "data", "method": "set", "input": map[string]any{"fields": map[string]any{
+			"email": "{{ lower(trigger.body.email) }}", "big": "{{ trigger.body.amount > 100 }}"}}},
+		map[string]any{"id": "only_big", "app": "data", "method": "filter", "input": map[string]any{"pass": "{{ steps.shape.output.big }}"}},
+		map[string]any{"id": "notify", "app": "http", "method": "request", "input": map[string]any{"method": "POST", "url": r.URL + "/dev/echo",
+			"body": map[string]any{"email": "{{ steps.shape.output.email }}"}}},
+	}}, &f)
+	var tr struct{ URL string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/http-triggers", map[string]any{"apiKeyIds": []string{k.ID}}, &tr)
+
+	_, small, err := hook(tr.URL, k.Key, `{"email":"Ada@Example.com","amount":50}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run := r.waitRun(t, "grp_dev", small); run.Status != "filtered" || len(run.Steps) != 2 || run.Steps[1].Output["passed"] != false {
+		t.Fatalf("a small order's Run = %+v, want filtered after 2 steps, the filter's output passed=false", run)
+	}
+	_, big, err := hook(tr.URL, k.Key, `{"email":"Ada@Example.com","amount":500}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := r.waitRun(t, "grp_dev", big)
+	if run.Status != "succeeded" || len(run.Steps) != 3 {
+		t.Fatalf("a big order's Run = %+v, want succeeded with 3 steps", run)
+	}
+	if got := mustMarshal(run.Steps[2].Output["body"]); !strings.Contains(got, `"email":"ada@example.com"`) {
+		t.Errorf("the notify step sent %s, want the shaped email ada@example.com", got)
+	}
+	var stats struct{ Total struct{ Triggered, Succeeded, Filtered int } }
+	r.mustCall(t, 200, "GET", "/v1/groups/grp_dev/flows/"+f.ID+"/stats", nil, &stats)
+	if stats.Total.Triggered != 2 || stats.Total.Succeeded != 1 || stats.Total.Filtered != 1 {
+		t.Errorf("stats total = %+v, want 2 triggered, 1 succeeded, 1 filtered", stats.Total)
+	}
+}

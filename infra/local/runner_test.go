@@ -217,7 +217,7 @@ func (r *runner) waitRun(t *testing.T, group, id string) runView {
 	var v runView
 	for time.Now().Before(deadline) {
 		v = runView{}
-		if r.call(t, "GET", "/v1/groups/"+group+"/runs/"+id, nil, &v) == 200 && (v.Status == "succeeded" || v.Status == "failed") {
+		if r.call(t, "GET", "/v1/groups/"+group+"/runs/"+id, nil, &v) == 200 && (v.Status == "succeeded" || v.Status == "failed" || v.Status == "filtered") {
 			return v
 		}
 		time.Sleep(20 * time.Millisecond)

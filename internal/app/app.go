@@ -134,7 +134,7 @@ func (a *App) RunWorker() *worker.Worker {
 	if conns == nil {
 		conns = a.connectService(nil, "")
 	}
-	steps := step.Registry{"http": {"request": &step.HTTP{Engine: egress.Engine{Client: a.httpClient(), Guard: a.cfg.Guard}}}}
+	steps := step.NewRegistry(&step.HTTP{Engine: egress.Engine{Client: a.httpClient(), Guard: a.cfg.Guard}})
 	return &worker.Worker{Store: a.d.Store, Steps: steps, Connections: conns, MaxReceives: a.cfg.MaxReceives, Lease: a.cfg.Lease, Logger: a.d.Logger}
 }
 

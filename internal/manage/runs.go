@@ -191,6 +191,7 @@ type DayStats struct {
 	Triggered int    `json:"triggered"`
 	Succeeded int    `json:"succeeded"`
 	Failed    int    `json:"failed"`
+	Filtered  int    `json:"filtered"`
 }
 
 // FlowStats is a Flow's statistics over some days.
@@ -236,13 +237,14 @@ func (s *Runs) Stats(ctx context.Context, who auth.Identity, groupID, flowID str
 				c.Succeeded++
 			case run.Failed:
 				c.Failed++
+			case run.Filtered:
+				c.Filtered++
 			}
 		}
 	})
 	return out, err
 }
 
-// eachRun calls fn for every Run q selects, following pages.
 // runLister lists Runs (ListRuns of the store port).
 type runLister interface {
 	ListRuns(ctx context.Context, q run.Query) (run.Page, error)

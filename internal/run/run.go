@@ -26,13 +26,16 @@ const (
 	Running   Status = "running"
 	Succeeded Status = "succeeded"
 	Failed    Status = "failed"
+	// Filtered: a filter step's condition was false, so the Run stopped
+	// there, as planned; the steps after it did not run.
+	Filtered Status = "filtered"
 )
 
 // Valid reports whether s is a known status.
-func (s Status) Valid() bool { return s == Queued || s == Running || s == Succeeded || s == Failed }
+func (s Status) Valid() bool { return s == Queued || s == Running || s.Final() }
 
 // Final reports whether the Run has ended.
-func (s Status) Final() bool { return s == Succeeded || s == Failed }
+func (s Status) Final() bool { return s == Succeeded || s == Failed || s == Filtered }
 
 // Mode says how a Run was started.
 type Mode string

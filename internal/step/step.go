@@ -41,7 +41,7 @@ type Registry map[string]map[string]Kind
 // NewRegistry returns the Registry of the built-in kinds, with h as the
 // generic HTTP request.
 func NewRegistry(h *HTTP) Registry {
-	return Registry{"http": {"request": h}}
+	return Registry{"http": {"request": h}, "data": {"set": Set{}, "filter": Filter{}}}
 }
 
 // Lookup returns the Kind of app and method.

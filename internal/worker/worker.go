@@ -315,7 +315,7 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		// One hop more than the request that started this Run, so that a
 		// Flow calling its own webhook is stopped at run.MaxHops.
 		stepCtx = step.WithHop(stepCtx, hop+1)
-		res, permanent := w.runStep(stepCtx, cs, env, budget)
+		res, permanent, filtered := w.runStep(stepCtx, cs, env, budget)
 		// An app may echo the credential it was sent: no recorded value,
 		// error or later step ever sees it.
 		res.Input, res.Output, res.Error = redact(res.Input, secrets), redact(res.Output, secrets), redactText(res.Error, secrets)
@@ -345,6 +345,10 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 			return stepErr
 		}
 		outputs[cs.Step.ID] = map[string]any{"output": full}
+		if filtered {
+			// A filter said no: the Run ends here, as planned.
+			return w.finish(ctx, &r, errFiltered)
+		}
 		if err := w.Store.UpdateRun(ctx, fit(r)); err != nil {
 			return fmt.Errorf("update run: %w", err)
 		}
@@ -394,9 +398,10 @@ func (w *Worker) checkConnection(ctx context.Context, groupID string, s flow.Ste
 // runStep returns the step's result, and for a failure whether retrying
 // cannot help: the step's request was refused for good (step.IsPermanent),
 // or its input or condition cannot be rendered from this Run's data (unless
-// the process was short of render memory, which passes). res is named so
-// that the deferred duration lands in what the caller gets.
-func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[string]any, budget *template.Budget) (res run.StepResult, permanent bool) {
+// the process was short of render memory, which passes); filtered says a
+// filter step stopped the Run. res is named so that the deferred duration
+// lands in what the caller gets.
+func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[string]any, budget *template.Budget) (res run.StepResult, permanent, filtered bool) {
 	start := w.now()
 	res = run.StepResult{ID: cs.Step.ID, App: cs.Step.App, Method: cs.Step.Method, StartedAt: start}
 	defer func() { res.DurationMs = w.now().Sub(start).Milliseconds() }()
@@ -404,28 +409,32 @@ func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[stri
 		ok, err := cs.If.EvalIn(budget, env)
 		if err != nil {
 			res.Status, res.Error = run.StepFailed, "if: "+err.Error()
-			return res, wiresk.ErrorCode(err) != wiresk.EUnavailable
+			return res, wiresk.ErrorCode(err) != wiresk.EUnavailable, false
 		}
 		if !ok {
 			res.Status = run.StepSkipped
-			return res, false
+			return res, false, false
 		}
 	}
 	rendered, err := cs.Input.RenderIn(budget, env)
 	if err != nil {
 		res.Status, res.Error = run.StepFailed, "input: "+err.Error()
-		return res, wiresk.ErrorCode(err) != wiresk.EUnavailable
+		return res, wiresk.ErrorCode(err) != wiresk.EUnavailable, false
 	}
 	input, _ := rendered.(map[string]any)
 	res.Input = input
 	out, attempts, err := w.Steps.Execute(ctx, cs.Step.App, cs.Step.Method, input)
 	res.Attempts = attempts
+	if errors.Is(err, step.ErrFiltered) {
+		res.Status, res.Output = run.StepSucceeded, out
+		return res, false, true
+	}
 	if err != nil {
 		res.Status, res.Error = run.StepFailed, err.Error()
-		return res, step.IsPermanent(err)
+		return res, step.IsPermanent(err), false
 	}
 	res.Status, res.Output = run.StepSucceeded, out
-	return res, false
+	return res, false, false
 }
 
 // MaxRecorded caps the JSON size of a step's input and output as recorded
@@ -516,17 +525,23 @@ func recordable(v any) any {
 	return preview(v)
 }
 
-// finish records the end of a Run: succeeded when cause is nil, failed with
-// cause otherwise. It returns nil when the Job should not be retried.
+// errFiltered is the cause of a Run a filter step stopped.
+var errFiltered = errors.New("filtered")
+
+// finish records the end of a Run: succeeded when cause is nil, filtered
+// for errFiltered, failed with cause otherwise. It returns nil when the Job should not be retried.
 func (w *Worker) finish(ctx context.Context, r *run.Run, cause error) error {
 	end := w.now()
 	r.FinishedAt = &end
 	if r.StartedAt != nil {
 		r.DurationMs = end.Sub(*r.StartedAt).Milliseconds()
 	}
-	if cause == nil {
+	switch {
+	case cause == nil:
 		r.Status, r.Error = run.Succeeded, ""
-	} else {
+	case cause == errFiltered:
+		r.Status, r.Error = run.Filtered, ""
+	default:
 		r.Status, r.Error = run.Failed, cause.Error()
 	}
 	if err := w.Store.UpdateRun(ctx, fit(*r)); err != nil {
