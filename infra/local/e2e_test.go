@@ -631,7 +631,9 @@ func TestDataStepsShapeAndFilterARun(t *testing.T) {
 	if got := mustMarshal(run.Steps[2].Output["body"]); !strings.Contains(got, `"email":"ada@example.com"`) {
 		t.Errorf("the notify step sent %s, want the shaped email ada@example.com", got)
 	}
-	var stats struct{ Total struct{ Triggered, Succeeded, Filtered int } }
+	var stats struct {
+		Total struct{ Triggered, Succeeded, Filtered int }
+	}
 	r.mustCall(t, 200, "GET", "/v1/groups/grp_dev/flows/"+f.ID+"/stats", nil, &stats)
 	if stats.Total.Triggered != 2 || stats.Total.Succeeded != 1 || stats.Total.Filtered != 1 {
 		t.Errorf("stats total = %+v, want 2 triggered, 1 succeeded, 1 filtered", stats.Total)
