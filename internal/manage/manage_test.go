@@ -3,6 +3,7 @@ package manage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -41,7 +42,7 @@ func mustFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{store: store, ada: auth.Identity{UserID: "ada"}, bob: auth.Identity{UserID: "bob"}, eve: auth.Identity{UserID: "eve"}}
-	f.svc = manage.New(manage.Config{Store: store, Queue: q, Kinds: step.NewRegistry(&step.HTTP{}), RunOnceWait: 50 * time.Millisecond})
+	f.svc = manage.New(manage.Config{Store: store, Queue: q, Kinds: step.NewRegistry(&step.HTTP{}), RunOnceWait: 50 * time.Millisecond, Now: func() time.Time { return noon }})
 	g, err := f.svc.Groups.CreateGroup(t.Context(), f.ada, "Acme")
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +53,10 @@ func mustFixture(t *testing.T) *fixture {
 	}
 	return f
 }
+
+// noon is the fixture's clock: mid-day, so that Runs a few seconds old
+// are of the same day.
+var noon = time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
 
 func wantCode(t *testing.T, what string, err error, code string) {
 	t.Helper()
@@ -178,5 +183,36 @@ func TestRuns(t *testing.T) {
 	}
 	if _, err := f.svc.Runs.Replay(ctx, f.bob, f.groupID, "run_1"); err == nil || errors.Is(err, context.Canceled) {
 		t.Errorf("Replay of a Run whose Flow is gone = %v, want an error", err)
+	}
+}
+
+func TestStatsDurationPercentiles(t *testing.T) {
+	f := mustFixture(t)
+	ctx := t.Context()
+	fl, err := f.svc.Flows.CreateFlow(ctx, f.bob, f.groupID, manage.FlowInput{Name: "Timed", Steps: []flow.Step{{ID: "a", App: "data", Method: "set", Input: map[string]any{"fields": map[string]any{}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := noon
+	// 20 Runs of 1..20 ms, and one still running that must not count.
+	for i := 1; i <= 21; i++ {
+		st := run.Succeeded
+		if i == 21 {
+			st = run.Running
+		}
+		r := run.Run{ID: fmt.Sprintf("run_%02d", i), GroupID: f.groupID, FlowID: fl.ID, Mode: run.ModeWebhook, Status: st, DurationMs: int64(i), Steps: []run.StepResult{}, CreatedAt: now.Add(-time.Duration(i) * time.Second)}
+		if _, err := f.store.CreateRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stats, err := f.svc.Runs.Stats(ctx, f.bob, f.groupID, fl.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := stats.Total; got.Triggered != 21 || got.P50Ms != 10 || got.P95Ms != 19 {
+		t.Errorf("total = %+v, want 21 triggered, p50 10 ms, p95 19 ms (nearest rank over the 20 ended Runs)", got)
+	}
+	if got := stats.Days[len(stats.Days)-1]; got.P50Ms != 10 || got.P95Ms != 19 {
+		t.Errorf("today = %+v, want p50 10 ms, p95 19 ms", got)
 	}
 }

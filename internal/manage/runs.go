@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"wiresk/internal/auth"
@@ -192,6 +193,12 @@ type DayStats struct {
 	Succeeded int    `json:"succeeded"`
 	Failed    int    `json:"failed"`
 	Filtered  int    `json:"filtered"`
+	// P50Ms and P95Ms are the median and 95th-percentile duration of the
+	// day's ended Runs, in milliseconds (nearest rank); 0 without any.
+	P50Ms int64 `json:"p50Ms"`
+	P95Ms int64 `json:"p95Ms"`
+
+	durations []int64
 }
 
 // FlowStats is a Flow's statistics over some days.
@@ -240,8 +247,14 @@ func (s *Runs) Stats(ctx context.Context, who auth.Identity, groupID, flowID str
 			case run.Filtered:
 				c.Filtered++
 			}
+			if r.Status.Final() {
+				c.durations = append(c.durations, r.DurationMs)
+			}
 		}
 	})
+	for _, c := range append([]*DayStats{&out.Total}, pointers(out.Days)...) {
+		c.P50Ms, c.P95Ms = percentile(c.durations, 50), percentile(c.durations, 95)
+	}
 	return out, err
 }
 
@@ -281,4 +294,23 @@ func days(now time.Time, n int) []string {
 		out[i] = start.AddDate(0, 0, i).Format(time.DateOnly)
 	}
 	return out
+}
+
+func pointers(ds []DayStats) []*DayStats {
+	out := make([]*DayStats, len(ds))
+	for i := range ds {
+		out[i] = &ds[i]
+	}
+	return out
+}
+
+// percentile returns the p-th percentile of ms by the nearest-rank method,
+// 0 for none; it sorts ms.
+func percentile(ms []int64, p int) int64 {
+	if len(ms) == 0 {
+		return 0
+	}
+	slices.Sort(ms)
+	rank := (p*len(ms) + 99) / 100 // ceil(p/100 * n)
+	return ms[max(rank, 1)-1]
 }
