@@ -86,8 +86,10 @@ func startDynamoDB(tb testing.TB) (endpoint string, stop func()) {
 		tb.Fatalf("java not found (%v): DynamoDB Local needs a JDK 17+ on the PATH; install one, then run `make emulators` (needs npm and a JDK 17+)", err)
 	}
 	dir := filepath.Dir(jar)
-	port := freePort(tb)
 	launcher := writeLauncher(tb)
+	unlock := lockPorts(tb)
+	defer unlock()
+	port := freePort(tb)
 
 	cmd := exec.Command(java,
 		"-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
@@ -125,7 +127,8 @@ func startDynamoDB(tb testing.TB) (endpoint string, stop func()) {
 			stop()
 		}
 	}()
-	waitTCP(tb, addr, dynamoDBReady, exited, logs.String)
+	waitTCP(tb, cmd.Process.Pid, addr, dynamoDBReady, exited, logs.String)
+	unlock()
 	endpoint = "http://" + addr
 	waitDynamoDB(tb, endpoint, dynamoDBReady, exited, logs.String)
 	requireLoopbackOnly(tb, "DynamoDB Local", port,

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -25,9 +26,12 @@ func freePort(tb testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// waitTCP waits until addr accepts connections, or fails tb after d.
-func waitTCP(tb testing.TB, addr string, d time.Duration, exited <-chan struct{}, logs func() string) {
+// waitTCP waits until process pid listens on addr's port and addr accepts
+// connections, or fails tb after d.
+func waitTCP(tb testing.TB, pid int, addr string, d time.Duration, exited <-chan struct{}, logs func() string) {
 	tb.Helper()
+	_, p, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(p)
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		select {
@@ -35,10 +39,12 @@ func waitTCP(tb testing.TB, addr string, d time.Duration, exited <-chan struct{}
 			tb.Fatalf("emulator at %s exited before it was ready:\n%s", addr, logs())
 		default:
 		}
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
+		if mine, _ := ownsListener(pid, port); mine {
+			c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+			if err == nil {
+				c.Close()
+				return
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

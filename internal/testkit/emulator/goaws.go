@@ -73,6 +73,8 @@ func StartGoAWS() (endpoint string, stop func(), err error) {
 func startGoAWS(tb testing.TB) (endpoint string, stop func()) {
 	tb.Helper()
 	bin := locate(tb, "WIRESK_GOAWS_BIN", "bin/goaws")
+	unlock := lockPorts(tb)
+	defer unlock()
 	port := freePort(tb)
 	dir, err := os.MkdirTemp("", "wiresk-goaws-")
 	if err != nil {
@@ -114,7 +116,8 @@ func startGoAWS(tb testing.TB) (endpoint string, stop func()) {
 			stop()
 		}
 	}()
-	waitTCP(tb, addr, goawsReady, exited, logs.String)
+	waitTCP(tb, cmd.Process.Pid, addr, goawsReady, exited, logs.String)
+	unlock()
 	requireLoopbackOnly(tb, "goaws ("+bin+")", port,
 		"it is a build of goaws's own command; run `make emulators` to build the loopback one from internal/testkit/emulator/goaws")
 	ok = true
