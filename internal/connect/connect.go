@@ -55,9 +55,7 @@ package connect
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -247,9 +245,18 @@ type Services struct {
 // New returns the Connections use cases of c.
 func New(c Config) Services {
 	core := &core{
-		store: c.Store, vault: c.Vault, authz: c.Authz, catalog: c.Catalog, appClient: c.Apps,
-		stateKey: c.StateKey, callbackURL: c.CallbackURL, startURL: c.StartURL, returnTo: c.ReturnURL,
-		httpClient: c.HTTPClient, clockFn: c.Now, logger: c.Logger,
+		vaultSecrets: vaultSecrets{vault: c.Vault, logger: c.Logger},
+		store:        c.Store,
+		authz:        c.Authz,
+		catalog:      c.Catalog,
+		appClient:    c.Apps,
+		stateKey:     c.StateKey,
+		callbackURL:  c.CallbackURL,
+		startURL:     c.StartURL,
+		returnTo:     c.ReturnURL,
+		httpClient:   c.HTTPClient,
+		clockFn:      c.Now,
+		logger:       c.Logger,
 	}
 	a := &Authorizations{core: core, store: c.Store}
 	return Services{
@@ -261,10 +268,12 @@ func New(c Config) Services {
 }
 
 // core holds what the use cases share: the configuration and the
-// internals every aggregate uses. It must not change once in use.
+// internals every aggregate uses (loading and writing a Connection under
+// its lease, its audit trail, testing it and marking it broken); the vault
+// internals are vaultSecrets'. It must not change once in use.
 type core struct {
+	vaultSecrets
 	store       BaseStore
-	vault       Vault
 	authz       Authorizer
 	catalog     *catalog.Catalog
 	appClient   *appcall.Client
@@ -545,12 +554,7 @@ func (s *core) clock() func() time.Time {
 }
 
 // log returns the logger.
-func (s *core) log() *slog.Logger {
-	if s.logger != nil {
-		return s.logger
-	}
-	return slog.New(slog.DiscardHandler)
-}
+func (s *core) log() *slog.Logger { return logger(s.logger) }
 
 // defaultApps runs Test requests when Config.Apps is nil.
 var defaultApps = &appcall.Client{}
@@ -661,79 +665,6 @@ func (s *core) audit(ctx context.Context, c connection.Connection, actor string,
 	}
 }
 
-// readCredentials returns the Connection's Credentials from the vault, and
-// whether they exist.
-func (s *core) readCredentials(ctx context.Context, id string) (connection.Credentials, bool, error) {
-	raw, err := s.vault.Get(ctx, connection.SecretName(id))
-	if errors.Is(err, wiresk.ErrNotFound) {
-		return connection.Credentials{}, false, nil
-	}
-	if err != nil {
-		return connection.Credentials{}, false, unavailable(err, "cannot read the credentials of connection %s", id)
-	}
-	creds, err := connection.DecodeCredentials(raw)
-	if err != nil {
-		return connection.Credentials{}, false, err
-	}
-	return creds, true, nil
-}
-
-// writeCredentials stores creds as the Connection's secret.
-func (s *core) writeCredentials(ctx context.Context, id string, creds connection.Credentials) error {
-	raw, err := creds.Encode()
-	if err != nil {
-		return err
-	}
-	if err := s.vault.Put(ctx, connection.SecretName(id), raw); err != nil {
-		return unavailable(err, "cannot store the credentials of connection %s", id)
-	}
-	return nil
-}
-
-// snapshot is the raw secret of a Connection before a change, to restore
-// it if the change fails half-way.
-type snapshot struct {
-	raw    []byte
-	exists bool
-}
-
-// takeSnapshot reads the Connection's raw secret.
-func (s *core) takeSnapshot(ctx context.Context, id string) (snapshot, error) {
-	raw, err := s.vault.Get(ctx, connection.SecretName(id))
-	if errors.Is(err, wiresk.ErrNotFound) {
-		return snapshot{}, nil
-	}
-	if err != nil {
-		return snapshot{}, unavailable(err, "cannot read the credentials of connection %s", id)
-	}
-	return snapshot{raw: raw, exists: true}, nil
-}
-
-// restore puts the secret back as it was in snap, logging a failure.
-func (s *core) restore(ctx context.Context, c connection.Connection, snap snapshot) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	name := connection.SecretName(c.ID)
-	var err error
-	if snap.exists {
-		err = s.vault.Put(ctx, name, snap.raw)
-	} else if err = s.vault.Delete(ctx, name); errors.Is(err, wiresk.ErrNotFound) {
-		err = nil
-	}
-	if err != nil {
-		s.log().ErrorContext(ctx, "cannot restore a connection's credentials after a failed change", "group", c.GroupID, "connection", c.ID, "err", err)
-	}
-}
-
-// deleteSecret deletes the Connection's secret; a missing one is fine.
-func (s *core) deleteSecret(ctx context.Context, id string) error {
-	err := s.vault.Delete(ctx, connection.SecretName(id))
-	if err != nil && !errors.Is(err, wiresk.ErrNotFound) {
-		return unavailable(err, "cannot delete the credentials of connection %s", id)
-	}
-	return nil
-}
-
 // holdLease takes the Connection's refresh lease, waiting up to leaseWait
 // for another holder (a refresh under way) to finish, and returns its
 // release.
@@ -762,67 +693,6 @@ func (s *core) holdLease(ctx context.Context, id string) (release func(), err er
 			return nil, err
 		}
 	}
-}
-
-// fingerprint identifies the secret values of creds (and whether they
-// exist), to tell whether the stored credential is still the one that
-// failed.
-func fingerprint(creds connection.Credentials, exists bool) [sha256.Size]byte {
-	if !exists {
-		return sha256.Sum256([]byte("missing"))
-	}
-	h := sha256.New()
-	for _, v := range []string{creds.AccessToken, creds.RefreshToken, creds.APIKey, creds.Username, creds.Password} {
-		h.Write([]byte(v))
-		h.Write([]byte{0})
-	}
-	var out [sha256.Size]byte
-	h.Sum(out[:0])
-	return out
-}
-
-// platformClient returns the platform's registered OAuth client of app.
-func (s *core) platformClient(ctx context.Context, app *catalog.App) (oauth.Client, error) {
-	name := AppSecretName(app.ID)
-	raw, err := s.vault.Get(ctx, name)
-	if errors.Is(err, wiresk.ErrNotFound) {
-		return oauth.Client{}, wiresk.Errorf(wiresk.EUnavailable,
-			"%s is not set up on this Wiresk deployment: the operator must store the platform's %s OAuth client in the vault secret %q as {\"client_id\": \"...\", \"client_secret\": \"...\"} (or connect with auth type %s and your own OAuth app)",
-			app.Name, app.Name, name, catalog.AuthOAuth2Advanced)
-	}
-	if err != nil {
-		return oauth.Client{}, unavailable(err, "cannot read the OAuth client of %s", app.Name)
-	}
-	var pc struct {
-		ClientID     string `json:"client_id"`
-		ClientSecret string `json:"client_secret"`
-	}
-	if json.Unmarshal(raw, &pc) != nil || pc.ClientID == "" {
-		return oauth.Client{}, wiresk.Errorf(wiresk.EUnavailable,
-			"the vault secret %q of the %s OAuth client is not a JSON object with a client_id (and client_secret); the operator must fix it", name, app.Name)
-	}
-	return oauth.Client{ID: pc.ClientID, Secret: pc.ClientSecret}, nil
-}
-
-// oauthClient returns the OAuth client of an OAuth Connection: the
-// platform's, or the user's own from its Credentials (read from the vault
-// when creds is nil).
-func (s *core) oauthClient(ctx context.Context, app *catalog.App, c connection.Connection, creds *connection.Credentials) (oauth.Client, error) {
-	if c.AuthType == catalog.AuthOAuth2 {
-		return s.platformClient(ctx, app)
-	}
-	if creds == nil {
-		cr, _, err := s.readCredentials(ctx, c.ID)
-		if err != nil {
-			return oauth.Client{}, err
-		}
-		creds = &cr
-	}
-	if creds.ClientID == "" {
-		return oauth.Client{}, wiresk.Errorf(wiresk.EConflict,
-			"the OAuth client id and secret of connection %q are no longer stored; create the connection again with them", c.Name)
-	}
-	return oauth.Client{ID: creds.ClientID, Secret: creds.ClientSecret}, nil
 }
 
 // appCredential returns the credential of a non-OAuth Connection.
