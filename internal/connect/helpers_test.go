@@ -37,7 +37,7 @@ import (
 // stateKey is the HMAC key of the tests' Services.
 var stateKey = []byte("connect-test-state-key-0123456789abcdef")
 
-// testClock is the Service's clock: real time plus an offset the test moves
+// testClock is the use cases' clock: real time plus an offset the test moves
 // forward (the go-oauth2 server and the leases keep real time).
 type testClock struct{ offset atomic.Int64 }
 
