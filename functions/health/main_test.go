@@ -116,9 +116,13 @@ func TestRefreshesExpiringTokens(t *testing.T) {
 	// The connections and callback functions' part: create, consent,
 	// callback.
 	hc := egress.NewClient(cfg.Guard)
-	svc := &connect.Service{Store: store, Vault: vault, Authz: manage.Access{Store: store}, Catalog: cat,
+	conns := connect.New(connect.Config{Store: store, Vault: vault, Authz: manage.Access{Store: store}, Catalog: cat,
 		StateKey: bytes.Repeat([]byte("k"), 32), CallbackURL: callbackURL, StartURL: strings.TrimSuffix(callbackURL, "/callback") + "/start",
-		HTTPClient: hc, Apps: &appcall.Client{Engine: egress.Engine{Client: hc}}}
+		HTTPClient: hc, Apps: &appcall.Client{Engine: egress.Engine{Client: hc}}})
+	svc := struct {
+		*connect.Connections
+		*connect.Authorizations
+	}{conns.Connections, conns.Authorizations}
 	v, err := svc.Create(ctx, auth.Identity{UserID: owner}, groupID, connect.CreateInput{Name: "Test IdP", App: "idp", AuthType: "oauth2"})
 	if err != nil {
 		t.Fatal(err)

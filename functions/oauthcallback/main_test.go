@@ -127,8 +127,12 @@ func (e env) authorize(t *testing.T, h handler, callbackURL string, key []byte) 
 			t.Fatal(err)
 		}
 	}
-	starter := &connect.Service{Store: e.store, Vault: e.vault, Authz: manage.Access{Store: e.store}, Catalog: e.catalog,
-		StateKey: key, CallbackURL: callbackURL, StartURL: strings.TrimSuffix(callbackURL, "/callback") + "/start"}
+	conns := connect.New(connect.Config{Store: e.store, Vault: e.vault, Authz: manage.Access{Store: e.store}, Catalog: e.catalog,
+		StateKey: key, CallbackURL: callbackURL, StartURL: strings.TrimSuffix(callbackURL, "/callback") + "/start"})
+	starter := struct {
+		*connect.Connections
+		*connect.Authorizations
+	}{conns.Connections, conns.Authorizations}
 	v, err := starter.Create(ctx, auth.Identity{UserID: owner}, groupID, connect.CreateInput{Name: "Test IdP", App: "idp", AuthType: "oauth2"})
 	if err != nil {
 		t.Fatal(err)

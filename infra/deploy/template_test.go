@@ -337,7 +337,7 @@ func TestRoutesMatchHandlers(t *testing.T) {
 	}
 	mgmt := httpapi.NewManagement(manage.Services{}, auth.APIGateway{}, "https://hooks.example", nil)
 	conns := httpapi.NewConnections(nil, auth.APIGateway{}, nil)
-	browser := httpapi.NewOAuthBrowser(&connect.Service{}, nil)
+	browser := httpapi.NewOAuthBrowser(connect.New(connect.Config{}).Authorizations, nil)
 	for name, h := range map[string]interface{ Routes() []string }{"ManageFunction": mgmt, "ConnectionsFunction": conns, "OAuthCallbackFunction": browser} {
 		got, want := slices.Clone(byFunction[name]), h.Routes()
 		sort.Strings(got)

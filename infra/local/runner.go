@@ -123,11 +123,11 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.HooksPrefix, a.Hooks())
 	mux.Handle("/v1/", a.ManagementAPI(jwtAuth, public))
-	connsAPI := httpapi.NewConnections(conns, jwtAuth, log)
+	connsAPI := httpapi.NewConnections(conns.Connections, jwtAuth, log)
 	for _, pattern := range connsAPI.Routes() {
 		mux.Handle(pattern, connsAPI)
 	}
-	oauthAPI := httpapi.NewOAuthBrowser(conns, log)
+	oauthAPI := httpapi.NewOAuthBrowser(conns.Authorizations, log)
 	for _, pattern := range oauthAPI.Routes() {
 		mux.Handle(pattern, oauthAPI)
 	}
@@ -140,7 +140,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	srv := newServer(mux, limits)
 
 	w := a.RunWorker()
-	w.Connections = conns
+	w.Connections = conns.Credentials
 	pump := &queue.Pump{Queue: q, Handler: w.Handle, Workers: int(cfg.Workers), Visibility: cfg.Visibility, Logger: log}
 	pumpCtx, stopPump := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPump()
@@ -154,7 +154,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	}
 	// The health schedule: refresh tokens about to expire, re-test stale
 	// Connections (an EventBridge schedule in AWS).
-	wg.Go(func() { healthLoop(pumpCtx, conns, cfg.HealthInterval, log) })
+	wg.Go(func() { healthLoop(pumpCtx, conns.Health, cfg.HealthInterval, log) })
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
@@ -221,7 +221,7 @@ func loadOrCreateKey(path string) ([]byte, error) {
 }
 
 // healthLoop runs the Connections health check every interval until ctx ends.
-func healthLoop(ctx context.Context, conns *connect.Service, interval time.Duration, log *slog.Logger) {
+func healthLoop(ctx context.Context, health *connect.Health, interval time.Duration, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -229,7 +229,7 @@ func healthLoop(ctx context.Context, conns *connect.Service, interval time.Durat
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			rep, err := conns.CheckDue(ctx)
+			rep, err := health.CheckDue(ctx)
 			if err != nil {
 				log.Warn("connection health check", "err", err)
 				continue

@@ -103,16 +103,16 @@ func (a *App) manage() manage.Services {
 // identities from the JWT authorizer.
 func (a *App) Connections() HTTPHandler {
 	authn := auth.APIGateway{GroupsClaim: a.cfg.GroupsClaim}
-	return httpadapter.NewV2(a.connections(func(svc *connect.Service) http.Handler {
-		return httpapi.NewConnections(svc, authn, svc.Logger)
+	return httpadapter.NewV2(a.connections(func(svc connect.Services) http.Handler {
+		return httpapi.NewConnections(svc.Connections, authn, a.d.Logger)
 	})).ProxyWithContext
 }
 
 // OAuthBrowser serves GET /v1/oauth/start and /v1/oauth/callback, the
 // routes a browser follows during an authorization.
 func (a *App) OAuthBrowser() HTTPHandler {
-	return httpadapter.NewV2(a.connections(func(svc *connect.Service) http.Handler {
-		return httpapi.NewOAuthBrowser(svc, svc.Logger)
+	return httpadapter.NewV2(a.connections(func(svc connect.Services) http.Handler {
+		return httpapi.NewOAuthBrowser(svc.Authorizations, a.d.Logger)
 	})).ProxyWithContext
 }
 
@@ -125,25 +125,25 @@ func (a *App) Worker() func(context.Context, events.SQSEvent) (events.SQSEventRe
 
 // RunWorker is the worker: the Runs of the jobs it is handed, their HTTP
 // steps through the SSRF guard, their Connections' credentials from
-// Deps.Connections (by default a connect.Service that only authenticates:
-// no Group checks, no authorizations started). It sets the process's
+// Deps.Connections (by default connect's Credentials, which need no Group
+// check and start no authorization). It sets the process's
 // template render budget.
 func (a *App) RunWorker() *worker.Worker {
 	template.SetProcessBudget(a.cfg.RenderBudget)
 	conns := a.d.Connections
 	if conns == nil {
-		conns = a.connectService(nil, "")
+		conns = a.connectService(nil, "", nil).Credentials
 	}
 	steps := step.NewRegistry(&step.HTTP{Engine: egress.Engine{Client: a.httpClient(), Guard: a.cfg.Guard}})
 	return &worker.Worker{Store: a.d.Store, Steps: steps, Connections: conns, MaxReceives: a.cfg.MaxReceives, Lease: a.cfg.Lease, Logger: a.d.Logger}
 }
 
-// Health runs connect.Service.CheckDue on every schedule event: refresh
+// Health runs connect.Health.CheckDue on every schedule event: refresh
 // the OAuth tokens about to expire, test the Connections due, mark broken
 // those that fail for good. It fails the invocation when CheckDue fails.
 // Token refreshes need no OAuth state key, so the service has none.
 func (a *App) Health() func(context.Context, events.CloudWatchEvent) (connect.HealthReport, error) {
-	svc := a.connectService(nil, "")
+	svc := a.connectService(nil, "", nil).Health
 	log := a.d.Logger
 	return func(ctx context.Context, ev events.CloudWatchEvent) (connect.HealthReport, error) {
 		rep, err := svc.CheckDue(ctx)
@@ -170,11 +170,11 @@ func (a *App) perPublicURL(build func(publicURL string) http.Handler) http.Handl
 	return ByDomain(build)
 }
 
-// connections returns the handler that serve makes from the connect.Service
+// connections returns the handler that serve makes from the connect.Services
 // of each public URL (the OAuth redirect URI derives from it), created once
 // the OAuth state key could be loaded: until then requests get 503. App
 // calls and token requests go through the guard, as the worker's steps do.
-func (a *App) connections(serve func(*connect.Service) http.Handler) http.Handler {
+func (a *App) connections(serve func(connect.Services) http.Handler) http.Handler {
 	build := func(key []byte) http.Handler {
 		return a.perPublicURL(func(public string) http.Handler { return serve(a.ConnectService(key, public)) })
 	}
@@ -185,23 +185,23 @@ func (a *App) connections(serve func(*connect.Service) http.Handler) http.Handle
 // (the OAuth start and redirect URIs derive from it), with the OAuth state
 // key: Group checks through the management use cases, app calls and token
 // requests through the guard, as the worker's steps.
-func (a *App) ConnectService(stateKey []byte, public string) *connect.Service {
-	svc := a.connectService(stateKey, public)
-	svc.Authz = a.manage().Access
-	return svc
+func (a *App) ConnectService(stateKey []byte, public string) connect.Services {
+	return a.connectService(stateKey, public, a.manage().Access)
 }
 
-// connectService returns the Connection use cases without Group checks;
-// without a state key it can start no authorization.
-func (a *App) connectService(stateKey []byte, public string) *connect.Service {
+// connectService returns the Connection use cases with the Group checks of
+// authz (none when nil: only the workers' Credentials and the health
+// schedule may be used then); without a state key they can start no
+// authorization.
+func (a *App) connectService(stateKey []byte, public string, authz connect.Authorizer) connect.Services {
 	hc := a.httpClient()
-	svc := &connect.Service{Store: a.d.Store, Vault: a.d.Vault, Catalog: a.d.Catalog, Apps: &appcall.Client{Engine: egress.Engine{Client: hc}},
+	cfg := connect.Config{Store: a.d.Store, Vault: a.d.Vault, Authz: authz, Catalog: a.d.Catalog, Apps: &appcall.Client{Engine: egress.Engine{Client: hc}},
 		StateKey: stateKey, ReturnURL: a.cfg.ReturnURL, HTTPClient: hc, Logger: a.d.Logger}
 	if public != "" {
-		svc.CallbackURL = strings.TrimRight(public, "/") + httpapi.OAuthCallbackPath
-		svc.StartURL = strings.TrimRight(public, "/") + httpapi.OAuthStartPath
+		cfg.CallbackURL = strings.TrimRight(public, "/") + httpapi.OAuthCallbackPath
+		cfg.StartURL = strings.TrimRight(public, "/") + httpapi.OAuthStartPath
 	}
-	return svc
+	return connect.New(cfg)
 }
 
 // httpClient returns the one guarded client of outgoing requests.

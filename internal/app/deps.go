@@ -51,7 +51,7 @@ type Deps struct {
 	// StateKey returns the OAuth state key (connections, oauthcallback);
 	// it is called until it succeeds once.
 	StateKey func(context.Context) ([]byte, error)
-	// Connections authenticates the worker's steps; nil: a connect.Service
+	// Connections authenticates the worker's steps; nil: connect's Credentials
 	// over Store, Vault and Catalog.
 	Connections worker.Connections
 	Logger      *slog.Logger

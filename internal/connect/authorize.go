@@ -18,7 +18,7 @@ import (
 )
 
 // createOAuth creates a pending OAuth Connection and its authorization.
-func (s *Service) createOAuth(ctx context.Context, who auth.Identity, app *catalog.App, c connection.Connection, in CreateInput) (View, error) {
+func (s *Authorizations) createOAuth(ctx context.Context, who auth.Identity, app *catalog.App, c connection.Connection, in CreateInput) (View, error) {
 	scopes, err := scopesFor(app, c.AuthType, in.Scopes)
 	if err != nil {
 		return View{}, err
@@ -52,15 +52,15 @@ func (s *Service) createOAuth(ctx context.Context, who auth.Identity, app *catal
 			return View{}, err
 		}
 	}
-	if err := s.Store.CreateConnection(ctx, c); err != nil {
+	if err := s.store.CreateConnection(ctx, c); err != nil {
 		if creds != nil {
 			s.restore(ctx, c, snapshot{})
 		}
 		return View{}, err
 	}
-	if err := s.Store.PutOAuthState(ctx, st); err != nil {
+	if err := s.store.PutOAuthState(ctx, st); err != nil {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		if derr := s.Store.DeleteConnection(dctx, c.GroupID, c.ID); derr != nil {
+		if derr := s.store.DeleteConnection(dctx, c.GroupID, c.ID); derr != nil {
 			s.log().ErrorContext(ctx, "cannot remove a connection whose creation failed", "group", c.GroupID, "connection", c.ID, "err", derr)
 		}
 		cancel()
@@ -75,9 +75,22 @@ func (s *Service) createOAuth(ctx context.Context, who auth.Identity, app *catal
 	return View{Connection: c, AuthorizeURL: authURL}, nil
 }
 
+// restart starts a new authorization of the existing OAuth Connection c
+// (Reconnect) with a new single-use state, and returns its start link.
+func (s *Authorizations) restart(ctx context.Context, app *catalog.App, c connection.Connection, client oauth.Client, userID string) (string, error) {
+	authURL, st, err := s.startAuthorization(app, c, client, userID)
+	if err != nil {
+		return "", err
+	}
+	if err := s.store.PutOAuthState(ctx, st); err != nil {
+		return "", err
+	}
+	return authURL, nil
+}
+
 // startAuthorization returns the start link of Connection c's authorization
 // (see Start) and the state record to store (nothing is written).
-func (s *Service) startAuthorization(app *catalog.App, c connection.Connection, client oauth.Client, userID string) (string, connection.OAuthState, error) {
+func (s *Authorizations) startAuthorization(app *catalog.App, c connection.Connection, client oauth.Client, userID string) (string, connection.OAuthState, error) {
 	f, err := s.flow()
 	if err != nil {
 		return "", connection.OAuthState{}, err
@@ -86,7 +99,7 @@ func (s *Service) startAuthorization(app *catalog.App, c connection.Connection, 
 	if scopes == nil {
 		scopes = []string{}
 	}
-	a, err := f.Authorize(oauth.Request{App: app, Config: c.Config, Client: client, Scopes: scopes, RedirectURI: s.CallbackURL})
+	a, err := f.Authorize(oauth.Request{App: app, Config: c.Config, Client: client, Scopes: scopes, RedirectURI: s.callbackURL})
 	if err != nil {
 		if wiresk.ErrorField(err) == "redirect_uri" {
 			return "", connection.OAuthState{}, wiresk.Errorf(wiresk.EUnavailable, "OAuth connections are not available: the deployment's OAuth callback URL is not an absolute http or https URL")
@@ -96,7 +109,7 @@ func (s *Service) startAuthorization(app *catalog.App, c connection.Connection, 
 	now := s.now()
 	st := connection.OAuthState{
 		ID: connection.StateID(a.State), GroupID: c.GroupID, ConnectionID: c.ID, CreatedBy: userID,
-		RedirectURI: s.CallbackURL, ExpiresAt: now.Add(connection.StateTTL), CreatedAt: now,
+		RedirectURI: s.callbackURL, ExpiresAt: now.Add(connection.StateTTL), CreatedAt: now,
 	}
 	link, err := s.startLink(a.URL, st.ExpiresAt)
 	if err != nil {
@@ -143,7 +156,7 @@ const startAgain = " Nothing was changed. Start again from Reconnect in Wiresk."
 // sentence for the user.
 //
 // The result clears the binding cookie whenever the browser presented one.
-func (s *Service) Callback(ctx context.Context, query url.Values, cookies []*http.Cookie) CallbackResult {
+func (s *Authorizations) Callback(ctx context.Context, query url.Values, cookies []*http.Cookie) CallbackResult {
 	var clear *http.Cookie
 	res, reason := func() (CallbackResult, string) {
 		code, state, perr := oauth.ParseCallback(query)
@@ -153,7 +166,7 @@ func (s *Service) Callback(ctx context.Context, query url.Values, cookies []*htt
 		}
 		var ok bool
 		ok, clear = s.bound(state, cookies)
-		if !ok || len(s.StateKey) < oauth.MinStateKeyBytes {
+		if !ok || len(s.stateKey) < oauth.MinStateKeyBytes {
 			s.log().InfoContext(ctx, "oauth callback refused: the browser did not start this authorization", "cookie", clear != nil)
 			return failed(http.StatusForbidden, "Authorization not started in this browser",
 				"Wiresk completes an authorization only in the browser that opened its authorization link from Wiresk, and this browser did not. "+
@@ -164,15 +177,15 @@ func (s *Service) Callback(ctx context.Context, query url.Values, cookies []*htt
 	}()
 	res.Reason = reason
 	res.ClearCookie = clear
-	if s.ReturnURL != "" {
+	if s.returnTo != "" {
 		res.Redirect = s.returnURL(res, reason)
 	}
 	return res
 }
 
-func (s *Service) callback(ctx context.Context, code, state string, perr error) (CallbackResult, string) {
+func (s *Authorizations) callback(ctx context.Context, code, state string, perr error) (CallbackResult, string) {
 	log := s.log()
-	st, err := s.Store.TakeOAuthState(ctx, connection.StateID(state))
+	st, err := s.store.TakeOAuthState(ctx, connection.StateID(state))
 	if errors.Is(err, wiresk.ErrNotFound) {
 		log.InfoContext(ctx, "oauth callback with an unknown or used state")
 		return failed(http.StatusBadRequest, "Authorization link not valid",
@@ -193,7 +206,7 @@ func (s *Service) callback(ctx context.Context, code, state string, perr error) 
 		return fail(http.StatusBadRequest, "Authorization link expired",
 			fmt.Sprintf("This authorization link expired: links are valid for %d minutes.", int(connection.StateTTL/time.Minute))+startAgain, reasonExpiredState)
 	}
-	c, err := s.Store.GetConnection(ctx, st.GroupID, st.ConnectionID)
+	c, err := s.store.GetConnection(ctx, st.GroupID, st.ConnectionID)
 	if errors.Is(err, wiresk.ErrNotFound) {
 		return fail(http.StatusBadRequest, "Connection not found",
 			"The connection this authorization was started for no longer exists. Nothing was changed.", reasonNoConnection)
@@ -282,7 +295,7 @@ func (s *Service) callback(ctx context.Context, code, state string, perr error) 
 	defer release()
 	snap, err := s.takeSnapshot(ctx, c.ID)
 	if err == nil {
-		err = oauth.NewVaultStore(s.Vault).PutToken(ctx, connection.SecretName(c.ID), tok)
+		err = oauth.NewVaultStore(s.vault).PutToken(ctx, connection.SecretName(c.ID), tok)
 	}
 	if err != nil {
 		log.ErrorContext(ctx, "oauth callback: cannot store the tokens", "group", c.GroupID, "connection", c.ID, "err", err)
@@ -345,7 +358,7 @@ func failed(status int, title, msg string) CallbackResult {
 }
 
 // discard revokes tokens a failed callback obtained but does not keep.
-func (s *Service) discard(ctx context.Context, f *oauth.Flow, req oauth.Request, tok *oauth.Token, c connection.Connection) {
+func (s *Authorizations) discard(ctx context.Context, f *oauth.Flow, req oauth.Request, tok *oauth.Token, c connection.Connection) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := f.Revoke(rctx, req, tok); err != nil && !errors.Is(err, oauth.ErrNoRevocation) {
@@ -354,8 +367,8 @@ func (s *Service) discard(ctx context.Context, f *oauth.Flow, req oauth.Request,
 }
 
 // returnURL is ReturnURL with the callback's outcome in its query.
-func (s *Service) returnURL(res CallbackResult, reason string) string {
-	u, err := url.Parse(s.ReturnURL)
+func (s *Authorizations) returnURL(res CallbackResult, reason string) string {
+	u, err := url.Parse(s.returnTo)
 	if err != nil {
 		s.log().Error("the OAuth return URL does not parse; showing a page instead")
 		return ""

@@ -169,8 +169,9 @@ func TestCallbackRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		q = e.authorize(rv.AuthorizeURL)
-		other := *e.svc
-		other.StateKey = []byte("a-different-state-key-of-enough-bytes!!")
+		otherCfg := e.svc.Config
+		otherCfg.StateKey = []byte("a-different-state-key-of-enough-bytes!!")
+		other := newServices(otherCfg)
 		wantRefused(t, other.Callback(ctx, q, e.cookies()), http.StatusForbidden, "", "did not")
 		e.assertUnchanged(v.ID, u)
 	})
@@ -219,8 +220,9 @@ func TestCallbackRefusals(t *testing.T) {
 	})
 
 	t.Run("return URL", func(t *testing.T) {
-		s := *e.svc
-		s.ReturnURL = "https://app.example.com/connections?tab=all"
+		sCfg := e.svc.Config
+		sCfg.ReturnURL = "https://app.example.com/connections?tab=all"
+		s := newServices(sCfg)
 		v := e.createIdP("Returning")
 		res := s.Callback(ctx, e.authorize(v.AuthorizeURL), e.cookies())
 		if !res.OK {

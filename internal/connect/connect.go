@@ -8,7 +8,14 @@
 //
 // It is built on the domain of internal/connection, the OAuth client of
 // internal/oauth, the app calls of internal/appcall and the catalog; its
-// ports (Store, Vault, Authorizer) are declared here.
+// ports (the stores of each use case, Vault, Authorizer) are declared here.
+//
+// The use cases are split by aggregate, each with the narrow store it
+// needs (New builds them all from one Config): Connections (a Group's
+// Connections: CRUD, test, reconnect, disconnect, audit, apps),
+// Authorizations (the OAuth start link and callback), Credentials (the
+// workers' credentials) and Health (the health schedule). They share one
+// access check (Authorizer, manage.Access) and one set of internals.
 //
 // # Secrets
 //
@@ -48,9 +55,7 @@ package connect
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -70,13 +75,56 @@ import (
 	"wiresk/internal/wiresk"
 )
 
-// Store is what the Connections use cases need of the store port: the
-// Connection records, and the Flows of a Group to tell which use a
-// Connection.
+// Store is the store port of all the Connections use cases together, for
+// the wiring (New) only: each use case declares the part it uses
+// (BaseStore, ConnectionStore, AuthorizationStore, HealthStore).
 type Store interface {
 	connection.Store
 	// ListFlows returns the Flows of groupID; none is an empty list.
 	ListFlows(ctx context.Context, groupID string) ([]flow.Flow, error)
+}
+
+// BaseStore is what every Connections use case needs of the store port,
+// and all that Credentials needs: a Connection's record (read, and written
+// with the next Version), its audit trail, its refresh lease and the Flows that use it. Errors are
+// those of connection.Store.
+type BaseStore interface {
+	GetConnection(ctx context.Context, groupID, id string) (connection.Connection, error)
+	UpdateConnection(ctx context.Context, c connection.Connection) error
+	AppendAudit(ctx context.Context, e connection.AuditEvent) error
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, holder string) error
+	// ListFlows returns the Flows of groupID (to name those that use a
+	// Connection); none is an empty list.
+	ListFlows(ctx context.Context, groupID string) ([]flow.Flow, error)
+}
+
+// ConnectionStore is what Connections needs of the store port: the
+// Connections of a Group, their audit trails, and the Flows that use them.
+type ConnectionStore interface {
+	BaseStore
+	CreateConnection(ctx context.Context, c connection.Connection) error
+	ListConnections(ctx context.Context, groupID string) ([]connection.Connection, error)
+	DeleteConnection(ctx context.Context, groupID, id string) error
+	ListAudit(ctx context.Context, groupID, connectionID string, limit int) ([]connection.AuditEvent, error)
+}
+
+// AuthorizationStore is what Authorizations needs of the store port: the
+// single-use states of the authorizations, and the pending Connection an
+// OAuth authorization is started for.
+type AuthorizationStore interface {
+	BaseStore
+	CreateConnection(ctx context.Context, c connection.Connection) error
+	DeleteConnection(ctx context.Context, groupID, id string) error
+	PutOAuthState(ctx context.Context, s connection.OAuthState) error
+	TakeOAuthState(ctx context.Context, id string) (connection.OAuthState, error)
+}
+
+// HealthStore is what Health needs of the store port: the Connections due
+// for a refresh or a test.
+type HealthStore interface {
+	BaseStore
+	ListConnectionsDue(ctx context.Context, before time.Time) ([]connection.Connection, error)
 }
 
 // Vault is the secrets port (Secrets Manager, or the embedded vault).
@@ -92,7 +140,8 @@ type Vault interface {
 	Delete(ctx context.Context, name string) error
 }
 
-// Authorizer checks a caller's access to a Group: *manage.Service.
+// Authorizer checks a caller's access to a Group: manage.Access, the one
+// access check of every use case.
 type Authorizer interface {
 	// Authorize returns the caller's role in groupID: not_found when the
 	// caller cannot see the Group, forbidden when the role is below min.
@@ -100,7 +149,7 @@ type Authorizer interface {
 }
 
 // StateKeySecret is the vault name of the HMAC key that derives PKCE
-// verifiers from OAuth states (Service.StateKey): the wiring loads it, or
+// verifiers from OAuth states (Config.StateKey): the wiring loads it, or
 // creates it with 32 random bytes on first start.
 const StateKeySecret = "oauth/state-key"
 
@@ -133,20 +182,18 @@ func RefreshCooldown(n int) time.Duration {
 	return min(d, time.Hour)
 }
 
-// leaseTTL bounds how long the Service holds a Connection's refresh lease;
+// leaseTTL bounds how long a use case holds a Connection's refresh lease;
 // leaseWait bounds how long it waits for it.
 const (
 	leaseTTL  = 30 * time.Second
 	leaseWait = 20 * time.Second
 )
 
-// Service implements the Connections use cases. Its fields are set by the
-// wiring; a Service must not be changed once in use, and is safe for
-// concurrent use.
-type Service struct {
+// Config is what the Connections use cases are built from (see New).
+type Config struct {
 	Store Store
 	Vault Vault
-	// Authz checks Group access: a *manage.Service.
+	// Authz checks Group access: a manage.Access.
 	Authz   Authorizer
 	Catalog *catalog.Catalog
 	// Apps runs Test requests; an appcall.Client with its defaults (SSRF
@@ -178,6 +225,96 @@ type Service struct {
 	// Logger receives the use cases' log lines (never a secret); none
 	// when nil.
 	Logger *slog.Logger
+}
+
+// Services are the Connections use cases, one per aggregate, sharing one
+// access check and one set of internals (loading a Connection, its secret,
+// its refresh lease, marking it broken). They are safe for concurrent use.
+type Services struct {
+	// Connections manages the Connections of a Group.
+	Connections *Connections
+	// Authorizations runs the OAuth authorizations: the start link and the
+	// callback.
+	Authorizations *Authorizations
+	// Credentials hands the workers the credentials of active Connections.
+	Credentials *Credentials
+	// Health refreshes expiring tokens and re-tests Connections.
+	Health *Health
+}
+
+// New returns the Connections use cases of c.
+func New(c Config) Services {
+	core := &core{
+		vaultSecrets: vaultSecrets{vault: c.Vault, logger: c.Logger},
+		store:        c.Store,
+		authz:        c.Authz,
+		catalog:      c.Catalog,
+		appClient:    c.Apps,
+		stateKey:     c.StateKey,
+		callbackURL:  c.CallbackURL,
+		startURL:     c.StartURL,
+		returnTo:     c.ReturnURL,
+		httpClient:   c.HTTPClient,
+		clockFn:      c.Now,
+		logger:       c.Logger,
+	}
+	a := &Authorizations{core: core, store: c.Store}
+	return Services{
+		Connections:    &Connections{core: core, store: c.Store, auth: a},
+		Authorizations: a,
+		Credentials:    &Credentials{core: core},
+		Health:         &Health{core: core, store: c.Store},
+	}
+}
+
+// core holds what the use cases share: the configuration and the
+// internals every aggregate uses (loading and writing a Connection under
+// its lease, its audit trail, testing it and marking it broken); the vault
+// internals are vaultSecrets'. It must not change once in use.
+type core struct {
+	vaultSecrets
+	store       BaseStore
+	authz       Authorizer
+	catalog     *catalog.Catalog
+	appClient   *appcall.Client
+	stateKey    []byte
+	callbackURL string
+	startURL    string
+	returnTo    string
+	httpClient  *http.Client
+	clockFn     func() time.Time
+	logger      *slog.Logger
+}
+
+// Connections are the use cases of a Group's Connections: create, list,
+// view, edit, test, reconnect, disconnect, delete, their audit trail, and
+// the apps of the catalog they are made for.
+type Connections struct {
+	*core
+	store ConnectionStore
+	// auth starts the authorizations of OAuth Connections.
+	auth *Authorizations
+}
+
+// Authorizations are the OAuth authorizations of Connections: the start
+// link that binds the browser (Start) and the callback that completes
+// them (Callback).
+type Authorizations struct {
+	*core
+	store AuthorizationStore
+}
+
+// Credentials are the credentials of active Connections for the workers'
+// steps: an OAuth access token refreshed under the Connection's lease, an
+// API key, a user name and password.
+type Credentials struct {
+	*core
+}
+
+// Health is the health schedule of the Connections (CheckDue).
+type Health struct {
+	*core
+	store HealthStore
 }
 
 // CreateInput is what creating a Connection takes. Which secret fields
@@ -297,7 +434,7 @@ type CallbackResult struct {
 	// one.
 	GroupID      string `json:"groupId,omitempty"`
 	ConnectionID string `json:"connectionId,omitempty"`
-	// Redirect, when Service.ReturnURL is set, is where to send the
+	// Redirect, when Config.ReturnURL is set, is where to send the
 	// browser instead of showing a page.
 	Redirect string `json:"redirect,omitempty"`
 	// Reason is the stable code of a failure, like expired_state or
@@ -401,46 +538,41 @@ func unavailable(cause error, format string, args ...any) error {
 }
 
 // now returns the current time, in UTC.
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
+func (s *core) now() time.Time {
+	if s.clockFn != nil {
+		return s.clockFn().UTC()
 	}
 	return time.Now().UTC()
 }
 
 // clock is the clock for internal/oauth.
-func (s *Service) clock() func() time.Time {
-	if s.Now != nil {
-		return s.Now
+func (s *core) clock() func() time.Time {
+	if s.clockFn != nil {
+		return s.clockFn
 	}
 	return time.Now
 }
 
 // log returns the logger.
-func (s *Service) log() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
-	}
-	return slog.New(slog.DiscardHandler)
-}
+func (s *core) log() *slog.Logger { return logger(s.logger) }
 
-// defaultApps runs Test requests when Service.Apps is nil.
+// defaultApps runs Test requests when Config.Apps is nil.
 var defaultApps = &appcall.Client{}
 
 // apps returns the appcall client.
-func (s *Service) apps() *appcall.Client {
-	if s.Apps != nil {
-		return s.Apps
+func (s *core) apps() *appcall.Client {
+	if s.appClient != nil {
+		return s.appClient
 	}
 	return defaultApps
 }
 
-// flow returns the OAuth flow of the Service's state key.
-func (s *Service) flow() (*oauth.Flow, error) {
-	if s.CallbackURL == "" {
+// flow returns the OAuth flow of the configured state key.
+func (s *core) flow() (*oauth.Flow, error) {
+	if s.callbackURL == "" {
 		return nil, wiresk.Errorf(wiresk.EUnavailable, "OAuth connections are not available: the deployment has no OAuth callback URL configured")
 	}
-	f, err := oauth.NewFlow(oauth.FlowConfig{StateKey: s.StateKey, HTTPClient: s.HTTPClient, Now: s.clock()})
+	f, err := oauth.NewFlow(oauth.FlowConfig{StateKey: s.stateKey, HTTPClient: s.httpClient, Now: s.clock()})
 	if err != nil {
 		return nil, wiresk.Errorf(wiresk.EUnavailable, "OAuth connections are not available: the deployment's state key (vault secret %s) is missing or shorter than %d bytes", StateKeySecret, oauth.MinStateKeyBytes)
 	}
@@ -449,14 +581,14 @@ func (s *Service) flow() (*oauth.Flow, error) {
 
 // authorize checks the caller's access to the Group: every Connection use
 // case needs the member role.
-func (s *Service) authorize(ctx context.Context, who auth.Identity, groupID string) error {
-	_, err := s.Authz.Authorize(ctx, who, groupID, group.RoleMember)
+func (s *core) authorize(ctx context.Context, who auth.Identity, groupID string) error {
+	_, err := s.authz.Authorize(ctx, who, groupID, group.RoleMember)
 	return err
 }
 
 // load returns Connection id of groupID, or a not_found error.
-func (s *Service) load(ctx context.Context, groupID, id string) (connection.Connection, error) {
-	c, err := s.Store.GetConnection(ctx, groupID, id)
+func (s *core) load(ctx context.Context, groupID, id string) (connection.Connection, error) {
+	c, err := s.store.GetConnection(ctx, groupID, id)
 	if errors.Is(err, wiresk.ErrNotFound) {
 		return c, wiresk.Errorf(wiresk.ENotFound, "connection %q not found", id)
 	}
@@ -464,8 +596,8 @@ func (s *Service) load(ctx context.Context, groupID, id string) (connection.Conn
 }
 
 // appOf returns the catalog app of a stored Connection.
-func (s *Service) appOf(c connection.Connection) (*catalog.App, error) {
-	app, ok := s.Catalog.App(c.App)
+func (s *core) appOf(c connection.Connection) (*catalog.App, error) {
+	app, ok := s.catalog.App(c.App)
 	if !ok {
 		return nil, wiresk.Errorf(wiresk.EConflict, "connection %q is for the app %q, which this deployment's catalog no longer has", c.Name, c.App)
 	}
@@ -483,9 +615,9 @@ var errNoChange = errors.New("no change")
 // Version, retrying when another write came in between. fn returning
 // errNoChange writes nothing (modify then returns the Connection as read);
 // another error stops modify with it.
-func (s *Service) modify(ctx context.Context, groupID, id string, fn func(c *connection.Connection) error) (connection.Connection, error) {
+func (s *core) modify(ctx context.Context, groupID, id string, fn func(c *connection.Connection) error) (connection.Connection, error) {
 	for try := 1; ; try++ {
-		c, err := s.Store.GetConnection(ctx, groupID, id)
+		c, err := s.store.GetConnection(ctx, groupID, id)
 		if err != nil {
 			return c, err
 		}
@@ -500,7 +632,7 @@ func (s *Service) modify(ctx context.Context, groupID, id string, fn func(c *con
 		}
 		next.Version = c.Version + 1
 		next.UpdatedAt = s.now()
-		err = s.Store.UpdateConnection(ctx, next)
+		err = s.store.UpdateConnection(ctx, next)
 		if err == nil {
 			return next, nil
 		}
@@ -521,102 +653,29 @@ func notFoundOr(err error, id string) error {
 
 // audit appends an event to the Connection's trail. A failure is logged,
 // not returned: the change it records is made already.
-func (s *Service) audit(ctx context.Context, c connection.Connection, actor string, ev connection.Event, detail string) {
+func (s *core) audit(ctx context.Context, c connection.Connection, actor string, ev connection.Event, detail string) {
 	if actor == "" {
 		actor = connection.ActorSystem
 	}
 	e := connection.AuditEvent{ConnectionID: c.ID, GroupID: c.GroupID, At: s.now(), Actor: actor, Event: ev, Detail: detail}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := s.Store.AppendAudit(ctx, e); err != nil {
+	if err := s.store.AppendAudit(ctx, e); err != nil {
 		s.log().ErrorContext(ctx, "connection audit event lost", "group", c.GroupID, "connection", c.ID, "event", string(ev), "err", err)
 	}
-}
-
-// readCredentials returns the Connection's Credentials from the vault, and
-// whether they exist.
-func (s *Service) readCredentials(ctx context.Context, id string) (connection.Credentials, bool, error) {
-	raw, err := s.Vault.Get(ctx, connection.SecretName(id))
-	if errors.Is(err, wiresk.ErrNotFound) {
-		return connection.Credentials{}, false, nil
-	}
-	if err != nil {
-		return connection.Credentials{}, false, unavailable(err, "cannot read the credentials of connection %s", id)
-	}
-	creds, err := connection.DecodeCredentials(raw)
-	if err != nil {
-		return connection.Credentials{}, false, err
-	}
-	return creds, true, nil
-}
-
-// writeCredentials stores creds as the Connection's secret.
-func (s *Service) writeCredentials(ctx context.Context, id string, creds connection.Credentials) error {
-	raw, err := creds.Encode()
-	if err != nil {
-		return err
-	}
-	if err := s.Vault.Put(ctx, connection.SecretName(id), raw); err != nil {
-		return unavailable(err, "cannot store the credentials of connection %s", id)
-	}
-	return nil
-}
-
-// snapshot is the raw secret of a Connection before a change, to restore
-// it if the change fails half-way.
-type snapshot struct {
-	raw    []byte
-	exists bool
-}
-
-// takeSnapshot reads the Connection's raw secret.
-func (s *Service) takeSnapshot(ctx context.Context, id string) (snapshot, error) {
-	raw, err := s.Vault.Get(ctx, connection.SecretName(id))
-	if errors.Is(err, wiresk.ErrNotFound) {
-		return snapshot{}, nil
-	}
-	if err != nil {
-		return snapshot{}, unavailable(err, "cannot read the credentials of connection %s", id)
-	}
-	return snapshot{raw: raw, exists: true}, nil
-}
-
-// restore puts the secret back as it was in snap, logging a failure.
-func (s *Service) restore(ctx context.Context, c connection.Connection, snap snapshot) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	name := connection.SecretName(c.ID)
-	var err error
-	if snap.exists {
-		err = s.Vault.Put(ctx, name, snap.raw)
-	} else if err = s.Vault.Delete(ctx, name); errors.Is(err, wiresk.ErrNotFound) {
-		err = nil
-	}
-	if err != nil {
-		s.log().ErrorContext(ctx, "cannot restore a connection's credentials after a failed change", "group", c.GroupID, "connection", c.ID, "err", err)
-	}
-}
-
-// deleteSecret deletes the Connection's secret; a missing one is fine.
-func (s *Service) deleteSecret(ctx context.Context, id string) error {
-	err := s.Vault.Delete(ctx, connection.SecretName(id))
-	if err != nil && !errors.Is(err, wiresk.ErrNotFound) {
-		return unavailable(err, "cannot delete the credentials of connection %s", id)
-	}
-	return nil
 }
 
 // holdLease takes the Connection's refresh lease, waiting up to leaseWait
 // for another holder (a refresh under way) to finish, and returns its
 // release.
-func (s *Service) holdLease(ctx context.Context, id string) (release func(), err error) {
+func (s *core) holdLease(ctx context.Context, id string) (release func(), err error) {
 	name := connection.RefreshLeaseName(id)
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	holder := "connect-" + hex.EncodeToString(b)
 	deadline := time.Now().Add(leaseWait)
 	for attempt := 1; ; attempt++ {
-		ok, err := s.Store.AcquireLease(ctx, name, holder, leaseTTL)
+		ok, err := s.store.AcquireLease(ctx, name, holder, leaseTTL)
 		if err != nil {
 			return nil, unavailable(err, "cannot take the refresh lease of connection %s", id)
 		}
@@ -624,7 +683,7 @@ func (s *Service) holdLease(ctx context.Context, id string) (release func(), err
 			return func() {
 				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 				defer cancel()
-				_ = s.Store.ReleaseLease(rctx, name, holder) // it expires anyway
+				_ = s.store.ReleaseLease(rctx, name, holder) // it expires anyway
 			}, nil
 		}
 		if time.Now().After(deadline) {
@@ -634,67 +693,6 @@ func (s *Service) holdLease(ctx context.Context, id string) (release func(), err
 			return nil, err
 		}
 	}
-}
-
-// fingerprint identifies the secret values of creds (and whether they
-// exist), to tell whether the stored credential is still the one that
-// failed.
-func fingerprint(creds connection.Credentials, exists bool) [sha256.Size]byte {
-	if !exists {
-		return sha256.Sum256([]byte("missing"))
-	}
-	h := sha256.New()
-	for _, v := range []string{creds.AccessToken, creds.RefreshToken, creds.APIKey, creds.Username, creds.Password} {
-		h.Write([]byte(v))
-		h.Write([]byte{0})
-	}
-	var out [sha256.Size]byte
-	h.Sum(out[:0])
-	return out
-}
-
-// platformClient returns the platform's registered OAuth client of app.
-func (s *Service) platformClient(ctx context.Context, app *catalog.App) (oauth.Client, error) {
-	name := AppSecretName(app.ID)
-	raw, err := s.Vault.Get(ctx, name)
-	if errors.Is(err, wiresk.ErrNotFound) {
-		return oauth.Client{}, wiresk.Errorf(wiresk.EUnavailable,
-			"%s is not set up on this Wiresk deployment: the operator must store the platform's %s OAuth client in the vault secret %q as {\"client_id\": \"...\", \"client_secret\": \"...\"} (or connect with auth type %s and your own OAuth app)",
-			app.Name, app.Name, name, catalog.AuthOAuth2Advanced)
-	}
-	if err != nil {
-		return oauth.Client{}, unavailable(err, "cannot read the OAuth client of %s", app.Name)
-	}
-	var pc struct {
-		ClientID     string `json:"client_id"`
-		ClientSecret string `json:"client_secret"`
-	}
-	if json.Unmarshal(raw, &pc) != nil || pc.ClientID == "" {
-		return oauth.Client{}, wiresk.Errorf(wiresk.EUnavailable,
-			"the vault secret %q of the %s OAuth client is not a JSON object with a client_id (and client_secret); the operator must fix it", name, app.Name)
-	}
-	return oauth.Client{ID: pc.ClientID, Secret: pc.ClientSecret}, nil
-}
-
-// oauthClient returns the OAuth client of an OAuth Connection: the
-// platform's, or the user's own from its Credentials (read from the vault
-// when creds is nil).
-func (s *Service) oauthClient(ctx context.Context, app *catalog.App, c connection.Connection, creds *connection.Credentials) (oauth.Client, error) {
-	if c.AuthType == catalog.AuthOAuth2 {
-		return s.platformClient(ctx, app)
-	}
-	if creds == nil {
-		cr, _, err := s.readCredentials(ctx, c.ID)
-		if err != nil {
-			return oauth.Client{}, err
-		}
-		creds = &cr
-	}
-	if creds.ClientID == "" {
-		return oauth.Client{}, wiresk.Errorf(wiresk.EConflict,
-			"the OAuth client id and secret of connection %q are no longer stored; create the connection again with them", c.Name)
-	}
-	return oauth.Client{ID: creds.ClientID, Secret: creds.ClientSecret}, nil
 }
 
 // appCredential returns the credential of a non-OAuth Connection.
@@ -768,8 +766,8 @@ func flowNames(refs []connection.FlowRef) string {
 }
 
 // usedBy returns the Flows of the Connection's Group that use it.
-func (s *Service) usedBy(ctx context.Context, c connection.Connection) ([]connection.FlowRef, error) {
-	flows, err := s.Store.ListFlows(ctx, c.GroupID)
+func (s *core) usedBy(ctx context.Context, c connection.Connection) ([]connection.FlowRef, error) {
+	flows, err := s.store.ListFlows(ctx, c.GroupID)
 	if err != nil {
 		return nil, err
 	}

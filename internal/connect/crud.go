@@ -39,7 +39,7 @@ import (
 // connection.StateTTL, bound to the Group, the Connection and the caller),
 // and the View carries the AuthorizeURL to send the user to; the callback
 // completes it.
-func (s *Service) Create(ctx context.Context, who auth.Identity, groupID string, in CreateInput) (View, error) {
+func (s *Connections) Create(ctx context.Context, who auth.Identity, groupID string, in CreateInput) (View, error) {
 	if err := s.authorize(ctx, who, groupID); err != nil {
 		return View{}, err
 	}
@@ -49,7 +49,7 @@ func (s *Service) Create(ctx context.Context, who auth.Identity, groupID string,
 	if in.App == "" {
 		return View{}, wiresk.FieldError("app", "is required")
 	}
-	app, ok := s.Catalog.App(in.App)
+	app, ok := s.catalog.App(in.App)
 	if !ok {
 		return View{}, wiresk.FieldError("app", "%q is not an app of the catalog", in.App)
 	}
@@ -79,7 +79,7 @@ func (s *Service) Create(ctx context.Context, who auth.Identity, groupID string,
 		c.Config = nil
 	}
 	if at.IsOAuth() {
-		return s.createOAuth(ctx, who, app, c, in)
+		return s.auth.createOAuth(ctx, who, app, c, in)
 	}
 	return s.createDirect(ctx, who, app, c, in)
 }
@@ -140,7 +140,7 @@ func cleanSecret(field, v string) (string, error) {
 
 // createDirect creates an api_key, basic or none Connection: test, then
 // store.
-func (s *Service) createDirect(ctx context.Context, who auth.Identity, app *catalog.App, c connection.Connection, in CreateInput) (View, error) {
+func (s *Connections) createDirect(ctx context.Context, who auth.Identity, app *catalog.App, c connection.Connection, in CreateInput) (View, error) {
 	var creds connection.Credentials
 	var err error
 	switch c.AuthType {
@@ -172,7 +172,7 @@ func (s *Service) createDirect(ctx context.Context, who auth.Identity, app *cata
 			return View{}, err
 		}
 	}
-	if err := s.Store.CreateConnection(ctx, c); err != nil {
+	if err := s.store.CreateConnection(ctx, c); err != nil {
 		if stored {
 			s.restore(ctx, c, snapshot{})
 		}
@@ -202,11 +202,11 @@ func refusal(app *catalog.App, t catalog.AuthType, creds connection.Credentials,
 }
 
 // List returns the Group's Connections, oldest first, without secrets.
-func (s *Service) List(ctx context.Context, who auth.Identity, groupID string) ([]View, error) {
+func (s *Connections) List(ctx context.Context, who auth.Identity, groupID string) ([]View, error) {
 	if err := s.authorize(ctx, who, groupID); err != nil {
 		return nil, err
 	}
-	cs, err := s.Store.ListConnections(ctx, groupID)
+	cs, err := s.store.ListConnections(ctx, groupID)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (s *Service) List(ctx context.Context, who auth.Identity, groupID string) (
 
 // Get returns a Connection with the Flows whose steps use it (what a
 // broken Connection affects).
-func (s *Service) Get(ctx context.Context, who auth.Identity, groupID, id string) (Detail, error) {
+func (s *Connections) Get(ctx context.Context, who auth.Identity, groupID, id string) (Detail, error) {
 	if err := s.authorize(ctx, who, groupID); err != nil {
 		return Detail{}, err
 	}
@@ -240,7 +240,7 @@ func (s *Service) Get(ctx context.Context, who auth.Identity, groupID, id string
 // tested first as in Create: a refused one changes nothing; one that
 // passes makes the Connection active again (this is how a broken or
 // disconnected API-key Connection is repaired).
-func (s *Service) Update(ctx context.Context, who auth.Identity, groupID, id string, in UpdateInput) (View, error) {
+func (s *Connections) Update(ctx context.Context, who auth.Identity, groupID, id string, in UpdateInput) (View, error) {
 	if err := s.authorize(ctx, who, groupID); err != nil {
 		return View{}, err
 	}
@@ -275,7 +275,7 @@ func (s *Service) Update(ctx context.Context, who auth.Identity, groupID, id str
 		// where Test sends it (test_url) are an admin's to change.
 		oldHost, newHost := destinations(app, c.Config), destinations(app, config)
 		if oldHost != newHost {
-			if _, err := s.Authz.Authorize(ctx, who, groupID, group.RoleAdmin); err != nil {
+			if _, err := s.authz.Authorize(ctx, who, groupID, group.RoleAdmin); err != nil {
 				return View{}, wiresk.Errorf(wiresk.EForbidden, "only an admin of the group may change where this Connection's credential is sent (base_url, test_url)")
 			}
 			hostChange = fmt.Sprintf("; credential destination %s -> %s", oldHost, newHost)
@@ -418,7 +418,7 @@ func checkUpdateSecrets(t catalog.AuthType, in UpdateInput) error {
 // Connection id. The Connection keeps its status until the callback
 // succeeds. An api_key or basic Connection is not reconnected: Update it
 // with a new key (a validation error says so).
-func (s *Service) Reconnect(ctx context.Context, who auth.Identity, groupID, id string) (View, error) {
+func (s *Connections) Reconnect(ctx context.Context, who auth.Identity, groupID, id string) (View, error) {
 	if err := s.authorize(ctx, who, groupID); err != nil {
 		return View{}, err
 	}
@@ -444,11 +444,8 @@ func (s *Service) Reconnect(ctx context.Context, who auth.Identity, groupID, id 
 	if err != nil {
 		return View{}, err
 	}
-	authURL, st, err := s.startAuthorization(app, c, client, who.UserID)
+	authURL, err := s.auth.restart(ctx, app, c, client, who.UserID)
 	if err != nil {
-		return View{}, err
-	}
-	if err := s.Store.PutOAuthState(ctx, st); err != nil {
 		return View{}, err
 	}
 	s.audit(ctx, c, who.UserID, connection.EventReconnected, "authorization started at "+app.Name)
@@ -462,7 +459,7 @@ func (s *Service) Reconnect(ctx context.Context, who auth.Identity, groupID, id 
 // and secret are kept, so that Reconnect can use them) and its status
 // becomes disconnected. Disconnecting a disconnected Connection changes
 // nothing.
-func (s *Service) Disconnect(ctx context.Context, who auth.Identity, groupID, id string) (View, error) {
+func (s *Connections) Disconnect(ctx context.Context, who auth.Identity, groupID, id string) (View, error) {
 	if err := s.authorize(ctx, who, groupID); err != nil {
 		return View{}, err
 	}
@@ -500,7 +497,7 @@ func (s *Service) Disconnect(ctx context.Context, who auth.Identity, groupID, id
 // refused with a conflict naming those Flows. Its OAuth tokens are revoked
 // at the provider where possible, its vault secret deleted, and its record
 // removed; its audit trail stays.
-func (s *Service) Delete(ctx context.Context, who auth.Identity, groupID, id string) error {
+func (s *Connections) Delete(ctx context.Context, who auth.Identity, groupID, id string) error {
 	if err := s.authorize(ctx, who, groupID); err != nil {
 		return err
 	}
@@ -521,7 +518,7 @@ func (s *Service) Delete(ctx context.Context, who auth.Identity, groupID, id str
 		return err
 	}
 	note, err := s.forget(ctx, app, c, false, func() error {
-		return notFoundOr(s.Store.DeleteConnection(ctx, groupID, id), id)
+		return notFoundOr(s.store.DeleteConnection(ctx, groupID, id), id)
 	})
 	if err != nil {
 		return err
@@ -536,7 +533,7 @@ func (s *Service) Delete(ctx context.Context, who auth.Identity, groupID, id str
 // runs then, all under the refresh lease so that no refresh writes tokens
 // back meanwhile. If then fails, the secret is put back. The note says
 // what happened at the provider, for the audit trail.
-func (s *Service) forget(ctx context.Context, app *catalog.App, c connection.Connection, keepClient bool, then func() error) (string, error) {
+func (s *Connections) forget(ctx context.Context, app *catalog.App, c connection.Connection, keepClient bool, then func() error) (string, error) {
 	release, err := s.holdLease(ctx, c.ID)
 	if err != nil {
 		return "", err
@@ -580,7 +577,7 @@ func (s *Service) forget(ctx context.Context, app *catalog.App, c connection.Con
 
 // revoke revokes the tokens in creds at the provider, and says how it
 // went, in a sentence free of secrets.
-func (s *Service) revoke(ctx context.Context, app *catalog.App, c connection.Connection, creds connection.Credentials) string {
+func (s *Connections) revoke(ctx context.Context, app *catalog.App, c connection.Connection, creds connection.Credentials) string {
 	client, err := s.oauthClient(ctx, app, c, &creds)
 	if err != nil {
 		return "not revoked at " + app.Name + " (" + creds.Redact(wiresk.ErrorMessage(err)) + ")"
@@ -602,11 +599,11 @@ func (s *Service) revoke(ctx context.Context, app *catalog.App, c connection.Con
 // Audit returns the newest events of a Connection's audit trail (at most
 // limit; 50 when limit is not in 1..1000), newest first. The trail of a
 // deleted Connection stays listable.
-func (s *Service) Audit(ctx context.Context, who auth.Identity, groupID, id string, limit int) ([]connection.AuditEvent, error) {
+func (s *Connections) Audit(ctx context.Context, who auth.Identity, groupID, id string, limit int) ([]connection.AuditEvent, error) {
 	if err := s.authorize(ctx, who, groupID); err != nil {
 		return nil, err
 	}
-	return s.Store.ListAudit(ctx, groupID, id, limit)
+	return s.store.ListAudit(ctx, groupID, id, limit)
 }
 
 // scopesFor returns the scopes to request for auth type t: for oauth2, the
@@ -659,13 +656,13 @@ func nonNil(s []string) []string {
 
 // revoker returns an OAuth flow for revocations, which derive nothing from
 // the state key: a deployment without one can still revoke.
-func (s *Service) revoker() *oauth.Flow {
-	key := s.StateKey
+func (s *Connections) revoker() *oauth.Flow {
+	key := s.stateKey
 	if len(key) < oauth.MinStateKeyBytes {
 		key = make([]byte, oauth.MinStateKeyBytes)
 		_, _ = rand.Read(key)
 	}
-	f, _ := oauth.NewFlow(oauth.FlowConfig{StateKey: key, HTTPClient: s.HTTPClient, Now: s.clock()})
+	f, _ := oauth.NewFlow(oauth.FlowConfig{StateKey: key, HTTPClient: s.httpClient, Now: s.clock()})
 	return f
 }
 
@@ -685,4 +682,14 @@ func destinations(app *catalog.App, config map[string]string) string {
 	// base_url is named too: a deployment's base-URL override may stand
 	// in for it today, but the config is what applies without one.
 	return "steps " + host + ", base_url " + hostOf("base_url") + ", test " + hostOf("test_url")
+}
+
+// Apps returns the apps of the catalog that Connections can be made for,
+// as the API shows them. A Connections without a catalog is a wiring
+// mistake: an error that is not a *wiresk.Error.
+func (s *Connections) Apps() ([]catalog.PublicApp, error) {
+	if s.catalog == nil {
+		return nil, errors.New("connect: the Connections use cases have no catalog")
+	}
+	return s.catalog.Public(), nil
 }

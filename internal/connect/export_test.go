@@ -4,6 +4,6 @@ import "net/http"
 
 // BindingCookie returns the cookie Start would set for state, so that the
 // tests can reach the callback's later checks with states Start never saw.
-func (s *Service) BindingCookie(state string) *http.Cookie {
+func (s *Authorizations) BindingCookie(state string) *http.Cookie {
 	return &http.Cookie{Name: bindingCookieName(state), Value: s.mac(bindingLabel, state)}
 }

@@ -28,7 +28,7 @@ import (
 // the status. The View returned shows the outcome; the error is for
 // failures to run the Test at all. A pending or disconnected Connection is
 // refused with a conflict.
-func (s *Service) Test(ctx context.Context, who auth.Identity, groupID, id string) (View, error) {
+func (s *Connections) Test(ctx context.Context, who auth.Identity, groupID, id string) (View, error) {
 	if err := s.authorize(ctx, who, groupID); err != nil {
 		return View{}, err
 	}
@@ -50,7 +50,7 @@ func (s *Service) Test(ctx context.Context, who auth.Identity, groupID, id strin
 }
 
 // runTest tests c and records the outcome (see Test).
-func (s *Service) runTest(ctx context.Context, c connection.Connection, actor string) (connection.Connection, error) {
+func (s *core) runTest(ctx context.Context, c connection.Connection, actor string) (connection.Connection, error) {
 	app, err := s.appOf(c)
 	if err != nil {
 		return c, err
@@ -107,7 +107,7 @@ func (s *Service) runTest(ctx context.Context, c connection.Connection, actor st
 // recordTest records a Test that did not find the Connection broken: on
 // success it becomes active with the account read; otherwise only LastTest
 // changes.
-func (s *Service) recordTest(ctx context.Context, c connection.Connection, actor string, res appcall.Result, terr error) (connection.Connection, error) {
+func (s *core) recordTest(ctx context.Context, c connection.Connection, actor string, res appcall.Result, terr error) (connection.Connection, error) {
 	now := s.now()
 	wasBroken := false
 	updated, err := s.modify(ctx, c.GroupID, c.ID, func(n *connection.Connection) error {
@@ -152,7 +152,7 @@ func brokenReason(err error) string {
 // meanwhile wins. It records test as LastTest when given, audits
 // "broken" with the Flows that use the Connection, and logs a warning. A
 // Connection found pending or disconnected is left alone.
-func (s *Service) markBroken(ctx context.Context, c connection.Connection, seen [sha256.Size]byte, actor, reason string, test *connection.TestResult) (connection.Connection, error) {
+func (s *core) markBroken(ctx context.Context, c connection.Connection, seen [sha256.Size]byte, actor, reason string, test *connection.TestResult) (connection.Connection, error) {
 	release, err := s.holdLease(ctx, c.ID)
 	if err != nil {
 		return c, err
@@ -169,7 +169,7 @@ func (s *Service) markBroken(ctx context.Context, c connection.Connection, seen 
 	if fingerprint(creds, exists) != seen {
 		release()
 		s.log().InfoContext(ctx, "a connection's credential failed but was replaced meanwhile; not marking it broken", "group", c.GroupID, "connection", c.ID)
-		cur, err := s.Store.GetConnection(ctx, c.GroupID, c.ID)
+		cur, err := s.store.GetConnection(ctx, c.GroupID, c.ID)
 		return cur, notFoundOr(err, c.ID)
 	}
 	now := s.now()
@@ -269,16 +269,16 @@ func (w *watchedStore) seen() [sha256.Size]byte {
 // and audited. margin is how soon before its expiry a token is refreshed
 // (oauth.DefaultMargin when zero); refreshed, when set, is called after
 // each refresh this source made.
-func (s *Service) source(ctx context.Context, app *catalog.App, c connection.Connection, margin time.Duration, refreshed func()) (*oauth.Source, *watchedStore, error) {
+func (s *core) source(ctx context.Context, app *catalog.App, c connection.Connection, margin time.Duration, refreshed func()) (*oauth.Source, *watchedStore, error) {
 	client, err := s.oauthClient(ctx, app, c, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	ws := &watchedStore{TokenStore: oauth.NewVaultStore(s.Vault)}
+	ws := &watchedStore{TokenStore: oauth.NewVaultStore(s.vault)}
 	src, err := oauth.NewSource(oauth.SourceConfig{
 		App: app, Config: c.Config, Client: client, Store: ws, Name: connection.SecretName(c.ID),
-		Leaser: s.Store, Lease: connection.RefreshLeaseName(c.ID), Margin: margin,
-		HTTPClient: s.HTTPClient, Now: s.clock(),
+		Leaser: s.store, Lease: connection.RefreshLeaseName(c.ID), Margin: margin,
+		HTTPClient: s.httpClient, Now: s.clock(),
 		OnRefresh: func(ctx context.Context, r oauth.Refreshed) {
 			s.recordRefresh(ctx, c, r)
 			if refreshed != nil {
@@ -294,7 +294,7 @@ func (s *Service) source(ctx context.Context, app *catalog.App, c connection.Con
 
 // recordRefresh records a refresh on the Connection and in its audit
 // trail. It runs under the refresh lease.
-func (s *Service) recordRefresh(ctx context.Context, c connection.Connection, r oauth.Refreshed) {
+func (s *core) recordRefresh(ctx context.Context, c connection.Connection, r oauth.Refreshed) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	updated, err := s.modify(ctx, c.GroupID, c.ID, func(n *connection.Connection) error {
@@ -330,7 +330,7 @@ func (s *Service) recordRefresh(ctx context.Context, c connection.Connection, r 
 // and a message naming the Connection and saying to reconnect it. A
 // provider that cannot be reached is an unavailable error (retry later).
 // An unknown Connection is not_found.
-func (s *Service) Credential(ctx context.Context, groupID, connectionID string) (appcall.Credential, error) {
+func (s *Credentials) Credential(ctx context.Context, groupID, connectionID string) (appcall.Credential, error) {
 	c, err := s.load(ctx, groupID, connectionID)
 	if err != nil {
 		return appcall.Credential{}, err
@@ -403,9 +403,9 @@ func unusable(c connection.Connection, cause error) *UnusableError {
 //
 // The error is for a failure to list the due Connections; failures with
 // single Connections are logged and counted in the report.
-func (s *Service) CheckDue(ctx context.Context) (HealthReport, error) {
+func (s *Health) CheckDue(ctx context.Context) (HealthReport, error) {
 	var rep HealthReport
-	due, err := s.Store.ListConnectionsDue(ctx, s.now().Add(RefreshWindow))
+	due, err := s.store.ListConnectionsDue(ctx, s.now().Add(RefreshWindow))
 	if err != nil {
 		return rep, err
 	}
@@ -419,9 +419,9 @@ func (s *Service) CheckDue(ctx context.Context) (HealthReport, error) {
 }
 
 // checkOne is CheckDue for one Connection.
-func (s *Service) checkOne(ctx context.Context, d connection.Connection, rep *HealthReport) {
+func (s *Health) checkOne(ctx context.Context, d connection.Connection, rep *HealthReport) {
 	log := s.log()
-	c, err := s.Store.GetConnection(ctx, d.GroupID, d.ID)
+	c, err := s.store.GetConnection(ctx, d.GroupID, d.ID)
 	if errors.Is(err, wiresk.ErrNotFound) {
 		return
 	}
@@ -451,7 +451,7 @@ func (s *Service) checkOne(ctx context.Context, d connection.Connection, rep *He
 		case outcomeFailed:
 			rep.Failed++
 		}
-		if c, err = s.Store.GetConnection(ctx, c.GroupID, c.ID); err != nil || c.Status != connection.StatusActive {
+		if c, err = s.store.GetConnection(ctx, c.GroupID, c.ID); err != nil || c.Status != connection.StatusActive {
 			return
 		}
 	}
@@ -483,7 +483,7 @@ const (
 )
 
 // refreshDue refreshes the tokens of c, which expire within RefreshWindow.
-func (s *Service) refreshDue(ctx context.Context, app *catalog.App, c connection.Connection) int {
+func (s *Health) refreshDue(ctx context.Context, app *catalog.App, c connection.Connection) int {
 	log := s.log()
 	var refreshed atomic.Bool
 	src, ws, err := s.source(ctx, app, c, RefreshWindow, func() { refreshed.Store(true) })

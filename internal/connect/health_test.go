@@ -146,3 +146,24 @@ func TestCheckDueGivesUpAfterRepeatedFailures(t *testing.T) {
 		t.Errorf("RefreshCooldown(20) = %v, want %v", got, want)
 	}
 }
+
+// TestHealthNeedsNoAccessCheck: the health schedule, wired without an
+// access check (it acts for no caller), re-tests the Connections due.
+func TestHealthNeedsNoAccessCheck(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	if _, err := e.svc.Create(ctx, e.owner, e.groupID, connect.CreateInput{Name: "OpenAI", App: "openai", APIKey: e.openai.Token}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.svc.Config
+	cfg.Authz = nil
+	health := connect.New(cfg).Health
+	e.clock.Advance(connection.TestInterval + time.Minute)
+	got, err := health.CheckDue(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (connect.HealthReport{Tested: 1}); got != want {
+		t.Errorf("CheckDue = %+v, want %+v", got, want)
+	}
+}

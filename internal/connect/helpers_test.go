@@ -37,7 +37,7 @@ import (
 // stateKey is the HMAC key of the tests' Services.
 var stateKey = []byte("connect-test-state-key-0123456789abcdef")
 
-// testClock is the Service's clock: real time plus an offset the test moves
+// testClock is the use cases' clock: real time plus an offset the test moves
 // forward (the go-oauth2 server and the leases keep real time).
 type testClock struct{ offset atomic.Int64 }
 
@@ -65,7 +65,23 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// env is a Service on real parts: the bbolt store and vault in a temporary
+// services are the Connections use cases of one Config, embedded so that
+// the tests call them as one (e.svc.Create, e.svc.Callback, e.svc.CheckDue).
+type services struct {
+	connect.Config
+	*connect.Connections
+	*connect.Authorizations
+	*connect.Credentials
+	*connect.Health
+}
+
+// newServices builds the use cases of c with connect.New.
+func newServices(c connect.Config) *services {
+	s := connect.New(c)
+	return &services{Config: c, Connections: s.Connections, Authorizations: s.Authorizations, Credentials: s.Credentials, Health: s.Health}
+}
+
+// env is the Connections use cases on real parts: the bbolt store and vault in a temporary
 // directory, a manage.Service as Authz, the catalog's own app files plus
 // the test IdP app ("idp", served by the oauthtest server), the apptest
 // fakes of OpenAI and of the generic HTTP app, and an appcall client and
@@ -76,7 +92,7 @@ type env struct {
 	store   *bolt.Store
 	vault   *bolt.Vault
 	mgr     manage.Services
-	svc     *connect.Service
+	svc     *services
 	clock   *testClock
 	idp     *oauthtest.Server
 	openai  *apptest.Fake
@@ -131,7 +147,7 @@ func newEnvOpts(t *testing.T, opts oauthtest.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.svc = &connect.Service{
+	e.svc = newServices(connect.Config{
 		Store: e.store, Vault: e.vault, Authz: e.mgr.Access, Catalog: e.catalog,
 		Apps:        &appcall.Client{Engine: egress.Engine{Client: egress.NewClient(guard), MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}},
 		StateKey:    stateKey,
@@ -140,7 +156,7 @@ func newEnvOpts(t *testing.T, opts oauthtest.Options) *env {
 		HTTPClient:  egress.NewClient(guard),
 		Now:         e.clock.Now,
 		Logger:      slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}
+	})
 
 	e.owner = auth.Identity{UserID: "user-owner"}
 	g, err := e.mgr.Groups.CreateGroup(t.Context(), e.owner, "Acme")

@@ -25,7 +25,9 @@ func (e *env) pointAt(app *catalog.App) {
 		"openai": {BaseURL: e.openai.URL()},
 		app.ID:   ov,
 	})
-	e.svc.Catalog = e.catalog
+	cfg := e.svc.Config
+	cfg.Catalog = e.catalog
+	e.svc = newServices(cfg)
 }
 
 // TestCatalogAppsPKCE runs the authorization of every OAuth app of the

@@ -72,8 +72,9 @@ func TestNoSecretLeaks(t *testing.T) {
 	rv, err := e.svc.Reconnect(ctx, e.owner, e.groupID, a.ID)
 	keep(rv, err)
 	q := e.authorize(rv.AuthorizeURL)
-	other := *e.svc
-	other.StateKey = []byte("a-different-state-key-of-enough-bytes!!")
+	otherCfg := e.svc.Config
+	otherCfg.StateKey = []byte("a-different-state-key-of-enough-bytes!!")
+	other := newServices(otherCfg)
 	seen.add(other.Callback(ctx, q, e.cookies())) // refused: the binding is under another key
 	rv, err = e.svc.Reconnect(ctx, e.owner, e.groupID, a.ID)
 	keep(rv, err)

@@ -60,8 +60,8 @@ type StartResult struct {
 
 // startLink returns the start link of the provider authorization URL
 // authURL, valid until expires.
-func (s *Service) startLink(authURL string, expires time.Time) (string, error) {
-	u, err := url.Parse(s.StartURL)
+func (s *Authorizations) startLink(authURL string, expires time.Time) (string, error) {
+	u, err := url.Parse(s.startURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
 		return "", wiresk.Errorf(wiresk.EUnavailable, "OAuth connections are not available: the deployment's OAuth start URL is not an absolute http or https URL")
 	}
@@ -75,12 +75,12 @@ func (s *Service) startLink(authURL string, expires time.Time) (string, error) {
 // (HttpOnly, SameSite=Lax, Secure when StartURL is https, for the path of
 // the start and callback URLs, living as long as the state). A link that
 // Wiresk did not sign, or one past its expiry, is refused with 400.
-func (s *Service) Start(query url.Values) StartResult {
+func (s *Authorizations) Start(query url.Values) StartResult {
 	to, exp, sig := query.Get("to"), query.Get("exp"), query.Get("sig")
 	refused := func(status int, title, msg, reason string) StartResult {
 		return StartResult{Status: status, Title: title, Message: msg, Reason: reason}
 	}
-	if len(s.StateKey) < oauth.MinStateKeyBytes {
+	if len(s.stateKey) < oauth.MinStateKeyBytes {
 		s.log().Error("oauth start: the OAuth state key is missing or too short")
 		return refused(http.StatusServiceUnavailable, "Authorization not started",
 			"Wiresk could not start the authorization because of a problem on its side."+startAgain, reasonNotConfigured)
@@ -113,9 +113,9 @@ func (s *Service) Start(query url.Values) StartResult {
 
 // bindingCookie returns state's binding cookie without its value: its name,
 // and the attributes Start sets it with and the callback clears it with.
-func (s *Service) bindingCookie(state string) *http.Cookie {
+func (s *Authorizations) bindingCookie(state string) *http.Cookie {
 	c := &http.Cookie{Name: bindingCookieName(state), Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
-	if u, err := url.Parse(s.StartURL); err == nil {
+	if u, err := url.Parse(s.startURL); err == nil {
 		c.Path, c.Secure = path.Dir(u.Path), u.Scheme == "https"
 	}
 	return c
@@ -124,7 +124,7 @@ func (s *Service) bindingCookie(state string) *http.Cookie {
 // bound reports whether cookies hold the binding cookie of state with the
 // right value, and returns the cookie that clears it when one of its name
 // was presented.
-func (s *Service) bound(state string, cookies []*http.Cookie) (ok bool, clear *http.Cookie) {
+func (s *Authorizations) bound(state string, cookies []*http.Cookie) (ok bool, clear *http.Cookie) {
 	name := bindingCookieName(state)
 	want := []byte(s.mac(bindingLabel, state))
 	for _, c := range cookies {
@@ -147,8 +147,8 @@ func bindingCookieName(state string) string {
 }
 
 // mac is the base64url HMAC-SHA256 of label and msg under the state key.
-func (s *Service) mac(label, msg string) string {
-	h := hmac.New(sha256.New, s.StateKey)
+func (s *Authorizations) mac(label, msg string) string {
+	h := hmac.New(sha256.New, s.stateKey)
 	h.Write([]byte(label))
 	h.Write([]byte(msg))
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))

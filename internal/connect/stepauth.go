@@ -20,7 +20,7 @@ import (
 // active, naming it and saying to reconnect; unavailable when the provider
 // cannot refresh now. secrets are the credential's texts (in the forms
 // they take on the wire), for the caller to redact from what it records.
-func (s *Service) Authenticator(ctx context.Context, groupID, connectionID string) (auth step.Authenticator, secrets []string, err error) {
+func (s *Credentials) Authenticator(ctx context.Context, groupID, connectionID string) (auth step.Authenticator, secrets []string, err error) {
 	cred, err := s.Credential(ctx, groupID, connectionID)
 	if err != nil {
 		return nil, nil, err

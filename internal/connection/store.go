@@ -5,14 +5,23 @@ import (
 	"time"
 )
 
-// Store is what the Connection use cases (management, OAuth callback,
-// health schedule, token refresh) need of the store port. It never sees a
-// secret.
+// Store is everything the store adapters provide for Connections: the
+// union of Records, States, Leases and AuditLog, for the adapters' contract
+// tests and the wiring. The use cases declare the narrow part they use
+// (see internal/connect). It never sees a secret.
 //
-// Errors: a missing record wraps wiresk.ErrNotFound; a broken uniqueness or
-// version invariant wraps wiresk.ErrConflict; any other error is a failure
-// of the store itself.
+// Errors, of every part: a missing record wraps wiresk.ErrNotFound; a
+// broken uniqueness or version invariant wraps wiresk.ErrConflict; any
+// other error is a failure of the store itself.
 type Store interface {
+	Records
+	States
+	Leases
+	AuditLog
+}
+
+// Records are the Connection records.
+type Records interface {
 	// CreateConnection stores a new Connection (Version 1 by convention).
 	// ErrConflict if the Group already has a Connection with its id.
 	CreateConnection(ctx context.Context, c Connection) error
@@ -36,7 +45,10 @@ type Store interface {
 	// lag a write by a moment (DynamoDB answers from an index): re-read a
 	// Connection with GetConnection before acting on it.
 	ListConnectionsDue(ctx context.Context, before time.Time) ([]Connection, error)
+}
 
+// States are the single-use states of the OAuth authorizations.
+type States interface {
 	// PutOAuthState stores a new authorization state. ErrConflict if its
 	// id exists.
 	PutOAuthState(ctx context.Context, s OAuthState) error
@@ -46,7 +58,11 @@ type Store interface {
 	// store removes expired states lazily): the caller checks Expired and
 	// reports an expired state as such.
 	TakeOAuthState(ctx context.Context, id string) (OAuthState, error)
+}
 
+// Leases serialize work on a Connection (its token refreshes) across
+// processes.
+type Leases interface {
 	// AcquireLease takes the lease name for holder for ttl, and reports
 	// whether it did: it does when the lease is free, expired, or already
 	// held by holder (whose lease is then extended to ttl from now). Of
@@ -58,7 +74,10 @@ type Store interface {
 	// not). Otherwise — the lease is free, or held by another holder — it
 	// changes nothing and returns an error wrapping ErrNotFound.
 	ReleaseLease(ctx context.Context, name, holder string) error
+}
 
+// AuditLog is the audit trail of the Connections.
+type AuditLog interface {
 	// AppendAudit adds e to the audit trail of its Connection.
 	AppendAudit(ctx context.Context, e AuditEvent) error
 	// ListAudit returns the newest events (at most limit; 50 when limit

@@ -20,7 +20,7 @@
 // Flow's request from its input and reads 4xx as permanent; package
 // appcall puts a Connection's credential where the app's catalog says and
 // classifies answers with the catalog's rules; package connect pins a
-// step's credential to the app's host (connect.Service.Authenticator)
+// step's credential to the app's host (connect.Credentials.Authenticator)
 // before step marks the request Pinned; package oauth hands the guarded
 // client to x/oauth2, which makes one try per token call.
 //

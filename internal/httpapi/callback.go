@@ -55,9 +55,9 @@ p{margin:0 0 1rem}
 // sends the user back after consent. It needs no JWT: the single-use state
 // the provider returns, and the browser's binding cookie set by
 // GET /v1/oauth/start for that state, are the checks, and
-// connect.Service.Callback makes them.
+// connect.Authorizations.Callback makes them.
 type OAuthCallback struct {
-	svc *connect.Service
+	svc *connect.Authorizations
 	log *slog.Logger
 }
 
@@ -67,7 +67,7 @@ type OAuthCallback struct {
 // small HTML page saying what happened. The page never shows the code or
 // the state, and its answer is neither cached nor sent on as a referrer,
 // since the URL carries the code.
-func NewOAuthCallback(svc *connect.Service, log *slog.Logger) http.Handler {
+func NewOAuthCallback(svc *connect.Authorizations, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}

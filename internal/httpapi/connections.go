@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,7 +20,7 @@ import (
 // password or client secret a request sends is echoed back.
 type Connections struct {
 	mux    *http.ServeMux
-	svc    *connect.Service
+	svc    *connect.Connections
 	log    *slog.Logger
 	authed func(handlerFunc) http.Handler
 	routes []route
@@ -32,7 +31,7 @@ type Connections struct {
 // specific than the management API's "/v1/", so both share a mux); a
 // request it does not route is answered with a JSON 404, as the management
 // API does.
-func NewConnections(svc *connect.Service, a auth.Authenticator, log *slog.Logger) *Connections {
+func NewConnections(svc *connect.Connections, a auth.Authenticator, log *slog.Logger) *Connections {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -102,10 +101,11 @@ func decodeNone(r *http.Request) error {
 }
 
 func (c *Connections) listApps(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
-	if c.svc.Catalog == nil {
-		return errors.New("httpapi: the Connections service has no catalog") // logged, answered 500
+	apps, err := c.svc.Apps()
+	if err != nil {
+		return err // a wiring mistake: logged, answered 500
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"apps": c.svc.Catalog.Public()})
+	writeJSON(w, http.StatusOK, map[string]any{"apps": apps})
 	return nil
 }
 

@@ -28,7 +28,8 @@ type connSystem struct {
 	catalog *catalog.Catalog
 	fakes   map[string]*apptest.Fake
 	conns   *httpapi.Connections
-	svc     *connect.Service
+	svc     *connect.Authorizations
+	cfg     connect.Config
 	// idp is the OAuth server connOptions.idpApp is pointed at.
 	idp *oauthtest.Server
 }
@@ -96,7 +97,7 @@ func MustConnSystem(t *testing.T, opts connOptions) *connSystem {
 	clk := &clock{t: time.Now().UTC()}
 	j := &auth.JWT{Key: []byte("0123456789abcdef0123456789abcdef"), Issuer: "test", Audience: "wiresk"}
 	mgr := manage.New(manage.Config{Store: store, Queue: q, Kinds: anyStep{}, Now: clk.Now})
-	svc := &connect.Service{
+	cfg := connect.Config{
 		Store:       store,
 		Vault:       vault,
 		Authz:       mgr.Access,
@@ -109,18 +110,19 @@ func MustConnSystem(t *testing.T, opts connOptions) *connSystem {
 		HTTPClient:  hc,
 		Now:         clk.Now,
 	}
+	svc := connect.New(cfg)
 
-	conns := httpapi.NewConnections(svc, j, nil)
+	conns := httpapi.NewConnections(svc.Connections, j, nil)
 	mux.Handle("/v1/", httpapi.NewManagement(mgr, j, "http://hooks.example", nil))
 	for _, p := range conns.Routes() {
 		mux.Handle(p, conns)
 	}
-	oauthAPI := httpapi.NewOAuthBrowser(svc, nil)
+	oauthAPI := httpapi.NewOAuthBrowser(svc.Authorizations, nil)
 	mux.Handle(httpapi.OAuthCallbackPath, oauthAPI)
 	mux.Handle(httpapi.OAuthStartPath, oauthAPI)
 	return &connSystem{
 		system:  &system{db: db, store: store, queue: q, clock: clk, jwt: j, server: srv},
-		catalog: cat, fakes: fakes, conns: conns, svc: svc, idp: idp,
+		catalog: cat, fakes: fakes, conns: conns, svc: svc.Authorizations, cfg: cfg, idp: idp,
 	}
 }
 

@@ -257,12 +257,13 @@ func TestOAuthStartCookie(t *testing.T) {
 
 	// Behind an https public URL the cookie is Secure; later, it lives
 	// only as long as the state has left.
-	https := *s.svc
-	https.StartURL = "https://wiresk.example/v1/oauth/start"
+	httpsCfg := s.cfg
+	httpsCfg.StartURL = "https://wiresk.example/v1/oauth/start"
+	https := connect.New(httpsCfg).Authorizations
 	s.clock.Advance(4 * time.Minute)
 	w := httptest.NewRecorder()
 	link, _ := url.Parse(v.AuthorizeURL)
-	httpapi.NewOAuthStart(&https, nil).ServeHTTP(w, httptest.NewRequest("GET", "https://wiresk.example"+link.RequestURI(), nil))
+	httpapi.NewOAuthStart(https, nil).ServeHTTP(w, httptest.NewRequest("GET", "https://wiresk.example"+link.RequestURI(), nil))
 	if got, want := w.Code, http.StatusFound; got != want {
 		t.Fatalf("status %d, want %d: %s", got, want, w.Body)
 	}

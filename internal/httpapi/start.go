@@ -14,11 +14,11 @@ import (
 const OAuthStartPath = "/v1/oauth/start"
 
 // OAuthStart serves GET /v1/oauth/start. It needs no JWT: the link's HMAC
-// under the state key is the check (connect.Service.Start). It sets the
+// under the state key is the check (connect.Authorizations.Start). It sets the
 // cookie that binds this browser to the authorization, the one
 // GET /v1/oauth/callback requires, and redirects (302) to the provider.
 type OAuthStart struct {
-	svc *connect.Service
+	svc *connect.Authorizations
 	log *slog.Logger
 }
 
@@ -27,7 +27,7 @@ type OAuthStart struct {
 // a small HTML page with status 400 and the error code, like the
 // callback's. Nothing is cached, and no referrer is sent on to the
 // provider.
-func NewOAuthStart(svc *connect.Service, log *slog.Logger) http.Handler {
+func NewOAuthStart(svc *connect.Authorizations, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -67,7 +67,7 @@ type OAuthBrowser struct {
 
 // NewOAuthBrowser returns the handler of the OAuth start and callback over
 // svc.
-func NewOAuthBrowser(svc *connect.Service, log *slog.Logger) *OAuthBrowser {
+func NewOAuthBrowser(svc *connect.Authorizations, log *slog.Logger) *OAuthBrowser {
 	return &OAuthBrowser{start: NewOAuthStart(svc, log), callback: NewOAuthCallback(svc, log)}
 }
 
