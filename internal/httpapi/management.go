@@ -349,7 +349,7 @@ func (m *Management) createTrigger(w http.ResponseWriter, r *http.Request, who a
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	t, err := m.svc.Flows.CreateTrigger(r.Context(), who, r.PathValue("g"), r.PathValue("f"), in)
+	t, err := m.svc.Triggers.CreateTrigger(r.Context(), who, r.PathValue("g"), r.PathValue("f"), in)
 	if err != nil {
 		return err
 	}
@@ -362,7 +362,7 @@ func (m *Management) updateTrigger(w http.ResponseWriter, r *http.Request, who a
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	t, err := m.svc.Flows.UpdateTrigger(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t"), in)
+	t, err := m.svc.Triggers.UpdateTrigger(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t"), in)
 	if err != nil {
 		return err
 	}
@@ -371,7 +371,7 @@ func (m *Management) updateTrigger(w http.ResponseWriter, r *http.Request, who a
 }
 
 func (m *Management) listTriggers(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	ts, err := m.svc.Flows.ListTriggers(r.Context(), who, r.PathValue("g"), r.PathValue("f"))
+	ts, err := m.svc.Triggers.ListTriggers(r.Context(), who, r.PathValue("g"), r.PathValue("f"))
 	if err != nil {
 		return err
 	}
@@ -384,7 +384,7 @@ func (m *Management) listTriggers(w http.ResponseWriter, r *http.Request, who au
 }
 
 func (m *Management) deleteTrigger(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	if err := m.svc.Flows.DeleteTrigger(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t")); err != nil {
+	if err := m.svc.Triggers.DeleteTrigger(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -392,7 +392,7 @@ func (m *Management) deleteTrigger(w http.ResponseWriter, r *http.Request, who a
 }
 
 func (m *Management) rotateRoutingKey(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	t, err := m.svc.Flows.RotateRoutingKey(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t"))
+	t, err := m.svc.Triggers.RotateRoutingKey(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t"))
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ type Store interface {
 	GroupStore
 	KeyStore
 	FlowStore
+	TriggerStore
 	RunStore
 }
 
@@ -51,22 +52,24 @@ type Config struct {
 // Services are the management use cases, one per aggregate, sharing one
 // access check.
 type Services struct {
-	Access Access
-	Groups *Groups
-	Keys   *Keys
-	Flows  *Flows
-	Runs   *Runs
+	Access   Access
+	Groups   *Groups
+	Keys     *Keys
+	Flows    *Flows
+	Triggers *Triggers
+	Runs     *Runs
 }
 
 // New returns the management use cases over c.Store.
 func New(c Config) Services {
 	a := Access{Store: c.Store}
 	return Services{
-		Access: a,
-		Groups: &Groups{Store: c.Store, Access: a, Now: c.Now},
-		Keys:   &Keys{Store: c.Store, Access: a, Now: c.Now},
-		Flows:  &Flows{Store: c.Store, Access: a, Kinds: c.Kinds, Now: c.Now},
-		Runs:   &Runs{Store: c.Store, Access: a, Queue: c.Queue, Now: c.Now, RunOnceWait: c.RunOnceWait, Logger: c.Logger},
+		Access:   a,
+		Groups:   &Groups{Store: c.Store, Access: a, Now: c.Now},
+		Keys:     &Keys{Store: c.Store, Access: a, Now: c.Now},
+		Flows:    &Flows{Store: c.Store, Access: a, Kinds: c.Kinds, Now: c.Now},
+		Triggers: &Triggers{Store: c.Store, Access: a, Now: c.Now},
+		Runs:     &Runs{Store: c.Store, Access: a, Queue: c.Queue, Now: c.Now, RunOnceWait: c.RunOnceWait, Logger: c.Logger},
 	}
 }
 

@@ -148,15 +148,15 @@ func TestFlows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := f.svc.Flows.CreateTrigger(ctx, f.bob, f.groupID, fl.ID, manage.TriggerInput{APIKeyIDs: []string{k.ID}})
+	tr, err := f.svc.Triggers.CreateTrigger(ctx, f.bob, f.groupID, fl.ID, manage.TriggerInput{APIKeyIDs: []string{k.ID}})
 	if err != nil || tr.RoutingKey == "" {
 		t.Fatalf("CreateTrigger = %+v, %v; want a routing key", tr, err)
 	}
-	_, err = f.svc.Flows.CreateTrigger(ctx, f.bob, f.groupID, fl.ID, manage.TriggerInput{APIKeyIDs: []string{"key_of_nobody"}})
+	_, err = f.svc.Triggers.CreateTrigger(ctx, f.bob, f.groupID, fl.ID, manage.TriggerInput{APIKeyIDs: []string{"key_of_nobody"}})
 	if err == nil {
 		t.Error("CreateTrigger with a key the Group does not have: want an error")
 	}
-	rotated, err := f.svc.Flows.RotateRoutingKey(ctx, f.bob, f.groupID, fl.ID, tr.ID)
+	rotated, err := f.svc.Triggers.RotateRoutingKey(ctx, f.bob, f.groupID, fl.ID, tr.ID)
 	if err != nil || rotated.RoutingKey == tr.RoutingKey {
 		t.Errorf("RotateRoutingKey = %+v, %v; want a new routing key", rotated, err)
 	}
