@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"wiresk/internal/connect"
-	"wiresk/internal/wiresk"
 )
 
 // OAuthCallbackPath is the path of the OAuth callback: the redirect URI
@@ -76,17 +75,7 @@ func NewOAuthCallback(svc *connect.Authorizations, log *slog.Logger) http.Handle
 
 // ServeHTTP implements http.Handler.
 func (h *OAuthCallback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	hd := w.Header()
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	if r.URL.Path != OAuthCallbackPath {
-		writeError(w, r, h.log, wiresk.Errorf(wiresk.ENotFound, "no route %s %s", r.Method, r.URL.Path))
-		return
-	}
-	if r.Method != http.MethodGet {
-		hd.Set("Allow", http.MethodGet)
-		writeError(w, r, h.log, wiresk.Errorf(wiresk.EMethodNotAllowed, "the OAuth callback is a GET request"))
+	if !browserGET(w, r, h.log, OAuthCallbackPath, "the OAuth callback") {
 		return
 	}
 	q := r.URL.Query()

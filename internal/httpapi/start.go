@@ -36,17 +36,7 @@ func NewOAuthStart(svc *connect.Authorizations, log *slog.Logger) http.Handler {
 
 // ServeHTTP implements http.Handler.
 func (h *OAuthStart) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	hd := w.Header()
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	if r.URL.Path != OAuthStartPath {
-		writeError(w, r, h.log, wiresk.Errorf(wiresk.ENotFound, "no route %s %s", r.Method, r.URL.Path))
-		return
-	}
-	if r.Method != http.MethodGet {
-		hd.Set("Allow", http.MethodGet)
-		writeError(w, r, h.log, wiresk.Errorf(wiresk.EMethodNotAllowed, "the OAuth start is a GET request"))
+	if !browserGET(w, r, h.log, OAuthStartPath, "the OAuth start") {
 		return
 	}
 	res := h.svc.Start(r.URL.Query())
@@ -83,4 +73,25 @@ func (h *OAuthBrowser) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.callback.ServeHTTP(w, r)
+}
+
+// browserGET sets the headers of a page a browser is sent to during an
+// authorization (never cached, no referrer sent on, no sniffing) and
+// answers 404 for another path and 405 for another method than GET; it
+// reports whether the request is to be served.
+func browserGET(w http.ResponseWriter, r *http.Request, log *slog.Logger, path, what string) bool {
+	hd := w.Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	if r.URL.Path != path {
+		writeError(w, r, log, wiresk.Errorf(wiresk.ENotFound, "no route %s %s", r.Method, r.URL.Path))
+		return false
+	}
+	if r.Method != http.MethodGet {
+		hd.Set("Allow", http.MethodGet)
+		writeError(w, r, log, wiresk.Errorf(wiresk.EMethodNotAllowed, "%s is a GET request", what))
+		return false
+	}
+	return true
 }
