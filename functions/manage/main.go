@@ -9,11 +9,19 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"wiresk/internal/app"
+	"wiresk/internal/dynamo"
+	"wiresk/internal/sqsqueue"
 )
 
 func main() {
+	cfg, log := app.MustLoad(app.Manage, os.Getenv)
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
-	lambda.Start(app.ManageLambda(os.Getenv, awsCfg, err))
+	app.Exit("manage: AWS configuration", err)
+	store := dynamo.New(dynamodb.NewFromConfig(awsCfg, dynamo.ValidateResponseChecksum), cfg.Table, dynamo.Options{RunRetention: cfg.RunRetention})
+	d := app.Deps{Store: store, Queue: sqsqueue.New(sqs.NewFromConfig(awsCfg, sqsqueue.AvoidRequestBodyRace), cfg.QueueURL, ""), Logger: log}
+	lambda.Start(app.Build(cfg, d).Manage())
 }

@@ -1,9 +1,11 @@
-// Package app is the composition root of the AWS deployment: the one place
-// that reads the configuration from the environment (Load), builds the
-// adapters from one AWS SDK configuration (AWSDeps) and wires the use cases
-// into what each Lambda function serves (Build, then the App's handlers).
-// Each functions/<name>/main.go only calls these; tests build an App on the
-// embedded adapters with the same Build.
+// Package app is the composition root: the one place that reads a
+// function's configuration from the environment (Load, MustLoad) and wires
+// the use cases on the adapters it is given (Build) into what each Lambda
+// function serves (the App's handlers) and what the local runner mounts.
+// Each functions/<name>/main.go loads its configuration, builds the SDK
+// clients it uses (and only those, so that its bootstrap links no other),
+// and starts the App's handler; tests build an App on the embedded
+// adapters with the same Build.
 //
 // Environment (each function reads the part its Role needs):
 //
