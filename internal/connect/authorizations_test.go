@@ -8,6 +8,7 @@ import (
 
 	"wiresk/internal/connect"
 	"wiresk/internal/connection"
+	"wiresk/internal/httpapi"
 )
 
 // TestAuthorizationsCompleteAReconnect: the authorization Connections'
@@ -29,15 +30,15 @@ func TestAuthorizationsCompleteAReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := auths.Start(link.Query())
-	if got, want := start.Status, http.StatusFound; got != want || start.Cookie == nil {
-		t.Fatalf("Start = %+v, want status %d and a cookie", start, want)
+	if start.Redirect == "" || start.Code != "" || start.Cookie == nil {
+		t.Fatalf("Start = %+v, want a redirect and a cookie", start)
 	}
 	e.remember(start.Cookie.Value)
 	q := e.authorizeAt(start.Redirect)
 	browser := []*http.Cookie{start.Cookie}
 
 	res := auths.Callback(ctx, q, browser)
-	if !res.OK || res.Status != http.StatusOK || res.ConnectionID != c.ID {
+	if !res.OK || res.Code != "" || res.ConnectionID != c.ID {
 		t.Fatalf("Callback = %+v, want OK (200) for %s", res, c.ID)
 	}
 	if got, want := e.conn(c.ID).Status, connection.StatusActive; got != want {
@@ -73,19 +74,19 @@ func TestAuthorizationsRefusals(t *testing.T) {
 	}{
 		{"start without a signed link", func() (int, string) {
 			r := auths.Start(url.Values{})
-			return r.Status, r.Reason
+			return httpapi.StatusOf(r.Code), r.Reason
 		}, http.StatusBadRequest, "invalid_link"},
 		{"start without a state key", func() (int, string) {
 			r := connect.New(noKey).Authorizations.Start(link.Query())
-			return r.Status, r.Reason
+			return httpapi.StatusOf(r.Code), r.Reason
 		}, http.StatusServiceUnavailable, "not_configured"},
 		{"callback without a state", func() (int, string) {
 			r := auths.Callback(ctx, url.Values{"code": {"x"}}, nil)
-			return r.Status, r.Reason
+			return httpapi.StatusOf(r.Code), r.Reason
 		}, http.StatusBadRequest, "missing_state"},
 		{"callback in a browser that did not start it", func() (int, string) {
 			r := auths.Callback(ctx, url.Values{"code": {"x"}, "state": {"abc"}}, nil)
-			return r.Status, r.Reason
+			return httpapi.StatusOf(r.Code), r.Reason
 		}, http.StatusForbidden, connect.ReasonBrowserMismatch},
 	}
 	for _, tc := range tests {

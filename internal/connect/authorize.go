@@ -161,14 +161,14 @@ func (s *Authorizations) Callback(ctx context.Context, query url.Values, cookies
 	res, reason := func() (CallbackResult, string) {
 		code, state, perr := oauth.ParseCallback(query)
 		if state == "" {
-			return failed(http.StatusBadRequest, "Authorization not completed",
+			return failed(wiresk.EInvalid, "Authorization not completed",
 				"This page was opened without the state Wiresk sends to the provider, so it cannot tell which connection it is for."+startAgain), reasonMissingState
 		}
 		var ok bool
 		ok, clear = s.bound(state, cookies)
 		if !ok || len(s.stateKey) < oauth.MinStateKeyBytes {
 			s.log().InfoContext(ctx, "oauth callback refused: the browser did not start this authorization", "cookie", clear != nil)
-			return failed(http.StatusForbidden, "Authorization not started in this browser",
+			return failed(wiresk.EForbidden, "Authorization not started in this browser",
 				"Wiresk completes an authorization only in the browser that opened its authorization link from Wiresk, and this browser did not. "+
 					"If you did not start connecting an app to Wiresk just now, someone may have sent you their link: close this window."+
 					" Otherwise start again from Reconnect in Wiresk, in this browser. Nothing was changed."), ReasonBrowserMismatch
@@ -188,37 +188,37 @@ func (s *Authorizations) callback(ctx context.Context, code, state string, perr 
 	st, err := s.store.TakeOAuthState(ctx, connection.StateID(state))
 	if errors.Is(err, wiresk.ErrNotFound) {
 		log.InfoContext(ctx, "oauth callback with an unknown or used state")
-		return failed(http.StatusBadRequest, "Authorization link not valid",
+		return failed(wiresk.EInvalid, "Authorization link not valid",
 			"This authorization link was already used, or it is not one Wiresk issued."+startAgain), reasonInvalidState
 	}
 	if err != nil {
 		log.ErrorContext(ctx, "oauth callback: cannot take the state", "err", err)
-		return failed(http.StatusServiceUnavailable, "Authorization not completed",
+		return failed(wiresk.EUnavailable, "Authorization not completed",
 			"Wiresk could not complete the authorization because of a problem on its side."+startAgain), reasonInternal
 	}
 	res := CallbackResult{GroupID: st.GroupID, ConnectionID: st.ConnectionID}
-	fail := func(status int, title, msg, reason string) (CallbackResult, string) {
-		res.Status, res.Title, res.Message = status, title, msg
+	fail := func(code, title, msg, reason string) (CallbackResult, string) {
+		res.Code, res.Title, res.Message = code, title, msg
 		log.InfoContext(ctx, "oauth callback failed", "group", st.GroupID, "connection", st.ConnectionID, "reason", reason)
 		return res, reason
 	}
 	if st.Expired(s.now()) {
-		return fail(http.StatusBadRequest, "Authorization link expired",
+		return fail(wiresk.EInvalid, "Authorization link expired",
 			fmt.Sprintf("This authorization link expired: links are valid for %d minutes.", int(connection.StateTTL/time.Minute))+startAgain, reasonExpiredState)
 	}
 	c, err := s.store.GetConnection(ctx, st.GroupID, st.ConnectionID)
 	if errors.Is(err, wiresk.ErrNotFound) {
-		return fail(http.StatusBadRequest, "Connection not found",
+		return fail(wiresk.EInvalid, "Connection not found",
 			"The connection this authorization was started for no longer exists. Nothing was changed.", reasonNoConnection)
 	}
 	if err != nil {
 		log.ErrorContext(ctx, "oauth callback: cannot read the connection", "group", st.GroupID, "connection", st.ConnectionID, "err", err)
-		return fail(http.StatusServiceUnavailable, "Authorization not completed",
+		return fail(wiresk.EUnavailable, "Authorization not completed",
 			"Wiresk could not complete the authorization because of a problem on its side."+startAgain, reasonInternal)
 	}
 	app, err := s.appOf(c)
 	if err != nil || !c.AuthType.IsOAuth() {
-		return fail(http.StatusBadRequest, "Authorization link not valid",
+		return fail(wiresk.EInvalid, "Authorization link not valid",
 			"This authorization link does not belong to an OAuth connection."+startAgain, reasonInvalidState)
 	}
 	if perr != nil {
@@ -226,11 +226,11 @@ func (s *Authorizations) callback(ctx context.Context, code, state string, perr 
 		errors.As(perr, &oe)
 		switch {
 		case oe != nil && oe.Kind == oauth.KindAccessDenied:
-			return fail(http.StatusBadRequest, "Access declined",
+			return fail(wiresk.EInvalid, "Access declined",
 				fmt.Sprintf("Access was declined at %s, so connection %q was not changed. To connect it, start again from Reconnect in Wiresk and approve the access.", app.Name, c.Name),
 				reasonAccessDenied)
 		case oe != nil && oe.Kind == oauth.KindInvalidResponse:
-			return fail(http.StatusBadRequest, "Authorization not completed",
+			return fail(wiresk.EInvalid, "Authorization not completed",
 				fmt.Sprintf("%s sent no authorization code back.", app.Name)+startAgain, reasonProviderError)
 		}
 		what := "an error"
@@ -240,7 +240,7 @@ func (s *Authorizations) callback(ctx context.Context, code, state string, perr 
 				what += " (" + oe.Description + ")"
 			}
 		}
-		return fail(http.StatusBadRequest, "Authorization not completed",
+		return fail(wiresk.EInvalid, "Authorization not completed",
 			fmt.Sprintf("%s reported %s.", app.Name, what)+startAgain, reasonProviderError)
 	}
 
@@ -249,18 +249,18 @@ func (s *Authorizations) callback(ctx context.Context, code, state string, perr 
 		cr, _, err := s.readCredentials(ctx, c.ID)
 		if err != nil {
 			log.ErrorContext(ctx, "oauth callback: cannot read the connection's client", "group", c.GroupID, "connection", c.ID, "err", err)
-			return fail(http.StatusServiceUnavailable, "Authorization not completed",
+			return fail(wiresk.EUnavailable, "Authorization not completed",
 				"Wiresk could not complete the authorization because of a problem on its side."+startAgain, reasonInternal)
 		}
 		creds = &cr
 	}
 	client, err := s.oauthClient(ctx, app, c, creds)
 	if err != nil {
-		return fail(http.StatusServiceUnavailable, "Authorization not completed", wiresk.ErrorMessage(err)+startAgain, reasonNotConfigured)
+		return fail(wiresk.EUnavailable, "Authorization not completed", wiresk.ErrorMessage(err)+startAgain, reasonNotConfigured)
 	}
 	f, err := s.flow()
 	if err != nil {
-		return fail(http.StatusServiceUnavailable, "Authorization not completed", wiresk.ErrorMessage(err)+startAgain, reasonNotConfigured)
+		return fail(wiresk.EUnavailable, "Authorization not completed", wiresk.ErrorMessage(err)+startAgain, reasonNotConfigured)
 	}
 	req := oauth.Request{App: app, Config: c.Config, Client: client, Scopes: c.Scopes, RedirectURI: st.RedirectURI}
 	tok, err := f.Exchange(ctx, req, code, state)
@@ -273,7 +273,7 @@ func (s *Authorizations) callback(ctx context.Context, code, state string, perr 
 		} else if errors.As(err, &oe) && oe.Kind == oauth.KindUnavailable {
 			msg = fmt.Sprintf("Wiresk could not reach %s to complete the authorization.", app.Name)
 		}
-		return fail(http.StatusBadGateway, "Authorization failed", msg+startAgain, reasonExchange)
+		return fail(wiresk.EProviderError, "Authorization failed", msg+startAgain, reasonExchange)
 	}
 	secrets := connection.Credentials{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, ClientSecret: client.Secret}
 
@@ -281,7 +281,7 @@ func (s *Authorizations) callback(ctx context.Context, code, state string, perr 
 	tres, terr := s.apps().Test(ctx, app, c.Config, appcall.Credential{Kind: appcall.CredentialBearer, Token: tok.AccessToken})
 	if errors.Is(terr, appcall.ErrUnauthorized) {
 		s.discard(ctx, f, req, tok, c)
-		return fail(http.StatusBadGateway, "Authorization failed",
+		return fail(wiresk.EProviderError, "Authorization failed",
 			fmt.Sprintf("%s issued a token but refused it when Wiresk checked it (%s). Check that the requested scopes were granted.",
 				app.Name, secrets.Redact(tres.Message))+startAgain, reasonTest)
 	}
@@ -289,7 +289,7 @@ func (s *Authorizations) callback(ctx context.Context, code, state string, perr 
 	release, err := s.holdLease(ctx, c.ID)
 	if err != nil {
 		s.discard(ctx, f, req, tok, c)
-		return fail(http.StatusServiceUnavailable, "Authorization not completed",
+		return fail(wiresk.EUnavailable, "Authorization not completed",
 			"Wiresk could not store the new tokens because the connection is busy."+startAgain, reasonInternal)
 	}
 	defer release()
@@ -300,7 +300,7 @@ func (s *Authorizations) callback(ctx context.Context, code, state string, perr 
 	if err != nil {
 		log.ErrorContext(ctx, "oauth callback: cannot store the tokens", "group", c.GroupID, "connection", c.ID, "err", err)
 		s.discard(ctx, f, req, tok, c)
-		return fail(http.StatusServiceUnavailable, "Authorization not completed",
+		return fail(wiresk.EUnavailable, "Authorization not completed",
 			"Wiresk could not store the new tokens because of a problem on its side."+startAgain, reasonInternal)
 	}
 	now := s.now()
@@ -322,11 +322,11 @@ func (s *Authorizations) callback(ctx context.Context, code, state string, perr 
 		s.restore(ctx, c, snap)
 		s.discard(ctx, f, req, tok, c)
 		if errors.Is(err, wiresk.ErrNotFound) {
-			return fail(http.StatusBadRequest, "Connection not found",
+			return fail(wiresk.EInvalid, "Connection not found",
 				"The connection this authorization was started for was deleted meanwhile. Nothing was changed.", reasonNoConnection)
 		}
 		log.ErrorContext(ctx, "oauth callback: cannot update the connection", "group", c.GroupID, "connection", c.ID, "err", err)
-		return fail(http.StatusServiceUnavailable, "Authorization not completed",
+		return fail(wiresk.EUnavailable, "Authorization not completed",
 			"Wiresk could not update the connection because of a problem on its side."+startAgain, reasonInternal)
 	}
 	detail := fmt.Sprintf("authorized at %s", app.Name)
@@ -340,7 +340,7 @@ func (s *Authorizations) callback(ctx context.Context, code, state string, perr 
 	s.audit(ctx, updated, st.CreatedBy, connection.EventAuthorized, detail)
 	log.InfoContext(ctx, "connection authorized", "group", c.GroupID, "connection", c.ID, "app", c.App)
 
-	res.Status, res.OK, res.Title = http.StatusOK, true, "Connected"
+	res.OK, res.Title = true, "Connected"
 	res.Message = fmt.Sprintf("Your %s connection %q is connected", app.Name, updated.Name)
 	if updated.Account != "" {
 		res.Message += " as " + updated.Account
@@ -353,8 +353,8 @@ func (s *Authorizations) callback(ctx context.Context, code, state string, perr 
 }
 
 // failed is a CallbackResult of a failure that names no Connection.
-func failed(status int, title, msg string) CallbackResult {
-	return CallbackResult{Status: status, Title: title, Message: msg}
+func failed(code, title, msg string) CallbackResult {
+	return CallbackResult{Code: code, Title: title, Message: msg}
 }
 
 // discard revokes tokens a failed callback obtained but does not keep.

@@ -12,6 +12,7 @@ import (
 
 	"wiresk/internal/connect"
 	"wiresk/internal/connection"
+	"wiresk/internal/httpapi"
 	"wiresk/internal/oauth"
 	"wiresk/internal/wiresk"
 )
@@ -46,7 +47,7 @@ func (e *env) assertUnchanged(id string, u unchanged) {
 // that its message says to start again, and its Connection.
 func wantRefused(t *testing.T, res connect.CallbackResult, status int, connectionID string, says string) {
 	t.Helper()
-	if res.OK || res.Status != status {
+	if res.OK || httpapi.StatusOf(res.Code) != status {
 		t.Fatalf("Callback = %+v, want status %d, not OK", res, status)
 	}
 	if res.Title == "" || !strings.Contains(res.Message, says) {

@@ -418,12 +418,13 @@ type Detail struct {
 // redirect) the browser gets. Title and Message are plain text sentences
 // for the user (escape them in HTML); they never hold a secret.
 type CallbackResult struct {
-	// Status is the HTTP status to answer with: 200 when connected, 400
+	// Code is the error code of a failure, empty when connected (the HTTP
+	// layer maps it to a status through its one table): invalid_request
 	// for a bad, expired or used state or an error the provider reported,
-	// 403 when the browser did not start the authorization,
-	// 502 when the exchange with the provider failed, 503 when Wiresk
-	// itself could not complete it.
-	Status int `json:"status"`
+	// forbidden when the browser did not start the authorization,
+	// provider_error when the exchange with the provider failed,
+	// unavailable when Wiresk itself could not complete it.
+	Code string `json:"code,omitempty"`
 	// OK reports whether the Connection is now authorized.
 	OK bool `json:"ok"`
 	// Title is a short headline; Message says what happened and what to

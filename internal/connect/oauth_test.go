@@ -13,6 +13,7 @@ import (
 	"wiresk/internal/appcall"
 	"wiresk/internal/connect"
 	"wiresk/internal/connection"
+	"wiresk/internal/httpapi"
 	"wiresk/internal/oauth"
 	"wiresk/internal/testkit/oauthtest"
 	"wiresk/internal/wiresk"
@@ -139,7 +140,7 @@ func TestOAuthConnectionLifecycle(t *testing.T) {
 		t.Fatalf("callback query = %v, want a code and the state", q)
 	}
 	res := e.svc.Callback(ctx, q, e.cookies())
-	if !res.OK || res.Status != http.StatusOK || res.ConnectionID != id || res.GroupID != e.groupID {
+	if !res.OK || res.Code != "" || res.ConnectionID != id || res.GroupID != e.groupID {
 		t.Fatalf("Callback = %+v, want 200 OK for %s", res, id)
 	}
 	if !strings.Contains(res.Message, oauthtest.User) || res.Redirect != "" {
@@ -168,7 +169,7 @@ func TestOAuthConnectionLifecycle(t *testing.T) {
 
 	// The same callback again: the state is used up.
 	again := e.svc.Callback(ctx, q, e.cookies())
-	if again.OK || again.Status != http.StatusBadRequest || !strings.Contains(again.Message, "already used") {
+	if again.OK || httpapi.StatusOf(again.Code) != http.StatusBadRequest || !strings.Contains(again.Message, "already used") {
 		t.Errorf("replayed Callback = %+v, want 400 saying the link was already used", again)
 	}
 	if got := e.conn(id); got.Version != c.Version {

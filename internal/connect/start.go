@@ -47,12 +47,13 @@ const (
 )
 
 // StartResult is what GET on a start link does: set Cookie and redirect to
-// Redirect, or, when Redirect is empty, answer Status with the page of
-// Title and Message (plain text, never a secret) and the stable Reason.
+// Redirect, or, when Redirect is empty, refuse with the error code Code (the
+// HTTP layer maps it to a status) and the page of Title and Message (plain
+// text, never a secret) and the stable Reason.
 type StartResult struct {
 	Redirect string
 	Cookie   *http.Cookie
-	Status   int
+	Code     string
 	Title    string
 	Message  string
 	Reason   string
@@ -77,23 +78,23 @@ func (s *Authorizations) startLink(authURL string, expires time.Time) (string, e
 // Wiresk did not sign, or one past its expiry, is refused with 400.
 func (s *Authorizations) Start(query url.Values) StartResult {
 	to, exp, sig := query.Get("to"), query.Get("exp"), query.Get("sig")
-	refused := func(status int, title, msg, reason string) StartResult {
-		return StartResult{Status: status, Title: title, Message: msg, Reason: reason}
+	refused := func(code, title, msg, reason string) StartResult {
+		return StartResult{Code: code, Title: title, Message: msg, Reason: reason}
 	}
 	if len(s.stateKey) < oauth.MinStateKeyBytes {
 		s.log().Error("oauth start: the OAuth state key is missing or too short")
-		return refused(http.StatusServiceUnavailable, "Authorization not started",
+		return refused(wiresk.EUnavailable, "Authorization not started",
 			"Wiresk could not start the authorization because of a problem on its side."+startAgain, reasonNotConfigured)
 	}
 	if to == "" || exp == "" || !hmac.Equal([]byte(sig), []byte(s.mac(startLinkLabel, exp+"\x00"+to))) {
 		s.log().Info("oauth start with a link Wiresk did not sign")
-		return refused(http.StatusBadRequest, "Authorization link not valid",
+		return refused(wiresk.EInvalid, "Authorization link not valid",
 			"This authorization link is incomplete or was not made by Wiresk."+startAgain, reasonInvalidLink)
 	}
 	unix, err := strconv.ParseInt(exp, 10, 64)
 	left := time.Unix(unix, 0).Sub(s.now())
 	if err != nil || left <= 0 {
-		return refused(http.StatusBadRequest, "Authorization link expired",
+		return refused(wiresk.EInvalid, "Authorization link expired",
 			"This authorization link expired: links are valid for "+strconv.Itoa(int(connection.StateTTL/time.Minute))+" minutes."+startAgain, reasonExpiredState)
 	}
 	var state string
@@ -101,14 +102,14 @@ func (s *Authorizations) Start(query url.Values) StartResult {
 		state = pu.Query().Get("state")
 	}
 	if state == "" { // Wiresk signs only URLs with a state
-		return refused(http.StatusBadRequest, "Authorization link not valid",
+		return refused(wiresk.EInvalid, "Authorization link not valid",
 			"This authorization link carries no state."+startAgain, reasonInvalidLink)
 	}
 	c := s.bindingCookie(state)
 	c.Value = s.mac(bindingLabel, state)
 	// Rounded up, so that a fresh link's cookie says the state's 10 minutes.
 	c.MaxAge = int((min(left, connection.StateTTL) + time.Second - 1) / time.Second)
-	return StartResult{Redirect: to, Cookie: c, Status: http.StatusFound}
+	return StartResult{Redirect: to, Cookie: c}
 }
 
 // bindingCookie returns state's binding cookie without its value: its name,

@@ -121,20 +121,14 @@ func writePage(w http.ResponseWriter, r *http.Request, log *slog.Logger, status 
 	_, _ = w.Write(buf.Bytes())
 }
 
-// callbackStatus returns the status of the callback page: the service's,
-// when it is a status a page can be answered with (2xx with content, 4xx,
-// 5xx); otherwise 200 or 500 by the outcome.
+// callbackStatus returns the status of the callback page: 200 when
+// connected, else the status of the failure's code in the one error table
+// (500 for a failure without a code).
 func callbackStatus(res connect.CallbackResult) int {
-	s := res.Status
-	switch {
-	case s >= 200 && s < 300 && s != http.StatusNoContent && s != http.StatusResetContent,
-		s >= 400 && s < 600:
-		return s
-	case res.OK:
+	if res.OK {
 		return http.StatusOK
-	default:
-		return http.StatusInternalServerError
 	}
+	return StatusOf(res.Code)
 }
 
 // minScrubbed is the length from which a query value is scrubbed out of

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"wiresk/internal/httpapi"
 )
 
 // forgedState is a state no authorization issued: 43 base64url characters,
@@ -78,7 +79,7 @@ func TestOAuthCallbackPage(t *testing.T) {
 			if want := "Error code: " + tc.code; !strings.Contains(string(r.Body), want) {
 				t.Errorf("the page does not say %q:\n%s", want, r.Body)
 			}
-			if got, want := r.Status, res.Status; got != want {
+			if got, want := r.Status, httpapi.StatusOf(res.Code); got != want {
 				t.Errorf("status = %d, want the service's %d", got, want)
 			}
 			checkCallbackPage(t, r, h, forgedState, forgedCode)

@@ -35,6 +35,7 @@ var statusOf = map[string]int{
 	wiresk.EBodyTooDeep:      http.StatusBadRequest,
 	wiresk.ELoopDetected:     http.StatusLoopDetected,
 	wiresk.ERateLimited:      http.StatusTooManyRequests,
+	wiresk.EProviderError:    http.StatusBadGateway,
 	wiresk.EUnavailable:      http.StatusServiceUnavailable,
 	wiresk.EInternal:         http.StatusInternalServerError,
 }

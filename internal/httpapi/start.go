@@ -45,7 +45,7 @@ func (h *OAuthStart) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, res.Redirect, http.StatusFound)
 		return
 	}
-	writePage(w, r, h.log, res.Status, oauthPage{Title: res.Title, Message: res.Message, Code: res.Reason})
+	writePage(w, r, h.log, StatusOf(res.Code), oauthPage{Title: res.Title, Message: res.Message, Code: res.Reason})
 }
 
 // OAuthBrowser serves the two OAuth routes a browser opens, without a JWT:

@@ -30,6 +30,7 @@ const (
 	EBodyTooDeep      = "body_too_deep"     // JSON nested deeper than run.MaxBodyDepth
 	ELoopDetected     = "loop_detected"     // a webhook sent by a Flow chain past run.MaxHops
 	ERateLimited      = "rate_limited"      // the Group started too many Runs; retry after Retry-After
+	EProviderError    = "provider_error"    // an app's or OAuth provider's server failed the exchange
 	EUnavailable      = "unavailable"       // a dependency (queue, store) is down; retry
 	EInternal         = "internal"          // anything else; never echoed to clients
 )
