@@ -449,3 +449,49 @@ func TestAPermanentStepFailureEndsTheRunAtOnce(t *testing.T) {
 		t.Errorf("target called %d times, want 1", n)
 	}
 }
+
+// TestARateLimitedStepWaitsAsAskedAndRecordsEachTry: an app that answers
+// 429 with Retry-After: 1 twice and then 200 is tried three times within
+// the delivery, a second apart, and the Run records the three attempts.
+func TestARateLimitedStepWaitsAsAskedAndRecordsEachTry(t *testing.T) {
+	var mu sync.Mutex
+	var at []time.Time
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		at = append(at, time.Now())
+		n := len(at)
+		mu.Unlock()
+		if n <= 2 {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"error":"rate_limited"}`, http.StatusTooManyRequests)
+			return
+		}
+		_, _ = io.WriteString(w, `{"ok":true}`)
+	}))
+	t.Cleanup(target.Close)
+	guard, err := egress.NewGuard("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, store := MustStore(t)
+	mustFlow(t, store, flow.Flow{ID: "flw_1", GroupID: "grp_a", Steps: []flow.Step{
+		{ID: "call", App: "http", Method: "request", Input: map[string]any{"url": target.URL + "/items"}}}})
+	w := &worker.Worker{Store: store, Steps: step.Registry{"http": {"request": &step.HTTP{Engine: egress.Engine{Guard: guard}}}}}
+	if err := w.Execute(t.Context(), job("run_1"), 1); err != nil {
+		t.Fatal(err)
+	}
+	r, err := store.GetRun(t.Context(), "grp_a", "run_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != run.Succeeded || r.Steps[0].Attempts != 3 {
+		t.Fatalf("run = %s, step attempts %d; want succeeded after 3 attempts", r.Status, r.Steps[0].Attempts)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := 1; i < len(at); i++ {
+		if gap := at[i].Sub(at[i-1]); gap < 900*time.Millisecond {
+			t.Errorf("try %d came %v after the one before, want about 1 s (Retry-After: 1)", i+1, gap)
+		}
+	}
+}
