@@ -639,3 +639,59 @@ func TestDataStepsShapeAndFilterARun(t *testing.T) {
 		t.Errorf("stats total = %+v, want 2 triggered, 1 succeeded, 1 filtered", stats.Total)
 	}
 }
+
+// TestAKilledWorkerResumesAfterItsLastCheckpoint kills the runner while
+// step 2 of a 3-step Flow is at its app. After the restart the Run resumes
+// there: step 1 is never sent again, step 2 is sent again with the same
+// Idempotency-Key (so an app that honours it acts once), step 3 once.
+func TestAKilledWorkerResumesAfterItsLastCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	r := startRunner(t, dir, true, "WIRESK_VISIBILITY_TIMEOUT=2s")
+	var mu sync.Mutex
+	calls := map[string]int{}
+	keys := map[string]map[string]bool{}
+	tg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		calls[req.URL.Path]++
+		if keys[req.URL.Path] == nil {
+			keys[req.URL.Path] = map[string]bool{}
+		}
+		keys[req.URL.Path][req.Header.Get("Idempotency-Key")] = true
+		kill := req.URL.Path == "/two" && calls["/two"] == 1
+		mu.Unlock()
+		if kill {
+			r.Kill()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":true}`)
+	}))
+	t.Cleanup(tg.Close)
+	var k struct{ ID, Key string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/api-keys", map[string]any{"name": "k"}, &k)
+	var steps []any
+	for _, id := range []string{"one", "two", "three"} {
+		steps = append(steps, map[string]any{"id": id, "app": "http", "method": "request", "input": map[string]any{"method": "POST", "url": tg.URL + "/" + id, "body": map[string]any{}}})
+	}
+	var f struct{ ID string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{"name": "Three steps", "steps": steps}, &f)
+	var tr struct{ URL string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/http-triggers", map[string]any{"apiKeyIds": []string{k.ID}}, &tr)
+	status, runID, err := hook(tr.URL, k.Key, `{}`)
+	if err != nil || status != 202 {
+		t.Fatalf("webhook: %d %v", status, err)
+	}
+	<-r.done
+
+	r2 := startRunner(t, dir, true, "WIRESK_VISIBILITY_TIMEOUT=2s")
+	if run := r2.waitRun(t, "grp_dev", runID); run.Status != "succeeded" || len(run.Steps) != 3 {
+		t.Fatalf("run after the restart = %+v, want succeeded with 3 steps", run)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls["/one"] != 1 || calls["/three"] != 1 {
+		t.Errorf("steps one and three reached their app %d and %d times, want once each", calls["/one"], calls["/three"])
+	}
+	if calls["/two"] != 2 || len(keys["/two"]) != 1 {
+		t.Errorf("step two reached its app %d times with %d keys, want twice (the kill lost the first answer) with one Idempotency-Key", calls["/two"], len(keys["/two"]))
+	}
+}
