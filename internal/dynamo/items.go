@@ -314,18 +314,20 @@ type requestItem struct {
 }
 
 type stepResultItem struct {
-	ID         string    `dynamodbav:"id"`
-	App        string    `dynamodbav:"app"`
-	Method     string    `dynamodbav:"method"`
-	Status     string    `dynamodbav:"status"`
-	Input      any       `dynamodbav:"input,omitempty"`
-	InputJSON  string    `dynamodbav:"inputJson,omitempty"`
-	Output     any       `dynamodbav:"output,omitempty"`
-	OutputJSON string    `dynamodbav:"outputJson,omitempty"`
-	Error      string    `dynamodbav:"error,omitempty"`
-	Attempts   int       `dynamodbav:"attempts"`
-	DurationMs int64     `dynamodbav:"durationMs"`
-	StartedAt  time.Time `dynamodbav:"startedAt"`
+	ID         string `dynamodbav:"id"`
+	App        string `dynamodbav:"app"`
+	Method     string `dynamodbav:"method"`
+	Status     string `dynamodbav:"status"`
+	Input      any    `dynamodbav:"input,omitempty"`
+	InputJSON  string `dynamodbav:"inputJson,omitempty"`
+	Output     any    `dynamodbav:"output,omitempty"`
+	OutputJSON string `dynamodbav:"outputJson,omitempty"`
+	Error      string `dynamodbav:"error,omitempty"`
+	Attempts   int    `dynamodbav:"attempts"`
+	// Interrupted counts attempts whose answer a crash lost.
+	Interrupted int       `dynamodbav:"interrupted,omitempty"`
+	DurationMs  int64     `dynamodbav:"durationMs"`
+	StartedAt   time.Time `dynamodbav:"startedAt"`
 }
 
 // runAPIKeyItem is the entry of a Run in the listing by API key.
@@ -382,7 +384,7 @@ func (s *Store) toRunItem(r run.Run) (runItem, error) {
 		}
 		it.Steps[n] = stepResultItem{ID: s.ID, App: s.App, Method: s.Method, Status: string(s.Status),
 			Input: in, InputJSON: inJSON, Output: out, OutputJSON: outJSON, Error: s.Error,
-			Attempts: s.Attempts, DurationMs: s.DurationMs, StartedAt: utc(s.StartedAt)}
+			Attempts: s.Attempts, Interrupted: s.Interrupted, DurationMs: s.DurationMs, StartedAt: utc(s.StartedAt)}
 	}
 	return it, nil
 }
@@ -425,7 +427,7 @@ func (i runItem) run() (run.Run, error) {
 			return run.Run{}, fmt.Errorf("run %s: steps[%d].output: %w", i.ID, n, err)
 		}
 		r.Steps[n] = run.StepResult{ID: s.ID, App: s.App, Method: s.Method, Status: run.StepStatus(s.Status),
-			Input: in, Output: out, Error: s.Error, Attempts: s.Attempts, DurationMs: s.DurationMs, StartedAt: s.StartedAt}
+			Input: in, Output: out, Error: s.Error, Attempts: s.Attempts, Interrupted: s.Interrupted, DurationMs: s.DurationMs, StartedAt: s.StartedAt}
 	}
 	return r, nil
 }

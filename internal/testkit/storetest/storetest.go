@@ -283,8 +283,11 @@ func testRuns(t *testing.T, s Store) {
 	wantErr(t, err, wiresk.ErrNotFound)
 
 	got.Status = run.Succeeded
-	got.Steps = []run.StepResult{{ID: "call", Status: run.StepSucceeded, Output: map[string]any{"status": float64(200)}, Attempts: 1}}
+	got.Steps = []run.StepResult{{ID: "call", Status: run.StepSucceeded, Output: map[string]any{"status": float64(200)}, Attempts: 2, Interrupted: 1}}
 	must(t, s.UpdateRun(ctx, got))
+	if back, err := s.GetRun(ctx, "grp_a", "run_1"); err != nil || len(back.Steps) != 1 || back.Steps[0].Attempts != 2 || back.Steps[0].Interrupted != 1 {
+		t.Fatalf("GetRun after UpdateRun = %+v, %v; want the step's 2 attempts, 1 interrupted, read back", back.Steps, err)
+	}
 	wantErr(t, s.UpdateRun(ctx, newRun("grp_a", "run_missing", "f", "k", t0, run.Failed)), wiresk.ErrNotFound)
 
 	// 30 more runs over two flows and two keys, one a minute apart.
