@@ -695,3 +695,62 @@ func TestAKilledWorkerResumesAfterItsLastCheckpoint(t *testing.T) {
 		t.Errorf("step two reached its app %d times with %d keys, want twice (the kill lost the first answer) with one Idempotency-Key", calls["/two"], len(keys["/two"]))
 	}
 }
+
+// TestAnAppThatRefusesTheCredentialBreaksTheConnection: a step whose app
+// answers 401 has its Connection re-tested at once; the app refuses the
+// key there too, so the Connection is broken, the Run says to reconnect,
+// and the next Run of a Flow using it fails at once without calling the app.
+func TestAnAppThatRefusesTheCredentialBreaksTheConnection(t *testing.T) {
+	r := startRunner(t, t.TempDir(), true)
+	var refuse atomic.Bool
+	var calls atomic.Int32
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/api/items" {
+			calls.Add(1)
+		}
+		if refuse.Load() || req.Header.Get("X-API-Key") != "key-123456" {
+			http.Error(w, `{"error":"invalid api key"}`, http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"user":"ada@example.com","ok":true}`)
+	}))
+	t.Cleanup(app.Close)
+	var c struct{ ID, Status string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/connections", map[string]any{"name": "Items API", "app": "http", "authType": "api_key", "apiKey": "key-123456",
+		"config": map[string]string{"base_url": app.URL + "/api", "test_url": app.URL + "/api/whoami", "header_name": "X-API-Key", "header_prefix": ""}}, &c)
+	if c.Status != "active" {
+		t.Fatalf("connection = %+v, want active", c)
+	}
+	var k struct{ ID, Key string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/api-keys", map[string]any{"name": "k"}, &k)
+	var f struct{ ID string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{"name": "Items", "steps": []any{
+		map[string]any{"id": "list", "app": "http", "method": "request", "connectionId": c.ID, "input": map[string]any{"url": app.URL + "/api/items"}}}}, &f)
+	var tr struct{ URL string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/http-triggers", map[string]any{"apiKeyIds": []string{k.ID}}, &tr)
+
+	refuse.Store(true) // the key was revoked at the app
+	_, runID, err := hook(tr.URL, k.Key, `{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run := r.waitRun(t, "grp_dev", runID); run.Status != "failed" || !strings.Contains(run.Error, "reconnect") {
+		t.Fatalf("run of a step the app refused = %+v, want failed saying to reconnect", run)
+	}
+	r.mustCall(t, 200, "GET", "/v1/groups/grp_dev/connections/"+c.ID, nil, &c)
+	if c.Status != "broken" {
+		t.Fatalf("connection after the app refused its key = %q, want broken", c.Status)
+	}
+	before := calls.Load()
+	_, runID, err = hook(tr.URL, k.Key, `{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run := r.waitRun(t, "grp_dev", runID); run.Status != "failed" || !strings.Contains(run.Error, "broken") {
+		t.Fatalf("next run = %+v, want failed at once: the connection is broken", run)
+	}
+	if n := calls.Load(); n != before {
+		t.Errorf("the app was called %d more times, want none: a broken Connection sends nothing", n-before)
+	}
+}

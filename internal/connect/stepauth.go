@@ -9,6 +9,7 @@ import (
 
 	"wiresk/internal/appcall"
 	"wiresk/internal/catalog"
+	"wiresk/internal/connection"
 	"wiresk/internal/step"
 	"wiresk/internal/wiresk"
 )
@@ -66,4 +67,22 @@ func credentialHost(app *catalog.App, config map[string]string) (string, error) 
 		return "", wiresk.Errorf(wiresk.EConflict, "this Connection has no base URL, so its credential has no host it may be sent to; set its base_url")
 	}
 	return u.Host, nil
+}
+
+// Rejected is told that an app answered 401 to a step sent with the
+// Connection's credential. The Connection is tested again at once (an
+// OAuth token refreshed once), which marks it broken, as the health
+// schedule does, when the app refuses the credential; a Connection the app
+// still accepts stays active (the 401 was that request's). It returns the
+// Connection's status afterwards.
+func (s *Credentials) Rejected(ctx context.Context, groupID, connectionID string) (connection.Status, error) {
+	c, err := s.load(ctx, groupID, connectionID)
+	if err != nil {
+		return "", err
+	}
+	if c.Status != connection.StatusActive {
+		return c.Status, nil
+	}
+	c, err = s.runTest(ctx, c, connection.ActorSystem)
+	return c.Status, err
 }

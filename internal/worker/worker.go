@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -62,6 +63,10 @@ type Connections interface {
 	// the credential's texts: the worker redacts them from everything it
 	// records or passes to later steps.
 	Authenticator(ctx context.Context, groupID, connectionID string) (auth step.Authenticator, secrets []string, err error)
+	// Rejected is told that the app answered 401 to a step sent with the
+	// Connection's credential; it re-tests the Connection (marking it
+	// broken if the app refuses the credential) and returns its status.
+	Rejected(ctx context.Context, groupID, connectionID string) (connection.Status, error)
 }
 
 // Worker executes Jobs.
@@ -316,6 +321,19 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		// Flow calling its own webhook is stopped at run.MaxHops.
 		stepCtx = step.WithHop(stepCtx, hop+1)
 		res, permanent, filtered := w.runStep(stepCtx, cs, env, budget)
+		if res.Status == run.StepFailed && res.HTTPStatus == http.StatusUnauthorized && cs.Step.ConnectionID != "" && w.Connections != nil {
+			// The app refused the credential: find out now whether the
+			// Connection is broken, so that its other Flows fail fast and
+			// its owner is told to reconnect.
+			st, err := w.Connections.Rejected(ctx, job.GroupID, cs.Step.ConnectionID)
+			switch {
+			case err != nil:
+				w.logger().WarnContext(ctx, "re-test of a rejected connection", "connectionId", cs.Step.ConnectionID, "err", err)
+			case st == connection.StatusBroken:
+				res.Error += fmt.Sprintf("; the app refuses connection %s's credential, so it is now broken: reconnect it", cs.Step.ConnectionID)
+				permanent = true
+			}
+		}
 		// An app may echo the credential it was sent: no recorded value,
 		// error or later step ever sees it.
 		res.Input, res.Output, res.Error = redact(res.Input, secrets), redact(res.Output, secrets), redactText(res.Error, secrets)
@@ -431,6 +449,10 @@ func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[stri
 	}
 	if err != nil {
 		res.Status, res.Error = run.StepFailed, err.Error()
+		var se *step.Error
+		if errors.As(err, &se) {
+			res.HTTPStatus = se.Status
+		}
 		return res, step.IsPermanent(err), false
 	}
 	res.Status, res.Output = run.StepSucceeded, out
