@@ -202,12 +202,9 @@ type StepResult struct {
 	// Interrupted counts the attempts whose outcome was lost because the
 	// worker stopped after sending the request and before recording the
 	// answer: the target may have acted on them (see Idempotency-Key).
-	Interrupted int   `json:"interrupted,omitempty"`
-	DurationMs  int64 `json:"durationMs"`
-	// HTTPStatus is the status of the app's last answer to a failed step,
-	// when one came; it is not recorded.
-	HTTPStatus int       `json:"-"`
-	StartedAt  time.Time `json:"startedAt"`
+	Interrupted int       `json:"interrupted,omitempty"`
+	DurationMs  int64     `json:"durationMs"`
+	StartedAt   time.Time `json:"startedAt"`
 }
 
 // Run is one execution of a Flow.

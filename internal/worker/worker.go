@@ -81,7 +81,8 @@ type Worker struct {
 	// to the dead-letter queue). Default 5.
 	MaxReceives int
 	// Lease is how long a delivery holds the Run it executes before
-	// another may take it over, renewed before each step (default
+	// another may take it over, renewed before a step once half of it has
+	// passed (default
 	// DefaultLease). In Lambda it is the time left until the invocation's
 	// deadline, when that is known. Keep it no longer than the queue's
 	// visibility timeout, so that a delivery that crashed is taken over
@@ -206,7 +207,8 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 	// The lease is taken before the Run is read, so what is read is what
 	// the last holder wrote.
 	holder, leaseName := wiresk.NewIDAt("dlv", now), runLeaseName(job.GroupID, job.RunID)
-	ok, err := w.Store.AcquireLease(ctx, leaseName, holder, w.lease(ctx))
+	leaseFor, leasedAt := w.lease(ctx), w.now()
+	ok, err := w.Store.AcquireLease(ctx, leaseName, holder, leaseFor)
 	if err != nil {
 		return fmt.Errorf("lease run: %w", err)
 	}
@@ -307,9 +309,14 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		} else {
 			r.Steps = append(r.Steps, pending)
 		}
-		if ok, err := w.Store.AcquireLease(ctx, leaseName, holder, w.lease(ctx)); err != nil || !ok {
-			// Held too long: another delivery may have taken the Run over.
-			return errors.Join(ErrRunClaimed, err)
+		if w.now().Sub(leasedAt) > leaseFor/2 {
+			// Renewed only past half its time: one write fewer per step on
+			// the hot path.
+			leaseFor, leasedAt = w.lease(ctx), w.now()
+			if ok, err := w.Store.AcquireLease(ctx, leaseName, holder, leaseFor); err != nil || !ok {
+				// Held too long: another delivery may have taken the Run over.
+				return errors.Join(ErrRunClaimed, err)
+			}
 		}
 		if err := w.Store.UpdateRun(ctx, fit(r)); err != nil {
 			return fmt.Errorf("update run: %w", err)
@@ -320,8 +327,8 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		// One hop more than the request that started this Run, so that a
 		// Flow calling its own webhook is stopped at run.MaxHops.
 		stepCtx = step.WithHop(stepCtx, hop+1)
-		res, permanent, filtered := w.runStep(stepCtx, cs, env, budget)
-		if res.Status == run.StepFailed && res.HTTPStatus == http.StatusUnauthorized && cs.Step.ConnectionID != "" && w.Connections != nil {
+		res, o := w.runStep(stepCtx, cs, env, budget)
+		if res.Status == run.StepFailed && o.status == http.StatusUnauthorized && cs.Step.ConnectionID != "" && w.Connections != nil {
 			// The app refused the credential: find out now whether the
 			// Connection is broken, so that its other Flows fail fast and
 			// its owner is told to reconnect.
@@ -331,7 +338,7 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 				w.logger().WarnContext(ctx, "re-test of a rejected connection", "connectionId", cs.Step.ConnectionID, "err", err)
 			case st == connection.StatusBroken:
 				res.Error += fmt.Sprintf("; the app refuses connection %s's credential, so it is now broken: reconnect it", cs.Step.ConnectionID)
-				permanent = true
+				o.permanent = true
 			}
 		}
 		// An app may echo the credential it was sent: no recorded value,
@@ -344,11 +351,11 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		r.Steps[idx] = res
 		if res.Status == run.StepFailed {
 			stepErr := fmt.Errorf("step %q failed: %s", cs.Step.ID, res.Error)
-			if job.Mode == run.ModeRunOnce || permanent || receiveCount >= w.maxReceives() {
+			if job.Mode == run.ModeRunOnce || o.permanent || receiveCount >= w.maxReceives() {
 				if err := w.finish(ctx, &r, stepErr); err != nil {
 					return err
 				}
-				if job.Mode == run.ModeRunOnce || permanent {
+				if job.Mode == run.ModeRunOnce || o.permanent {
 					// A test run reports its failure at once; a failure
 					// that retrying cannot help (a 4xx, a refused host, a
 					// loop) is the Run's outcome, not a message to retry.
@@ -363,7 +370,7 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 			return stepErr
 		}
 		outputs[cs.Step.ID] = map[string]any{"output": full}
-		if filtered {
+		if o.filtered {
 			// A filter said no: the Run ends here, as planned.
 			return w.finish(ctx, &r, errFiltered)
 		}
@@ -413,13 +420,23 @@ func (w *Worker) checkConnection(ctx context.Context, groupID string, s flow.Ste
 	}
 }
 
-// runStep returns the step's result, and for a failure whether retrying
-// cannot help: the step's request was refused for good (step.IsPermanent),
-// or its input or condition cannot be rendered from this Run's data (unless
-// the process was short of render memory, which passes); filtered says a
-// filter step stopped the Run. res is named so that the deferred duration
-// lands in what the caller gets.
-func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[string]any, budget *template.Budget) (res run.StepResult, permanent, filtered bool) {
+// outcome is what runStep says of a step beside its result.
+type outcome struct {
+	// permanent: the step failed and retrying cannot help; its request was
+	// refused for good (step.IsPermanent), or its input or condition
+	// cannot be rendered from this Run's data (unless the process was
+	// short of render memory, which passes).
+	permanent bool
+	// filtered: a filter step stopped the Run.
+	filtered bool
+	// status is the HTTP status of the app's last answer to a failed step,
+	// when one came.
+	status int
+}
+
+// runStep returns the step's result and outcome; res is named so that the
+// deferred duration lands in what the caller gets.
+func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[string]any, budget *template.Budget) (res run.StepResult, o outcome) {
 	start := w.now()
 	res = run.StepResult{ID: cs.Step.ID, App: cs.Step.App, Method: cs.Step.Method, StartedAt: start}
 	defer func() { res.DurationMs = w.now().Sub(start).Milliseconds() }()
@@ -427,17 +444,17 @@ func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[stri
 		ok, err := cs.If.EvalIn(budget, env)
 		if err != nil {
 			res.Status, res.Error = run.StepFailed, "if: "+err.Error()
-			return res, wiresk.ErrorCode(err) != wiresk.EUnavailable, false
+			return res, outcome{permanent: wiresk.ErrorCode(err) != wiresk.EUnavailable}
 		}
 		if !ok {
 			res.Status = run.StepSkipped
-			return res, false, false
+			return res, outcome{}
 		}
 	}
 	rendered, err := cs.Input.RenderIn(budget, env)
 	if err != nil {
 		res.Status, res.Error = run.StepFailed, "input: "+err.Error()
-		return res, wiresk.ErrorCode(err) != wiresk.EUnavailable, false
+		return res, outcome{permanent: wiresk.ErrorCode(err) != wiresk.EUnavailable}
 	}
 	input, _ := rendered.(map[string]any)
 	res.Input = input
@@ -445,18 +462,19 @@ func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[stri
 	res.Attempts = attempts
 	if errors.Is(err, step.ErrFiltered) {
 		res.Status, res.Output = run.StepSucceeded, out
-		return res, false, true
+		return res, outcome{filtered: true}
 	}
 	if err != nil {
 		res.Status, res.Error = run.StepFailed, err.Error()
+		o := outcome{permanent: step.IsPermanent(err)}
 		var se *step.Error
 		if errors.As(err, &se) {
-			res.HTTPStatus = se.Status
+			o.status = se.Status
 		}
-		return res, step.IsPermanent(err), false
+		return res, o
 	}
 	res.Status, res.Output = run.StepSucceeded, out
-	return res, false, false
+	return res, outcome{}
 }
 
 // MaxRecorded caps the JSON size of a step's input and output as recorded
