@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"wiresk/internal/testkit/embedded"
 	"wiresk/internal/testkit/lambdatest"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -33,19 +34,8 @@ const (
 // user than the sample's sub, and one Flow with one HTTP trigger.
 func newStore(t *testing.T) (*bolt.Store, *bolt.Queue) {
 	t.Helper()
-	db, err := bolt.Open(t.TempDir(), bolt.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	store, err := bolt.NewStore(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := bolt.NewQueue(db, bolt.QueueOptions{MaxReceives: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, store := embedded.MustStore(t)
+	q := embedded.MustQueue(t, db, 5)
 	ctx := context.Background()
 	now := time.Now().UTC()
 	if err := store.CreateGroup(ctx, group.Group{ID: groupID, Name: "Development", CreatedAt: now},

@@ -23,6 +23,7 @@ import (
 	"wiresk/internal/ingest"
 	"wiresk/internal/manage"
 	"wiresk/internal/step"
+	"wiresk/internal/testkit/embedded"
 )
 
 // clock is a settable time source shared by the services of a test system.
@@ -48,19 +49,8 @@ const testMaxBody = 1024
 
 func MustSystem(t *testing.T) *system {
 	t.Helper()
-	db, err := bolt.Open(t.TempDir(), bolt.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	store, err := bolt.NewStore(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := bolt.NewQueue(db, bolt.QueueOptions{MaxReceives: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, store := embedded.MustStore(t)
+	q := embedded.MustQueue(t, db, 3)
 	guard, err := egress.NewGuard("127.0.0.0/8")
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"wiresk/internal/manage"
 	"wiresk/internal/run"
 	"wiresk/internal/step"
+	"wiresk/internal/testkit/embedded"
 	"wiresk/internal/wiresk"
 )
 
@@ -28,19 +29,8 @@ type fixture struct {
 
 func mustFixture(t *testing.T) *fixture {
 	t.Helper()
-	db, err := bolt.Open(t.TempDir(), bolt.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	store, err := bolt.NewStore(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := bolt.NewQueue(db, bolt.QueueOptions{MaxReceives: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, store := embedded.MustStore(t)
+	q := embedded.MustQueue(t, db, 5)
 	f := &fixture{store: store, ada: auth.Identity{UserID: "ada"}, bob: auth.Identity{UserID: "bob"}, eve: auth.Identity{UserID: "eve"}}
 	f.svc = manage.New(manage.Config{Store: store, Queue: q, Kinds: step.NewRegistry(&step.HTTP{}), RunOnceWait: 50 * time.Millisecond, Now: func() time.Time { return noon }})
 	g, err := f.svc.Groups.CreateGroup(t.Context(), f.ada, "Acme")

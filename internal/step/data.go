@@ -3,6 +3,7 @@ package step
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"wiresk/internal/wiresk"
 )
@@ -78,9 +79,10 @@ func (Filter) Execute(_ context.Context, input map[string]any) (Result, error) {
 	return res, nil
 }
 
+// quote quotes a rendered value for a message, cut to 40 bytes.
 func quote(s string) string {
 	if len(s) > 40 {
 		s = s[:40] + "…"
 	}
-	return "\"" + s + "\""
+	return strconv.Quote(s)
 }

@@ -23,6 +23,7 @@ import (
 	"wiresk/internal/queue"
 	"wiresk/internal/run"
 	"wiresk/internal/step"
+	"wiresk/internal/testkit/embedded"
 	"wiresk/internal/wiresk"
 	"wiresk/internal/worker"
 )
@@ -44,19 +45,7 @@ func (s steps) Execute(ctx context.Context, app, method string, input map[string
 	return s.exec(ctx, method, input)
 }
 
-func MustStore(t testing.TB) (*bolt.DB, *bolt.Store) {
-	t.Helper()
-	db, err := bolt.Open(t.TempDir(), bolt.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	s, err := bolt.NewStore(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return db, s
-}
+func MustStore(t testing.TB) (*bolt.DB, *bolt.Store) { return embedded.MustStore(t) }
 
 func mustFlow(t *testing.T, s *bolt.Store, f flow.Flow) {
 	t.Helper()
