@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"wiresk/internal/app"
+	"wiresk/internal/catalog"
 	"wiresk/internal/dynamo"
 	"wiresk/internal/sqsqueue"
 )
@@ -22,6 +23,6 @@ func main() {
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
 	app.Exit("manage: AWS configuration", err)
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg, dynamo.ValidateResponseChecksum), cfg.Table, dynamo.Options{RunRetention: cfg.RunRetention})
-	d := app.Deps{Store: store, Queue: sqsqueue.New(sqs.NewFromConfig(awsCfg, sqsqueue.AvoidRequestBodyRace), cfg.QueueURL, ""), Logger: log}
+	d := app.Deps{Store: store, Queue: sqsqueue.New(sqs.NewFromConfig(awsCfg, sqsqueue.AvoidRequestBodyRace), cfg.QueueURL, ""), Catalog: catalog.MustLoad(), Logger: log}
 	lambda.Start(app.Build(cfg, d).Manage())
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"wiresk/internal/appcall"
+	"wiresk/internal/appstep"
 	"wiresk/internal/auth"
 	"wiresk/internal/connect"
 	"wiresk/internal/egress"
@@ -91,7 +92,7 @@ func (a *App) manage() manage.Services {
 			Queue: a.d.Queue,
 			// The management API only validates steps; the worker runs
 			// them (with its own SSRF guard).
-			Kinds:       step.NewRegistry(&step.HTTP{}),
+			Kinds:       a.steps(&step.HTTP{}, &appcall.Client{}),
 			RunOnceWait: a.cfg.RunOnceWait,
 			Logger:      a.d.Logger,
 		})
@@ -134,7 +135,7 @@ func (a *App) RunWorker() *worker.Worker {
 	if conns == nil {
 		conns = a.connectService(nil, "", nil).Credentials
 	}
-	steps := step.NewRegistry(&step.HTTP{Engine: egress.Engine{Client: a.httpClient(), Guard: a.cfg.Guard}})
+	steps := a.steps(&step.HTTP{Engine: egress.Engine{Client: a.httpClient(), Guard: a.cfg.Guard}}, a.appClient())
 	return &worker.Worker{Store: a.d.Store, Steps: steps, Connections: conns, MaxReceives: a.cfg.MaxReceives, Lease: a.cfg.Lease, Logger: a.d.Logger}
 }
 
@@ -195,13 +196,33 @@ func (a *App) ConnectService(stateKey []byte, public string) connect.Services {
 // authorization.
 func (a *App) connectService(stateKey []byte, public string, authz connect.Authorizer) connect.Services {
 	hc := a.httpClient()
-	cfg := connect.Config{Store: a.d.Store, Vault: a.d.Vault, Authz: authz, Catalog: a.d.Catalog, Apps: &appcall.Client{Engine: egress.Engine{Client: hc}},
+	cfg := connect.Config{Store: a.d.Store, Vault: a.d.Vault, Authz: authz, Catalog: a.d.Catalog, Apps: a.appClient(),
 		StateKey: stateKey, ReturnURL: a.cfg.ReturnURL, HTTPClient: hc, Logger: a.d.Logger}
 	if public != "" {
 		cfg.CallbackURL = strings.TrimRight(public, "/") + httpapi.OAuthCallbackPath
 		cfg.StartURL = strings.TrimRight(public, "/") + httpapi.OAuthStartPath
 	}
 	return connect.New(cfg)
+}
+
+// steps returns the step kinds: the built-in ones with h as the generic
+// HTTP request, and every method of the catalog's apps sent by apps.
+// Without a catalog (Deps.Catalog nil) only the built-in kinds exist.
+func (a *App) steps(h *step.HTTP, apps *appcall.Client) step.Registry {
+	r := step.NewRegistry(h)
+	if a.d.Catalog != nil {
+		if err := appstep.Register(r, a.d.Catalog, apps); err != nil {
+			// The catalog and the builders are compiled in: a mismatch is
+			// a build defect, caught by every test that builds an App.
+			panic(err)
+		}
+	}
+	return r
+}
+
+// appClient returns the client of app calls, through the guarded client.
+func (a *App) appClient() *appcall.Client {
+	return &appcall.Client{Engine: egress.Engine{Client: a.httpClient()}}
 }
 
 // httpClient returns the one guarded client of outgoing requests.

@@ -343,6 +343,24 @@ type Method struct {
 	// Request is the HTTP request template. A method has a Request, a
 	// Builder or both.
 	Request *RequestTemplate `yaml:"request"`
+	// Outputs are the fields a step of the method outputs beside "body"
+	// (the app's whole JSON answer), each picked from the answer.
+	Outputs []Output `yaml:"outputs"`
+}
+
+// Output is a field of the output of a method's step, picked from the
+// app's answer.
+type Output struct {
+	// Name is the field's key in the step's output, like "contact_id".
+	Name string `yaml:"name"`
+	// Type is the field's type, as for Input ("string", "object", ...).
+	Type string `yaml:"type"`
+	// Description says what it holds.
+	Description string `yaml:"description"`
+	// Value is a template over response (the answer's JSON body), like
+	// "{{ response.results[0].id }}"; a field whose value is absent is
+	// left out of the output.
+	Value string `yaml:"value"`
 }
 
 // builders are the names of the Go request builders a method may use.

@@ -40,6 +40,7 @@ type compiledMethod struct {
 	query, headers map[string]*tmpl
 	body           any
 	hasBody        bool
+	outputs        map[string]*tmpl
 }
 
 // httpMethods are the methods a request may use.
@@ -657,8 +658,29 @@ func (a *App) validateMethods() error {
 		if m.Builder != "" && !slices.Contains(builders, m.Builder) {
 			return fieldErr(where+".builder", "unknown builder %q (known: %s)", m.Builder, strings.Join(builders, ", "))
 		}
-		cm := &compiledMethod{}
+		cm := &compiledMethod{outputs: map[string]*tmpl{}}
 		a.c.methods[m.Name] = cm
+		for j := range m.Outputs {
+			o := &m.Outputs[j]
+			ow := fmt.Sprintf("%s.outputs[%d]", where, j)
+			if !isName(o.Name) || o.Name == "body" {
+				return fieldErr(ow+".name", "%q must be lower-case letters, digits and underscores, starting with a letter, and not body (the whole answer)", o.Name)
+			}
+			if cm.outputs[o.Name] != nil {
+				return fieldErr(ow+".name", "%q is declared twice", o.Name)
+			}
+			if !slices.Contains(inputTypes, o.Type) {
+				return fieldErr(ow+".type", "unknown type %q (known: %s)", o.Type, strings.Join(inputTypes, ", "))
+			}
+			t, err := parseTemplate(o.Value, scopeResponse)
+			if err != nil {
+				return fieldErr(ow+".value", "%v", err)
+			}
+			if _, ok := t.single(); !ok {
+				return fieldErr(ow+".value", "must be one placeholder, like {{ response.id }}")
+			}
+			cm.outputs[o.Name] = t
+		}
 		r := m.Request
 		if r == nil {
 			if m.Builder == "" {
@@ -846,6 +868,9 @@ func isParamName(s string) bool {
 	}
 	return true
 }
+
+// CheckType checks that v, a rendered value, suits the input's type.
+func (in *Input) CheckType(v any) error { return checkInputType(in, v) }
 
 // checkInputType checks that v suits the input's type.
 func checkInputType(in *Input, v any) error {

@@ -47,6 +47,16 @@ type PublicMethod struct {
 	Label       string        `json:"label"`
 	Description string        `json:"description,omitempty"`
 	Inputs      []PublicInput `json:"inputs"`
+	// Outputs are the step's output fields; "body" (the app's whole
+	// answer) is always the first.
+	Outputs []PublicOutput `json:"outputs"`
+}
+
+// PublicOutput is a field of a step's output.
+type PublicOutput struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Description string `json:"description,omitempty"`
 }
 
 // PublicInput is a step input.
@@ -104,6 +114,10 @@ func (a *App) Public() PublicApp {
 		pm := PublicMethod{Name: m.Name, Label: m.Label, Description: m.Description, Inputs: []PublicInput{}}
 		for _, in := range m.Inputs {
 			pm.Inputs = append(pm.Inputs, PublicInput(in))
+		}
+		pm.Outputs = []PublicOutput{{Name: "body", Type: "any", Description: "The app's whole answer (its JSON, or its text)."}}
+		for _, o := range m.Outputs {
+			pm.Outputs = append(pm.Outputs, PublicOutput{Name: o.Name, Type: o.Type, Description: o.Description})
 		}
 		p.Methods = append(p.Methods, pm)
 	}

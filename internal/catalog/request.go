@@ -388,3 +388,21 @@ func isInteger(v any) bool {
 	}
 	return false
 }
+
+// Outputs returns the declared outputs of a step of method, picked from
+// resp, the app's decoded JSON answer; an output whose value is absent is
+// left out. It returns nil for an unknown method.
+func (a *App) Outputs(method string, resp any) map[string]any {
+	cm, ok := a.c.methods[method]
+	if !ok {
+		return nil
+	}
+	out := make(map[string]any, len(cm.outputs))
+	data := map[string]any{scopeResponse: resp}
+	for name, t := range cm.outputs {
+		if v, ok, err := renderValue(t, data); err == nil && ok {
+			out[name] = v
+		}
+	}
+	return out
+}

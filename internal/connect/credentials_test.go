@@ -2,6 +2,7 @@ package connect_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -35,10 +36,17 @@ func TestCredentials(t *testing.T) {
 		t.Errorf("Credential kind %q (token matches: %v), want %q with the stored key", got, cred.Token == e.openai.Token, want)
 	}
 
-	authn, secrets, err := creds.Authenticator(ctx, e.groupID, v.ID)
+	conn, secrets, err := creds.Bind(ctx, e.groupID, v.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got, want := conn.App, "openai"; got != want || conn.Credential.Token != e.openai.Token {
+		t.Errorf("bound app %q (token matches: %v), want %q with the stored key", got, conn.Credential.Token == e.openai.Token, want)
+	}
+	if s := fmt.Sprint(conn) + fmt.Sprintf("%#v", conn); strings.Contains(s, e.openai.Token) {
+		t.Errorf("printing the bound Connection shows the key: %s", s)
+	}
+	authn := conn.Authenticate
 	if !slices.Contains(secrets, e.openai.Token) {
 		t.Errorf("secrets to redact: %d, want the key among them", len(secrets))
 	}

@@ -14,39 +14,42 @@ import (
 	"wiresk/internal/wiresk"
 )
 
-// Authenticator returns what a worker's step uses to authenticate its
-// request with a Connection: the Connection's credential (OAuth tokens
-// refreshed as Credential does) put where its app expects it. Errors are
-// Credential's: ErrUnusable (code conflict) for a Connection that is not
-// active, naming it and saying to reconnect; unavailable when the provider
-// cannot refresh now. secrets are the credential's texts (in the forms
-// they take on the wire), for the caller to redact from what it records.
-func (s *Credentials) Authenticator(ctx context.Context, groupID, connectionID string) (auth step.Authenticator, secrets []string, err error) {
+// Bind returns what a worker's step uses to call the app with a
+// Connection: its config, its credential (OAuth tokens refreshed as
+// Credential does) and the Authenticator that puts the credential where the
+// app expects it on a request a step builds itself, for the app's own host
+// only. Errors are Credential's: ErrUnusable (code conflict) for a
+// Connection that is not active, naming it and saying to reconnect;
+// unavailable when the provider cannot refresh now. secrets are the
+// credential's texts (in the forms they take on the wire), for the caller
+// to redact from what it records.
+func (s *Credentials) Bind(ctx context.Context, groupID, connectionID string) (conn step.Connection, secrets []string, err error) {
 	cred, err := s.Credential(ctx, groupID, connectionID)
 	if err != nil {
-		return nil, nil, err
+		return step.Connection{}, nil, err
 	}
 	c, err := s.load(ctx, groupID, connectionID)
 	if err != nil {
-		return nil, nil, err
+		return step.Connection{}, nil, err
 	}
 	app, err := s.appOf(c)
 	if err != nil {
-		return nil, nil, err
+		return step.Connection{}, nil, err
 	}
 	config := c.Config
 	host, err := credentialHost(app, config)
 	if err != nil {
-		return nil, nil, err
+		return step.Connection{}, nil, err
 	}
-	return func(header http.Header, u *url.URL) error {
+	auth := func(header http.Header, u *url.URL) error {
 		if !strings.EqualFold(u.Host, host) {
 			// A template may render any URL: the credential goes only to
 			// the app's own host, and nothing is sent elsewhere.
 			return fmt.Errorf("refused to send connection %s's credential to %s: it goes only to %s (the app's base URL); use a URL on that host or a step without the Connection", connectionID, u.Host, host)
 		}
 		return appcall.Authenticate(app, config, cred, header, u)
-	}, cred.Secrets(), nil
+	}
+	return step.Connection{ID: c.ID, App: c.App, Config: config, Credential: cred, Authenticate: auth}, cred.Secrets(), nil
 }
 
 // credentialHost returns the one host (with its port, if any) a

@@ -61,16 +61,21 @@ func (s *Flows) CreateFlow(ctx context.Context, who auth.Identity, groupID strin
 }
 
 // validateFlow checks f's definition and that every Connection its steps
-// name is one of the Group's, for the step's app.
+// name is one of the Group's, for the step's app (any app's for the
+// generic HTTP request, whose credential still goes only to that app's
+// host); a step of an app method that needs a Connection must name one.
 func (s *Flows) validateFlow(ctx context.Context, f flow.Flow) error {
 	if err := flow.Validate(f, s.Kinds); err != nil {
 		return err
 	}
 	for i, st := range f.Steps {
+		field := fmt.Sprintf("steps[%d].connectionId", i)
 		if st.ConnectionID == "" {
+			if nc, ok := s.Kinds.(ConnectionsNeeded); ok && nc.NeedsConnection(st.App, st.Method) {
+				return wiresk.FieldError(field, "is required: a %s step runs with one of the Group's %s Connections", st.App, st.App)
+			}
 			continue
 		}
-		field := fmt.Sprintf("steps[%d].connectionId", i)
 		c, err := s.Store.GetConnection(ctx, f.GroupID, st.ConnectionID)
 		if errors.Is(err, wiresk.ErrNotFound) {
 			return wiresk.FieldError(field, "no Connection %q in this group", st.ConnectionID)
@@ -78,11 +83,19 @@ func (s *Flows) validateFlow(ctx context.Context, f flow.Flow) error {
 		if err != nil {
 			return err
 		}
-		if c.App != st.App {
+		if c.App != st.App && st.App != "http" {
 			return wiresk.FieldError(field, "Connection %q is for %s, not %s", c.Name, c.App, st.App)
 		}
 	}
 	return nil
+}
+
+// ConnectionsNeeded is implemented by Kinds that know which steps must
+// name a Connection (step.Registry).
+type ConnectionsNeeded interface {
+	// NeedsConnection reports whether a step of app and method must name
+	// a Connection.
+	NeedsConnection(app, method string) bool
 }
 
 // ListFlows lists the Group's Flows.

@@ -276,6 +276,11 @@ func snippet(data []byte) string {
 	return s
 }
 
+// ParseBody returns the JSON value of a JSON response (integers that fit
+// as int, other numbers as float64), its text otherwise: what a step
+// outputs as an answer's body.
+func ParseBody(contentType string, data []byte) any { return parseBody(contentType, data) }
+
 // parseBody returns the JSON value of a JSON response, its text otherwise.
 func parseBody(contentType string, data []byte) any {
 	if len(data) == 0 {

@@ -66,6 +66,14 @@ func (c Registry) ValidateStep(app, method string, input map[string]any) error {
 	return k.ValidateInput(input)
 }
 
+// NeedsConnection reports whether a step of app and method must name a
+// Connection: its Kind has a method NeedsConnection() bool that says so.
+func (c Registry) NeedsConnection(app, method string) bool {
+	k, _ := c.Lookup(app, method)
+	n, ok := k.(interface{ NeedsConnection() bool })
+	return ok && n.NeedsConnection()
+}
+
 // URLInputs returns the input fields of steps of app and method that are
 // URLs, for a Kind that has a method URLInputs() []string. It lets the flow
 // package compile those fields as URL templates.
@@ -106,11 +114,20 @@ type Error struct {
 	Permanent bool
 	// Status is the HTTP status of the last response, 0 when none came.
 	Status int
+	// Unauthorized is true when the app refused the credential (a 401,
+	// or an expired token it reports inside a 200 answer): the worker then
+	// re-tests the step's Connection.
+	Unauthorized bool
 	// Message describes the failure. It never holds request headers or the
 	// query string of the URL, which may carry credentials.
 	Message string
 
 	err error // the cause, for errors.Is and errors.As
+}
+
+// NewError returns an *Error wrapping cause (which may be nil).
+func NewError(permanent bool, status int, message string, cause error) *Error {
+	return &Error{Permanent: permanent, Status: status, Message: message, err: cause}
 }
 
 // Error returns the Message.

@@ -56,13 +56,14 @@ type Steps interface {
 
 // Connections authenticates steps with the Connections they name.
 type Connections interface {
-	// Authenticator returns the function that puts the Connection's
-	// credential on a step's request. An error with code conflict or
-	// not_found means the Connection cannot be used until someone acts
-	// (the Run fails at once); any other error is temporary. secrets are
-	// the credential's texts: the worker redacts them from everything it
+	// Bind returns what a step needs to call its app with the
+	// Connection: config, credential and the host-pinned Authenticator of
+	// the generic HTTP step. An error with code conflict or not_found
+	// means the Connection cannot be used until someone acts (the Run
+	// fails at once); any other error is temporary. secrets are the
+	// credential's texts: the worker redacts them from everything it
 	// records or passes to later steps.
-	Authenticator(ctx context.Context, groupID, connectionID string) (auth step.Authenticator, secrets []string, err error)
+	Bind(ctx context.Context, groupID, connectionID string) (conn step.Connection, secrets []string, err error)
 	// Rejected is told that the app answered 401 to a step sent with the
 	// Connection's credential; it re-tests the Connection (marking it
 	// broken if the app refuses the credential) and returns its status.
@@ -328,7 +329,7 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		// Flow calling its own webhook is stopped at run.MaxHops.
 		stepCtx = step.WithHop(stepCtx, hop+1)
 		res, o := w.runStep(stepCtx, cs, env, budget)
-		if res.Status == run.StepFailed && o.status == http.StatusUnauthorized && cs.Step.ConnectionID != "" && w.Connections != nil {
+		if res.Status == run.StepFailed && o.unauthorized && cs.Step.ConnectionID != "" && w.Connections != nil {
 			// The app refused the credential: find out now whether the
 			// Connection is broken, so that its other Flows fail fast and
 			// its owner is told to reconnect.
@@ -390,11 +391,11 @@ func (w *Worker) authenticate(ctx context.Context, groupID string, s flow.Step) 
 	if w.Connections == nil {
 		return ctx, nil, wiresk.Errorf(wiresk.EConflict, "this worker is not set up to use Connections")
 	}
-	auth, secrets, err := w.Connections.Authenticator(ctx, groupID, s.ConnectionID)
+	conn, secrets, err := w.Connections.Bind(ctx, groupID, s.ConnectionID)
 	if err != nil {
 		return ctx, nil, err
 	}
-	return step.WithAuthenticator(ctx, auth), secrets, nil
+	return step.WithConnection(ctx, conn), secrets, nil
 }
 
 // checkConnection refuses a step whose Connection is missing or not active,
@@ -429,9 +430,9 @@ type outcome struct {
 	permanent bool
 	// filtered: a filter step stopped the Run.
 	filtered bool
-	// status is the HTTP status of the app's last answer to a failed step,
-	// when one came.
-	status int
+	// unauthorized: the app refused the step's credential (a 401, or an
+	// expired token inside a 200 answer).
+	unauthorized bool
 }
 
 // runStep returns the step's result and outcome; res is named so that the
@@ -469,7 +470,7 @@ func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[stri
 		o := outcome{permanent: step.IsPermanent(err)}
 		var se *step.Error
 		if errors.As(err, &se) {
-			o.status = se.Status
+			o.unauthorized = se.Unauthorized || se.Status == http.StatusUnauthorized
 		}
 		return res, o
 	}
