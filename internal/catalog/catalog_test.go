@@ -360,6 +360,13 @@ func TestPublicHasNoSecrets(t *testing.T) {
 		t.Error("gmail is not testable")
 	}
 	for _, p := range pub {
+		for _, m := range p.Methods {
+			if len(m.Outputs) == 0 || m.Outputs[0].Name != "body" {
+				t.Errorf("%s.%s: outputs %+v, want body first", p.ID, m.Name, m.Outputs)
+			}
+		}
+	}
+	for _, p := range pub {
 		if p.ID == "http" && p.Testable {
 			t.Error("http is testable without a test URL")
 		}

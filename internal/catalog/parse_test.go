@@ -94,6 +94,11 @@ func TestParseRejects(t *testing.T) {
 		want string // substring of the error, after "<file>: "
 	}{
 		{name: "empty file", doc: "", want: "the file is empty"},
+		{name: "output named body", doc: edit(keyApp, "      body: {note: \"{{ input.note }}\"}", "      body: {note: \"{{ input.note }}\"}\n    outputs:\n      - {name: body, type: any, value: \"{{ response }}\"}"), want: "methods.create_thing.outputs[0].name"},
+		{name: "output of unknown type", doc: edit(keyApp, "      body: {note: \"{{ input.note }}\"}", "      body: {note: \"{{ input.note }}\"}\n    outputs:\n      - {name: id, type: uuid, value: \"{{ response.id }}\"}"), want: `outputs[0].type: unknown type "uuid"`},
+		{name: "output not one placeholder", doc: edit(keyApp, "      body: {note: \"{{ input.note }}\"}", "      body: {note: \"{{ input.note }}\"}\n    outputs:\n      - {name: id, type: string, value: \"id {{ response.id }}\"}"), want: "outputs[0].value: must be one placeholder"},
+		{name: "output over input", doc: edit(keyApp, "      body: {note: \"{{ input.note }}\"}", "      body: {note: \"{{ input.note }}\"}\n    outputs:\n      - {name: id, type: string, value: \"{{ input.id }}\"}"), want: "outputs[0].value"},
+		{name: "output twice", doc: edit(keyApp, "      body: {note: \"{{ input.note }}\"}", "      body: {note: \"{{ input.note }}\"}\n    outputs:\n      - {name: id, type: string, value: \"{{ response.id }}\"}\n      - {name: id, type: string, value: \"{{ response.x }}\"}"), want: "outputs[1].name"},
 		{name: "two documents", doc: keyApp + "---\nname: Other\n", want: "exactly one YAML document"},
 		{name: "not YAML", doc: "name: [unclosed", want: "yaml:"},
 		{name: "bad file name", file: "Gmail.yaml", doc: keyApp, want: "app id"},

@@ -116,6 +116,12 @@ func (a *App) Public() PublicApp {
 			pm.Inputs = append(pm.Inputs, PublicInput(in))
 		}
 		pm.Outputs = []PublicOutput{{Name: "body", Type: "any", Description: "The app's whole answer (its JSON, or its text)."}}
+		if m.Builder == "http_request" {
+			// The generic HTTP step's output (step.HTTP).
+			pm.Outputs = append(pm.Outputs,
+				PublicOutput{Name: "status", Type: "integer", Description: "The HTTP status."},
+				PublicOutput{Name: "headers", Type: "object", Description: "The response headers, by lower-case name (first value)."})
+		}
 		for _, o := range m.Outputs {
 			pm.Outputs = append(pm.Outputs, PublicOutput{Name: o.Name, Type: o.Type, Description: o.Description})
 		}

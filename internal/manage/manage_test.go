@@ -7,7 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"wiresk/internal/appcall"
+	"wiresk/internal/appstep"
 	"wiresk/internal/auth"
+	"wiresk/internal/catalog"
+	"wiresk/internal/connection"
 	"wiresk/internal/bolt"
 	"wiresk/internal/flow"
 	"wiresk/internal/group"
@@ -204,5 +208,52 @@ func TestStatsDurationPercentiles(t *testing.T) {
 	}
 	if got := stats.Days[len(stats.Days)-1]; got.P50Ms != 10 || got.P95Ms != 19 {
 		t.Errorf("today = %+v, want p50 10 ms, p95 19 ms", got)
+	}
+}
+
+// TestAppStepsNameAConnectionOfTheirApp: a step of an app method is saved
+// only with one of the Group's Connections to that app; the generic HTTP
+// request may use any app's Connection (its credential still goes only to
+// that app's host).
+func TestAppStepsNameAConnectionOfTheirApp(t *testing.T) {
+	f := mustFixture(t)
+	ctx := t.Context()
+	kinds := step.NewRegistry(&step.HTTP{})
+	if err := appstep.Register(kinds, catalog.MustLoad(), &appcall.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	svc := manage.New(manage.Config{Store: f.store, Kinds: kinds})
+	for _, c := range []connection.Connection{
+		{ID: "con_hub", GroupID: f.groupID, Name: "Sales HubSpot", App: "hubspot", AuthType: catalog.AuthAPIKey, Status: connection.StatusActive},
+		{ID: "con_other", GroupID: "grp_other", Name: "Their HubSpot", App: "hubspot", AuthType: catalog.AuthAPIKey, Status: connection.StatusActive},
+	} {
+		if err := f.store.CreateConnection(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	find := func(conn string) []flow.Step {
+		return []flow.Step{{ID: "find", App: "hubspot", Method: "find_contact", ConnectionID: conn, Input: map[string]any{"email": "{{ trigger.body.email }}"}}}
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []flow.Step
+		field string // "" when the Flow is saved
+	}{
+		{"its app's Connection", find("con_hub"), ""},
+		{"no Connection", find(""), "steps[0].connectionId"},
+		{"another Group's Connection", find("con_other"), "steps[0].connectionId"},
+		{"a missing input", []flow.Step{{ID: "find", App: "hubspot", Method: "find_contact", ConnectionID: "con_hub", Input: map[string]any{}}}, "steps[0].input.email"},
+		{"an unknown method", []flow.Step{{ID: "find", App: "hubspot", Method: "fly", ConnectionID: "con_hub", Input: map[string]any{}}}, "steps[0].method"},
+		{"a Gmail step with the HubSpot Connection", []flow.Step{{ID: "send", App: "gmail", Method: "send_email", ConnectionID: "con_hub",
+			Input: map[string]any{"to": "ada@example.com", "subject": "Hi", "text": "Hello"}}}, "steps[0].connectionId"},
+		{"an HTTP request with the HubSpot Connection", []flow.Step{{ID: "get", App: "http", Method: "request", ConnectionID: "con_hub",
+			Input: map[string]any{"url": "https://api.hubapi.com/crm/v3/objects/contacts"}}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := svc.Flows.CreateFlow(ctx, f.bob, f.groupID, manage.FlowInput{Name: tc.name, Steps: tc.steps})
+			if got := wiresk.ErrorField(err); got != tc.field || (tc.field == "" && err != nil) {
+				t.Errorf("CreateFlow = %v (field %q), want field %q", err, got, tc.field)
+			}
+		})
 	}
 }
