@@ -12,11 +12,12 @@
 //
 // Failures map as users expect: a refused credential (401, or an expired
 // token inside a 200 answer such as Slack's) is Unauthorized, so that the
-// worker re-tests the Connection and marks it broken; a 403 is a permanent
-// permission failure quoting what the app says is missing; other 4xx are
-// permanent with the app's message; 429, 5xx and network errors were
-// already retried with backoff honouring Retry-After and stay transient,
-// so the queue redelivers the Run later.
+// worker re-tests the Connection and marks it broken (or, when the
+// Connection passes, retries the Run with the refreshed token); a 403 is a
+// permanent permission failure quoting what the app says is missing; other
+// 4xx are permanent with the app's message; 429, 5xx and network errors
+// were already retried with backoff honouring Retry-After and stay
+// transient, so the queue redelivers the Run later.
 package appstep
 
 import (
@@ -194,7 +195,11 @@ func (k *Kind) stepError(err error) error {
 			// credential is good, so the Connection stays active.
 			return step.NewError(true, e.Status, e.Message+": the Connection lacks a permission (scope) this method needs; reconnect it granting the scope, or ask the account's admin", err)
 		}
-		se := step.NewError(true, e.Status, e.Message, err)
+		// Not permanent by itself: the worker re-tests the Connection
+		// (refreshing an OAuth token) and fails the Run for good only
+		// when it is broken; otherwise a redelivery sends the request
+		// again with the fresh token.
+		se := step.NewError(false, e.Status, e.Message, err)
 		se.Unauthorized = true
 		return se
 	case appcall.KindPermanent:

@@ -190,7 +190,7 @@ func TestAppAnswersMapToStepFailures(t *testing.T) {
 		permanent, unauthorized bool
 		want                    string
 	}{
-		{401, `{"error": "invalid_token"}`, true, true, "401"},
+		{401, `{"error": "invalid_token"}`, false, true, "401"},
 		{403, `{"error": "missing_scope", "needed": "items:write"}`, true, false, "lacks a permission"},
 		{404, `{"error": "list_not_found", "message": "No such list"}`, true, false, "list_not_found"},
 		{422, `{"error": "invalid", "message": "title is too long"}`, true, false, "title is too long"},
