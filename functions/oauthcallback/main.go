@@ -11,8 +11,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"wiresk/internal/app"
 	"wiresk/internal/catalog"
@@ -24,8 +22,8 @@ func main() {
 	cfg, log := app.MustLoad(app.OAuthCallback, os.Getenv)
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
 	app.Exit("oauthcallback: AWS configuration", err)
-	store := dynamo.New(dynamodb.NewFromConfig(awsCfg, dynamo.ValidateResponseChecksum), cfg.Table, dynamo.Options{RunRetention: cfg.RunRetention})
-	vault, err := secrets.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix, secrets.Options{})
+	store := dynamo.NewFromConfig(awsCfg, cfg.Table, dynamo.Options{RunRetention: cfg.RunRetention})
+	vault, err := secrets.NewFromConfig(awsCfg, cfg.SecretPrefix, secrets.Options{})
 	app.Exit("oauthcallback: WIRESK_SECRET_PREFIX", err)
 	d := app.Deps{Store: store, Vault: vault, Catalog: catalog.MustLoad(), StateKey: app.StateKey(vault), Logger: log}
 	lambda.Start(app.Build(cfg, d).OAuthBrowser())

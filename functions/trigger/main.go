@@ -10,8 +10,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"wiresk/internal/app"
 	"wiresk/internal/dynamo"
@@ -22,7 +20,7 @@ func main() {
 	cfg, log := app.MustLoad(app.Trigger, os.Getenv)
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
 	app.Exit("trigger: AWS configuration", err)
-	store := dynamo.New(dynamodb.NewFromConfig(awsCfg, dynamo.ValidateResponseChecksum), cfg.Table, dynamo.Options{RunRetention: cfg.RunRetention})
-	d := app.Deps{Store: store, Queue: sqsqueue.New(sqs.NewFromConfig(awsCfg, sqsqueue.AvoidRequestBodyRace), cfg.QueueURL, ""), Logger: log}
+	store := dynamo.NewFromConfig(awsCfg, cfg.Table, dynamo.Options{RunRetention: cfg.RunRetention})
+	d := app.Deps{Store: store, Queue: sqsqueue.NewFromConfig(awsCfg, cfg.QueueURL, ""), Logger: log}
 	lambda.Start(app.Build(cfg, d).Trigger())
 }

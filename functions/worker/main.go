@@ -10,9 +10,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"wiresk/internal/app"
 	"wiresk/internal/catalog"
@@ -25,9 +22,9 @@ func main() {
 	cfg, log := app.MustLoad(app.Worker, os.Getenv)
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
 	app.Exit("worker: AWS configuration", err)
-	store := dynamo.New(dynamodb.NewFromConfig(awsCfg, dynamo.ValidateResponseChecksum), cfg.Table, dynamo.Options{RunRetention: cfg.RunRetention})
-	vault, err := secrets.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix, secrets.Options{})
+	store := dynamo.NewFromConfig(awsCfg, cfg.Table, dynamo.Options{RunRetention: cfg.RunRetention})
+	vault, err := secrets.NewFromConfig(awsCfg, cfg.SecretPrefix, secrets.Options{})
 	app.Exit("worker: WIRESK_SECRET_PREFIX", err)
-	d := app.Deps{Store: store, Queue: sqsqueue.New(sqs.NewFromConfig(awsCfg, sqsqueue.AvoidRequestBodyRace), cfg.QueueURL, ""), Vault: vault, Catalog: catalog.MustLoad(), Logger: log}
+	d := app.Deps{Store: store, Queue: sqsqueue.NewFromConfig(awsCfg, cfg.QueueURL, ""), Vault: vault, Catalog: catalog.MustLoad(), Logger: log}
 	lambda.Start(app.Build(cfg, d).Worker())
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	smithy "github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
@@ -94,4 +96,11 @@ func (b *checksumBody) Close() error {
 		return fmt.Errorf("response body's CRC-32 is %d, its %s header says %d", got, crc32Header, b.want)
 	}
 	return err
+}
+
+// NewFromConfig returns the Store on table with a DynamoDB client made from
+// awsCfg, with the response checksum check above: what a Lambda function's
+// main builds.
+func NewFromConfig(awsCfg aws.Config, table string, opts Options) *Store {
+	return New(dynamodb.NewFromConfig(awsCfg, ValidateResponseChecksum), table, opts)
 }

@@ -441,3 +441,10 @@ func validChars(s string) bool {
 	}
 	return true
 }
+
+// NewFromConfig returns the Vault under prefix with a Secrets Manager
+// client made from awsCfg: what a Lambda function's main builds. Its
+// errors are New's.
+func NewFromConfig(awsCfg aws.Config, prefix string, opts Options) (*Vault, error) {
+	return New(secretsmanager.NewFromConfig(awsCfg), prefix, opts)
+}

@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
@@ -52,4 +54,11 @@ func (c bodyRaceClient) Do(r *http.Request) (*http.Response, error) {
 // readOnlyBody exposes only the Read and Close methods of a request body.
 type readOnlyBody struct {
 	io.ReadCloser
+}
+
+// NewFromConfig returns the Queue on queueURL (and deadLetterURL, "" for
+// none) with an SQS client made from awsCfg, with AvoidRequestBodyRace:
+// what a Lambda function's main builds.
+func NewFromConfig(awsCfg aws.Config, queueURL, deadLetterURL string) *Queue {
+	return New(sqs.NewFromConfig(awsCfg, AvoidRequestBodyRace), queueURL, deadLetterURL)
 }
