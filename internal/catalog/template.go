@@ -18,6 +18,17 @@ import (
 // {{ response.users[0].email }}. Which scopes a template may use depends on
 // where it appears (config in URLs, input in method requests, response in
 // identity templates), and is checked when the catalog is loaded.
+//
+// Why not the Flow template language (package template) in a restricted
+// environment: the catalog's safety rests on knowing, when it is loaded,
+// exactly which value each placeholder reads and where it lands — that
+// only enumerated config values reach a URL's host, that a path input is
+// one escaped segment, which inputs a request references (so a missing one
+// leaves its entry out). A placeholder is a bare path, so all of that is
+// checked statically; an expression (function calls, operators,
+// conditionals) could not be, and would need render budgets where none are
+// needed now. The step inputs that feed these placeholders are rendered
+// with the Flow template language before they get here.
 
 // Template scopes.
 const (
