@@ -16,6 +16,7 @@
 package apptest
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"maps"
@@ -75,6 +76,7 @@ type Fake struct {
 	Config map[string]string
 
 	spec *spec
+	mux  *http.ServeMux
 
 	mu         sync.Mutex
 	requests   int
@@ -82,6 +84,7 @@ type Fake struct {
 	failStatus int
 	failRetry  string
 	last       Request
+	log        []Request
 }
 
 // Request is a request a fake received.
@@ -108,7 +111,19 @@ type spec struct {
 	// testPath is, for an app whose catalog test.url is absolute (not
 	// under base_url), the path of the fake that plays it; "" otherwise.
 	testPath string
+	// methods answer the app's method endpoints, by net/http.ServeMux
+	// pattern ("POST /crm/v3/objects/contacts/search",
+	// "PATCH /crm/v3/objects/contacts/{id}"; r.PathValue works). A request
+	// no pattern matches goes to serve.
+	methods map[string]Handler
 }
+
+// Handler answers one method endpoint of a fake; body is the request
+// body, already read.
+type Handler func(f *Fake, w http.ResponseWriter, r *http.Request, body []byte)
+
+// bodyKey carries the request body read by ServeHTTP to a method Handler.
+type bodyKey struct{}
 
 // makers are the fakes, by catalog app id.
 var makers = map[string]func() (*Fake, *spec){
@@ -139,6 +154,15 @@ func New(t testing.TB, app string) (f *Fake, ok bool) {
 	f.App, f.spec = app, s
 	if f.Tokens == nil {
 		f.Tokens = map[string]string{}
+	}
+	if len(s.methods) > 0 {
+		f.mux = http.NewServeMux()
+		for pattern, h := range s.methods {
+			f.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+				body, _ := r.Context().Value(bodyKey{}).([]byte)
+				h(f, w, r, body)
+			})
+		}
 	}
 	f.Server = httptest.NewServer(f)
 	t.Cleanup(f.Server.Close)
@@ -210,6 +234,21 @@ func (f *Fake) LastRequest() Request {
 	return r
 }
 
+// Received returns the requests the fake received, oldest first, whose
+// "METHOD /path" is route ("" for all): what a test asserts to check that
+// a step reached the app exactly once.
+func (f *Fake) Received(route string) []Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Request
+	for _, r := range f.log {
+		if route == "" || r.Method+" "+r.Path == route {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // Throttle makes the fake answer the next n requests (every request from
 // now on when n is negative) with the app's rate-limit answer: HTTP 429
 // and the app's error body, with a Retry-After header of retryAfter unless
@@ -231,6 +270,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.requests++
 	f.last = Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body}
+	f.log = append(f.log, f.last)
 	fail := f.failN != 0
 	status, retry := f.failStatus, f.failRetry
 	if f.failN > 0 {
@@ -243,6 +283,12 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.spec.failure(w, status)
 		return
+	}
+	if f.mux != nil {
+		if _, pattern := f.mux.Handler(r); pattern != "" {
+			f.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), bodyKey{}, body)))
+			return
+		}
 	}
 	f.spec.serve(f, w, r, body)
 }
