@@ -113,7 +113,8 @@ const maxDetail = 160
 // unless the credential was refused, the start of the app's explanation.
 // Where the credential was refused the explanation is left out: some apps
 // quote part of the key they refused ("Incorrect API key provided:
-// sk-abc***wxyz").
+// sk-abc***wxyz"). A 403 keeps it: the app accepted the credential and
+// says which permission or scope is missing, which the user needs to know.
 func answerMessage(app *catalog.App, p *prepared, kind ErrorKind, resp *egress.Response) string {
 	status := resp.Status
 	code, detail := explain(resp.Body)
@@ -122,7 +123,11 @@ func answerMessage(app *catalog.App, p *prepared, kind ErrorKind, resp *egress.R
 	b.WriteString(": ")
 	switch kind {
 	case KindUnauthorized:
-		fmt.Fprintf(&b, "%s refused the credential: ", app.Name)
+		if status == http.StatusForbidden {
+			fmt.Fprintf(&b, "%s denied the request: ", app.Name)
+		} else {
+			fmt.Fprintf(&b, "%s refused the credential: ", app.Name)
+		}
 	case KindRateLimited:
 		b.WriteString("rate limited: ")
 	}
@@ -134,7 +139,7 @@ func answerMessage(app *catalog.App, p *prepared, kind ErrorKind, resp *egress.R
 	if code != "" {
 		b.WriteString(" (" + code + ")")
 	}
-	if detail != "" && kind != KindUnauthorized {
+	if detail != "" && (kind != KindUnauthorized || status == http.StatusForbidden) {
 		b.WriteString(": " + detail)
 	}
 	if kind == KindRateLimited {
@@ -175,6 +180,10 @@ func explain(body []byte) (code, detail string) {
 			detail = shorten(s)
 			break
 		}
+	}
+	// Slack names the scope a token lacks in "needed" (missing_scope).
+	if s, ok := dig(v, []string{"needed"}).(string); ok && isCode(strings.ReplaceAll(s, ",", "")) {
+		detail = strings.TrimPrefix(detail+"; needs scope "+s, "; ")
 	}
 	return code, detail
 }

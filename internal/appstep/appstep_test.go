@@ -191,7 +191,8 @@ func TestAppAnswersMapToStepFailures(t *testing.T) {
 		want                    string
 	}{
 		{401, `{"error": "invalid_token"}`, false, true, "401"},
-		{403, `{"error": "missing_scope", "needed": "items:write"}`, true, false, "lacks a permission"},
+		{403, `{"error": "missing_scope", "needed": "items:write"}`, true, false, "needs scope items:write: the Connection lacks a permission"},
+		{403, `{"message": "This app hasn't been granted all required scopes to make this call."}`, true, false, "granted all required scopes"},
 		{404, `{"error": "list_not_found", "message": "No such list"}`, true, false, "list_not_found"},
 		{422, `{"error": "invalid", "message": "title is too long"}`, true, false, "title is too long"},
 		{503, `{"error": "down"}`, false, false, "503"},
