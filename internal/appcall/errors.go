@@ -181,9 +181,21 @@ func explain(body []byte) (code, detail string) {
 			break
 		}
 	}
-	// Slack names the scope a token lacks in "needed" (missing_scope).
-	if s, ok := dig(v, []string{"needed"}).(string); ok && isCode(strings.ReplaceAll(s, ",", "")) {
-		detail = strings.TrimPrefix(detail+"; needs scope "+s, "; ")
+	// Slack names the scope a token lacks in "needed" (missing_scope),
+	// HubSpot in errors[0].context.requiredGranularScopes
+	// (MISSING_SCOPES).
+	needed, _ := dig(v, []string{"needed"}).(string)
+	if list, ok := dig(v, []string{"errors", "0", "context", "requiredGranularScopes"}).([]any); ok {
+		var names []string
+		for _, s := range list {
+			if s, ok := s.(string); ok {
+				names = append(names, s)
+			}
+		}
+		needed = strings.Join(names, ",")
+	}
+	if needed != "" && isCode(strings.ReplaceAll(needed, ",", "")) {
+		detail = strings.TrimPrefix(detail+"; needs scope "+needed, "; ")
 	}
 	return code, detail
 }

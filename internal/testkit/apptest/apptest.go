@@ -39,7 +39,9 @@ const (
 	// Revoked is a token the app reports as revoked (Slack).
 	Revoked = "revoked"
 	// NoScope is a token without the scope the test endpoint needs
-	// (Google Drive: a token without a Drive scope answers 403).
+	// (Google Drive: a token without a Drive scope answers 403) or some
+	// methods need (HubSpot: the deal endpoints answer 403
+	// MISSING_SCOPES).
 	NoScope = "no_scope"
 	// QuotaExhausted is a key whose account has no quota left (OpenAI
 	// answers 429 insufficient_quota, which no retry can fix).
