@@ -1,6 +1,8 @@
 package appstep_test
 
 import (
+	"encoding/json"
+	"errors"
 	"testing"
 
 	"wiresk/internal/appcall"
@@ -49,4 +51,45 @@ func execute(t *testing.T, reg step.Registry, conn step.Connection, method strin
 	out, attempts, err := reg.Execute(step.WithConnection(t.Context(), conn), conn.App, method, input)
 	m, _ := out.(map[string]any)
 	return m, attempts, err
+}
+
+// mustJSON decodes a request body the fake received.
+func mustJSON(t *testing.T, body []byte) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("request body %q: %v", body, err)
+	}
+	return v
+}
+
+// sameJSON reports whether got and want encode to the same JSON.
+func sameJSON(t *testing.T, got, want any) bool {
+	t.Helper()
+	g, err1 := json.Marshal(got)
+	w, err2 := json.Marshal(want)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	return string(g) == string(w)
+}
+
+// mustOne returns the one request the fake received on route.
+func mustOne(t *testing.T, f *apptest.Fake, route string) apptest.Request {
+	t.Helper()
+	got := f.Received(route)
+	if len(got) != 1 {
+		t.Fatalf("%s received %d requests %q, want 1 (all: %d)", f.App, len(got), route, len(f.Received("")))
+	}
+	return got[0]
+}
+
+// mustStepError returns err as a *step.Error.
+func mustStepError(t *testing.T, err error) *step.Error {
+	t.Helper()
+	var se *step.Error
+	if !errors.As(err, &se) {
+		t.Fatalf("err = %v (%T), want a *step.Error", err, err)
+	}
+	return se
 }
