@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"wiresk/internal/catalog"
 	"wiresk/internal/ratelimit"
 	"wiresk/internal/template"
 )
@@ -52,6 +54,7 @@ func main() {
 
 		AppBaseURLs:    envMap("WIRESK_APP_BASE_URLS"),
 		AppTestURLs:    envMap("WIRESK_APP_TEST_URLS"),
+		AppOverrides:   envOverrides("WIRESK_APP_OVERRIDES"),
 		OAuthReturnURL: os.Getenv("WIRESK_OAUTH_RETURN_URL"),
 		HealthInterval: envDuration("WIRESK_HEALTH_INTERVAL", 5*time.Minute),
 	}
@@ -127,6 +130,23 @@ func envMap(name string) map[string]string {
 			os.Exit(2)
 		}
 		m[k] = val
+	}
+	return m
+}
+
+// envOverrides reads a JSON object of catalog overrides by app id:
+// {"hubspot": {"baseUrl": "...", "authorizeUrl": "...", "tokenUrl": "..."}}.
+func envOverrides(name string) map[string]catalog.Override {
+	v := os.Getenv(name)
+	if v == "" {
+		return nil
+	}
+	var m map[string]catalog.Override
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		fmt.Fprintf(os.Stderr, "wiresk: %s: not a JSON object of app overrides ({\"app\": {\"baseUrl\", \"testUrl\", \"authorizeUrl\", \"tokenUrl\", \"revokeUrl\"}}): %v\n", name, err)
+		os.Exit(2)
 	}
 	return m
 }

@@ -46,8 +46,11 @@ type config struct {
 	RunRetentionDays                                             int64
 
 	// Connections.
-	AppBaseURLs    map[string]string
-	AppTestURLs    map[string]string
+	AppBaseURLs map[string]string
+	AppTestURLs map[string]string
+	// AppOverrides point apps' URLs, OAuth endpoints included, at
+	// stand-ins; a field set here wins over AppBaseURLs and AppTestURLs.
+	AppOverrides   map[string]catalog.Override
 	OAuthReturnURL string
 	HealthInterval time.Duration
 }
@@ -100,13 +103,9 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		public = base
 	}
 	jwtAuth := &auth.JWT{Key: jwtKey, Issuer: jwtIssuer, Audience: jwtAud}
-	testURLs := make(map[string]catalog.Override, len(cfg.AppTestURLs))
-	for app, u := range cfg.AppTestURLs {
-		testURLs[app] = catalog.Override{TestURL: u}
-	}
-	cat, err := catalog.Load(catalog.WithBaseURLs(cfg.AppBaseURLs), catalog.WithOverrides(testURLs))
+	cat, err := catalog.Load(catalog.WithOverrides(appOverrides(cfg)))
 	if err != nil {
-		return fmt.Errorf("app catalog (WIRESK_APP_BASE_URLS, WIRESK_APP_TEST_URLS): %w", err)
+		return fmt.Errorf("app catalog (WIRESK_APP_BASE_URLS, WIRESK_APP_TEST_URLS, WIRESK_APP_OVERRIDES): %w", err)
 	}
 	stateKey, err := connect.LoadStateKey(ctx, b.keyVault)
 	if err != nil {
@@ -295,4 +294,35 @@ OAuth redirect URI to register at a provider: %s/v1/oauth/callback
 Webhook bodies up to %d bytes; HTTP steps may call %s (WIRESK_HTTP_ALLOW_CIDRS).
 Stop with Ctrl-C: in-flight requests and runs finish first.
 `, base, storage, base, devGroupID, devUserID, token, base, devGroupID, token, base, cfg.MaxBody, cfg.AllowCIDRs)
+}
+
+// appOverrides merges the runner's three ways of pointing apps at
+// stand-ins into one catalog override per app.
+func appOverrides(cfg config) map[string]catalog.Override {
+	out := map[string]catalog.Override{}
+	for app, u := range cfg.AppBaseURLs {
+		o := out[app]
+		o.BaseURL = u
+		out[app] = o
+	}
+	for app, u := range cfg.AppTestURLs {
+		o := out[app]
+		o.TestURL = u
+		out[app] = o
+	}
+	for app, x := range cfg.AppOverrides {
+		o := out[app]
+		for _, f := range []struct {
+			dst *string
+			src string
+		}{
+			{&o.BaseURL, x.BaseURL}, {&o.TestURL, x.TestURL}, {&o.AuthorizeURL, x.AuthorizeURL}, {&o.TokenURL, x.TokenURL}, {&o.RevokeURL, x.RevokeURL},
+		} {
+			if f.src != "" {
+				*f.dst = f.src
+			}
+		}
+		out[app] = o
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package appstep_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -170,5 +171,25 @@ func TestHubSpotFailures(t *testing.T) {
 	}
 	if attempts != 3 || out["email"] != apptest.HubSpotContactEmail {
 		t.Errorf("after rate limits: attempts %d, output %v; want 3 attempts and the contact", attempts, out)
+	}
+}
+
+// TestAnIDGivenAsANumberIsSentAsText: HubSpot's webhooks carry objectId as
+// a JSON number; a step that passes it to a string input sends "123".
+func TestAnIDGivenAsANumberIsSentAsText(t *testing.T) {
+	reg, f := mustApp(t, "hubspot")
+	if err := reg.ValidateStep("hubspot", "get_contact", map[string]any{"contact_id": 123}); err != nil {
+		t.Errorf("saving a step with contact_id 123: %v, want it accepted", err)
+	}
+	out, _, err := execute(t, reg, connectionTo(f, appcall.CredentialBearer), "get_contact", map[string]any{"contact_id": json.Number("123")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOne(t, f, "GET /crm/v3/objects/contacts/123")
+	if got, want := out["contact_id"], apptest.HubSpotContactID; got != want {
+		t.Errorf("contact_id = %v, want %v", got, want)
+	}
+	if _, _, err := execute(t, reg, connectionTo(f, appcall.CredentialBearer), "get_contact", map[string]any{"contact_id": 123.5}); err == nil {
+		t.Errorf("contact_id 123.5: no error, want HubSpot's 404 for /contacts/123.5")
 	}
 }

@@ -533,16 +533,16 @@ type options struct {
 // endpoint): TestURL replaces that one.
 type Override struct {
 	// BaseURL replaces the API base URL.
-	BaseURL string
+	BaseURL string `json:"baseUrl,omitempty"`
 	// TestURL replaces the whole URL of the test request (test.url, or
 	// base_url and test.path), query included; BuildTest uses it as is.
-	TestURL string
+	TestURL string `json:"testUrl,omitempty"`
 	// AuthorizeURL replaces the OAuth authorization endpoint.
-	AuthorizeURL string
+	AuthorizeURL string `json:"authorizeUrl,omitempty"`
 	// TokenURL replaces the OAuth token endpoint.
-	TokenURL string
+	TokenURL string `json:"tokenUrl,omitempty"`
 	// RevokeURL replaces the OAuth revocation endpoint.
-	RevokeURL string
+	RevokeURL string `json:"revokeUrl,omitempty"`
 }
 
 // WithOverrides overrides the URLs of the named apps. Load fails if an app

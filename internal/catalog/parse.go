@@ -870,7 +870,12 @@ func isParamName(s string) bool {
 }
 
 // CheckType checks that v, a rendered value, suits the input's type.
-func (in *Input) CheckType(v any) error { return checkInputType(in, v) }
+func (in *Input) CheckType(v any) error {
+	if _, ok := numberText(in, v); ok {
+		return nil // sent as its decimal text (CheckInput)
+	}
+	return checkInputType(in, v)
+}
 
 // checkInputType checks that v suits the input's type.
 func checkInputType(in *Input, v any) error {

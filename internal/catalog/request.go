@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"wiresk/internal/wiresk"
@@ -57,12 +58,34 @@ func (m *Method) CheckInput(input map[string]any) (map[string]any, error) {
 			}
 			continue
 		}
+		if s, ok := numberText(in, v); ok {
+			v = s
+		}
 		if err := checkInputType(in, v); err != nil {
 			return nil, wiresk.FieldError("input."+in.Name, "%v", err)
 		}
 		out[in.Name] = v
 	}
 	return out, nil
+}
+
+// numberText returns the decimal text of v when in is a string input and
+// v a number: ids often arrive as JSON numbers (HubSpot's webhook objectId)
+// where a method takes them as text, and users expect them to pass, as in
+// Zapier. Integers are written without a fraction or exponent.
+func numberText(in *Input, v any) (string, bool) {
+	if in.Type != "string" || !isNumber(v) {
+		return "", false
+	}
+	switch x := v.(type) {
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), true
+	case float32:
+		return strconv.FormatFloat(float64(x), 'f', -1, 32), true
+	case json.Number:
+		return x.String(), true
+	}
+	return fmt.Sprint(v), true
 }
 
 // BuildRequest renders the request of a step: method of the app, for a

@@ -72,6 +72,11 @@ type Fake struct {
 	// (Expired, Revoked, NoScope, QuotaExhausted, RateLimitedForbidden,
 	// Internal); each fake documents the ones it knows.
 	Tokens map[string]string
+	// Accept, when set, reports whether the fake takes token as well as
+	// Token, as a provider's API takes the access tokens its authorization
+	// server issued: set it to an oauthtest.Server's Valid to use the
+	// tokens of a real OAuth flow. Each fake documents where it applies.
+	Accept func(token string) bool
 	// Account is the account identity a Test with Token must report.
 	Account string
 	// Config is the connection config to test the app with.
@@ -293,6 +298,11 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f.spec.serve(f, w, r, body)
+}
+
+// accepts reports whether token is Token or one Accept takes.
+func (f *Fake) accepts(token string) bool {
+	return token != "" && (token == f.Token || f.Accept != nil && f.Accept(token))
 }
 
 // writeJSON writes v as a JSON answer with status.

@@ -59,7 +59,7 @@ func hubspotFailure(w http.ResponseWriter, status int) {
 func hubspotAuth(f *Fake, w http.ResponseWriter, r *http.Request) bool {
 	token, ok := bearer(r)
 	switch {
-	case ok && (token == f.Token || token == f.Tokens[NoScope]):
+	case ok && (f.accepts(token) || token == f.Tokens[NoScope]):
 		return true
 	case ok && token == f.Tokens[Expired]:
 		hubspotError(w, http.StatusUnauthorized, "EXPIRED_AUTHENTICATION",
@@ -197,7 +197,7 @@ func hubspotMissingScopes(w http.ResponseWriter, scope string) {
 // scopes only) is refused on the deal endpoints with 403 MISSING_SCOPES
 // naming crm.objects.deals.write. Rate limiting is 429 with errorType
 // RATE_LIMIT (HubSpot documents no Retry-After; Throttle adds one when
-// asked). The fake starts with one contact, HubSpotContactID
+// asked). Tokens Accept takes are treated as Token. The fake starts with one contact, HubSpotContactID
 // (HubSpotContactEmail, Ada Lovelace).
 func newHubSpot() (*Fake, *spec) {
 	f := &Fake{

@@ -339,6 +339,14 @@ func (s *Server) Authorize(t testing.TB, authURL string) url.Values {
 	return callback.Query()
 }
 
+// Valid reports whether accessToken is a live access token the server
+// issued: what a provider's API checks, for stand-ins of it
+// (apptest.Fake.Accept).
+func (s *Server) Valid(accessToken string) bool {
+	ti, err := s.Manager.LoadAccessToken(context.Background(), accessToken)
+	return err == nil && ti != nil
+}
+
 // Me calls the resource endpoint /me with an access token and returns the
 // HTTP status: 200 for a valid token, 401 otherwise.
 func (s *Server) Me(t testing.TB, accessToken string) int {
