@@ -246,7 +246,7 @@ func gmailAttachments(v any) ([]gmailAttachment, error) {
 			return nil, wiresk.FieldError(field+".content", "is required: the file's bytes in base64")
 		}
 		// Refuse what cannot fit before decoding it.
-		if total+base64.StdEncoding.DecodedLen(len(content)) > GmailMaxMessage*3/4+4 {
+		if total+base64.StdEncoding.DecodedLen(len(content)) > GmailMaxMessage {
 			return nil, wiresk.FieldError("input.attachments", "are too large: Gmail takes messages of at most 35 MB and this step sends at most %s", sizeText(GmailMaxMessage))
 		}
 		data, err := decodeBase64(content)

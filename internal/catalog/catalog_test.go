@@ -41,7 +41,7 @@ func TestLoadHasEveryApp(t *testing.T) {
 		methods []string
 	}{
 		"gmail":                   {"Gmail", oauth, []string{"send_email", "find_emails"}},
-		"google_drive":            {"Google Drive", oauth, []string{"upload_file", "create_folder"}},
+		"google_drive":            {"Google Drive", oauth, []string{"upload_file", "create_folder", "find_file"}},
 		"hubspot":                 {"HubSpot", oauthAndKey, []string{"create_contact", "update_contact", "find_contact"}},
 		"zoho_crm":                {"Zoho CRM", oauth, []string{"create_record"}},
 		"notion":                  {"Notion", oauthAndKey, []string{"create_page"}},

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -686,23 +688,417 @@ func newGmail() (*Fake, *spec) {
 	}
 }
 
-// newDrive plays the Drive API v3's about.get
-// (https://developers.google.com/workspace/drive/api/reference/rest/v3/about/get):
-// GET /drive/v3/about with "Authorization: Bearer <token>". The fields
-// parameter is required: without it the answer is 400 (reason required,
-// location fields); with fields=user (or *) the answer is 200 {"user":
-// {"kind": "drive#user", "displayName", "photoLink", "me",
-// "permissionId", "emailAddress"}}, and only the fields asked for. Auth
-// failures and rate limiting are Google's, as for Gmail; a token without a
-// Drive scope (NoScope) answers 403 insufficientPermissions.
+// Drive fake's fixed files: the user's My Drive root, a folder in it, and
+// a file in the folder.
+const (
+	DriveRootID     = "0AKexampleRootFolderUk9PVA"
+	DriveFolderID   = "1FoLdErInvoicesExampleIdAbCdEfGh"
+	DriveFolderName = "Invoices"
+	DriveFileID     = "1FiLeInvoice42ExampleIdAbCdEfGhIj"
+	DriveFileName   = "invoice-42.pdf"
+)
+
+// driveFolderType is the MIME type of Drive folders.
+const driveFolderType = "application/vnd.google-apps.folder"
+
+// driveFile is a file of the Drive fake.
+type driveFile struct {
+	id, name, mimeType, description string
+	parents                         []string
+	trashed                         bool
+	data                            []byte
+}
+
+// resource is the file's Drive file resource.
+func (d *driveFile) resource() map[string]any {
+	link := "https://drive.google.com/file/d/" + d.id + "/view?usp=drivesdk"
+	if d.mimeType == driveFolderType {
+		link = "https://drive.google.com/drive/folders/" + d.id
+	}
+	m := map[string]any{
+		"kind": "drive#file", "id": d.id, "name": d.name, "mimeType": d.mimeType,
+		"parents": d.parents, "webViewLink": link, "trashed": d.trashed,
+	}
+	if d.description != "" {
+		m["description"] = d.description
+	}
+	if d.mimeType != driveFolderType {
+		m["size"] = strconv.Itoa(len(d.data))
+	}
+	return m
+}
+
+// driveStore holds the Drive fake's files, in creation order.
+type driveStore struct {
+	mu    sync.Mutex
+	next  int
+	files []*driveFile
+}
+
+// get returns the file with id, nil when there is none.
+func (s *driveStore) get(id string) *driveFile {
+	for _, d := range s.files {
+		if d.id == id {
+			return d
+		}
+	}
+	return nil
+}
+
+// driveError writes a Drive API error as Drive's guide shows them
+// (https://developers.google.com/workspace/drive/api/guides/handle-errors):
+// {"error": {"errors": [{"domain": "global", "reason", "message",
+// "locationType", "location"}], "code", "message"}}.
+func driveError(w http.ResponseWriter, status int, reason, message, location string) {
+	item := map[string]any{"domain": "global", "reason": reason, "message": message}
+	if location != "" {
+		item["location"], item["locationType"] = location, "parameter"
+	}
+	writeJSON(w, status, map[string]any{"error": map[string]any{"errors": []any{item}, "code": status, "message": message}})
+}
+
+// driveFields splits a fields parameter at its top-level commas: "id,name"
+// or "nextPageToken,files(id,name)" gives {"id": "", "name": ""} or
+// {"nextPageToken": "", "files": "id,name"}.
+func driveFields(s string) (map[string]string, bool) {
+	out := map[string]string{}
+	depth, startAt := 0, 0
+	add := func(item string) bool {
+		item = strings.TrimSpace(item)
+		name, sub, nested := strings.Cut(item, "(")
+		if nested {
+			if !strings.HasSuffix(sub, ")") {
+				return false
+			}
+			sub = strings.TrimSuffix(sub, ")")
+		}
+		if name == "" {
+			return false
+		}
+		out[strings.TrimSpace(name)] = sub
+		return true
+	}
+	for i, r := range s {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				if !add(s[startAt:i]) {
+					return nil, false
+				}
+				startAt = i + 1
+			}
+		}
+	}
+	if depth != 0 || !add(s[startAt:]) {
+		return nil, false
+	}
+	return out, true
+}
+
+// driveSelect keeps of v the fields of a fields parameter; "*" keeps all,
+// "" keeps the method's defaults.
+func driveSelect(v map[string]any, fields string, defaults ...string) map[string]any {
+	if fields == "*" {
+		return v
+	}
+	sel := map[string]string{}
+	if fields == "" {
+		for _, k := range defaults {
+			sel[k] = ""
+		}
+	} else {
+		sel, _ = driveFields(fields)
+	}
+	out := map[string]any{}
+	for k, sub := range sel {
+		x, ok := v[k]
+		if !ok {
+			continue
+		}
+		if list, isList := x.([]map[string]any); isList && sub != "" {
+			picked := make([]map[string]any, len(list))
+			for i, e := range list {
+				picked[i] = driveSelect(e, sub)
+			}
+			x = picked
+		}
+		out[k] = x
+	}
+	return out
+}
+
+// driveFileDefaults are the fields of a file resource Drive answers
+// without a fields parameter.
+var driveFileDefaults = []string{"kind", "id", "name", "mimeType"}
+
+// driveMetadata is the file metadata a files.create request may carry.
+type driveMetadata struct {
+	Name        string   `json:"name"`
+	MimeType    string   `json:"mimeType"`
+	Description string   `json:"description"`
+	Parents     []string `json:"parents"`
+}
+
+// newDrive plays the Drive API v3
+// (https://developers.google.com/workspace/drive/api/reference/rest/v3),
+// all with "Authorization: Bearer <token>":
+//
+//   - GET /drive/v3/about (about.get): the fields parameter is required:
+//     without it the answer is 400 (reason required, location fields);
+//     with fields=user (or *) 200 {"user": {"kind": "drive#user",
+//     "displayName", "photoLink", "me", "permissionId", "emailAddress"}}.
+//   - POST /upload/drive/v3/files?uploadType=multipart (files.create, a
+//     multipart upload,
+//     https://developers.google.com/workspace/drive/api/guides/manage-uploads#multipart):
+//     a multipart/related body (RFC 2387) of two parts, the JSON metadata
+//     (Content-Type application/json; charset=UTF-8) first, then the
+//     file's bytes with their Content-Type. The fake parses it with
+//     mime/multipart, keeps the bytes, and answers 200 with the file
+//     resource {"kind": "drive#file", "id", "name", "mimeType",
+//     "parents", "webViewLink", ...}, only the fields asked for when
+//     fields is given (kind, id, name and mimeType otherwise). Another
+//     Content-Type answers 400 badContent "Bad content type. Please use
+//     multipart."; a body mime/multipart cannot read answers 400 with the
+//     text "Malformed multipart body." (not JSON, as Google's upload
+//     server answers, https://github.com/Byron/google-apis-rs/issues/291);
+//     metadata that is not a JSON object 400 parseError. The fake plays no
+//     other uploadType.
+//   - POST /drive/v3/files (files.create, metadata only, like a folder
+//     with mimeType application/vnd.google-apps.folder) answers the same.
+//   - GET /drive/v3/files?q&fields&pageSize&spaces (files.list) answers
+//     {"kind": "drive#fileList", "incompleteSearch": false, "files": [...],
+//     "nextPageToken"}, files(...) picking the files' fields. q is Drive's
+//     query language
+//     (https://developers.google.com/workspace/drive/api/guides/search-files):
+//     name, mimeType and fullText with =, != or contains, trashed and
+//     starred = true or false, 'id' in parents, joined by and, or, not and
+//     parentheses; strings in single quotes with ' and \ escaped by a
+//     backslash. A query the fake cannot parse answers 400 {"error":
+//     {"errors": [{"domain": "global", "reason": "invalid", "message":
+//     "Invalid Value", "locationType": "parameter", "location": "q"}],
+//     "code": 400, "message": "Invalid Value"}}. Without trashed = false
+//     the list includes trashed files, as Drive's does.
+//   - GET /drive/v3/files/{fileId} (files.get) answers the resource, or
+//     with alt=media the file's bytes; a folder cannot be downloaded (403
+//     fileNotDownloadable).
+//
+// An unknown fileId or parent answers 404 notFound "File not found:
+// <id>." (location fileId). The fake starts with DriveRootID (My Drive),
+// the folder DriveFolderID in it, the file DriveFileID in the folder and a
+// trashed file of the same name. Auth failures and rate limiting are
+// Google's, as for Gmail; a token without a Drive scope (NoScope) answers
+// 403 insufficientPermissions.
 func newDrive() (*Fake, *spec) {
 	f := &Fake{
 		Token:   "ya29.drive-valid-access-token",
 		Tokens:  map[string]string{Expired: "ya29.drive-expired-token", NoScope: "ya29.drive-no-scope-token", RateLimitedForbidden: "ya29.drive-user-rate-limited"},
 		Account: "ada@example.com",
 	}
+	store := &driveStore{files: []*driveFile{
+		{id: DriveRootID, name: "My Drive", mimeType: driveFolderType},
+		{id: DriveFolderID, name: DriveFolderName, mimeType: driveFolderType, parents: []string{DriveRootID}},
+		{id: DriveFileID, name: DriveFileName, mimeType: "application/pdf", parents: []string{DriveFolderID}, data: []byte("%PDF-1.7 invoice 42")},
+		{id: "1FiLeTrashedInvoice42ExampleIdAbC", name: DriveFileName, mimeType: "application/pdf", parents: []string{DriveFolderID}, trashed: true, data: []byte("%PDF-1.7 old")},
+	}}
+	// create stores a file from its metadata and answers its resource.
+	create := func(w http.ResponseWriter, r *http.Request, meta driveMetadata, mediaType string, data []byte) {
+		store.mu.Lock()
+		defer store.mu.Unlock()
+		parents := meta.Parents
+		if len(parents) == 0 {
+			parents = []string{DriveRootID}
+		}
+		for _, p := range parents {
+			if store.get(p) == nil {
+				driveError(w, http.StatusNotFound, "notFound", "File not found: "+p+".", "fileId")
+				return
+			}
+		}
+		mt := meta.MimeType
+		if mt == "" {
+			mt = mediaType
+		}
+		if mt == "" {
+			mt = "application/octet-stream"
+		}
+		name := meta.Name
+		if name == "" {
+			name = "Untitled"
+		}
+		store.next++
+		d := &driveFile{id: fmt.Sprintf("1UpLoAdEdExampleId%015d", store.next), name: name, mimeType: mt,
+			description: meta.Description, parents: parents, data: slices.Clone(data)}
+		store.files = append(store.files, d)
+		writeJSON(w, http.StatusOK, driveSelect(d.resource(), r.URL.Query().Get("fields"), driveFileDefaults...))
+	}
+	// metadata decodes a JSON metadata part or body, answering 400
+	// parseError when it is not a metadata object.
+	metadata := func(w http.ResponseWriter, data []byte) (driveMetadata, bool) {
+		var meta driveMetadata
+		if len(bytes.TrimSpace(data)) == 0 {
+			return meta, true
+		}
+		if err := json.Unmarshal(data, &meta); err != nil {
+			driveError(w, http.StatusBadRequest, "parseError", "Parse Error", "")
+			return meta, false
+		}
+		return meta, true
+	}
+	malformed := func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, "Malformed multipart body.")
+	}
 	return f, &spec{
 		failure: googleFailure,
+		methods: map[string]Handler{
+			"POST /upload/drive/v3/files": func(f *Fake, w http.ResponseWriter, r *http.Request, body []byte) {
+				if !googleAuth(f, w, r, driveCreateScope) {
+					return
+				}
+				body = googleBody(r, body)
+				if ut := r.URL.Query().Get("uploadType"); ut != "multipart" {
+					driveError(w, http.StatusBadRequest, "invalid", "Invalid Value", "uploadType")
+					return
+				}
+				mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+				if err != nil || mt != "multipart/related" || params["boundary"] == "" {
+					driveError(w, http.StatusBadRequest, "badContent", "Bad content type. Please use multipart.", "")
+					return
+				}
+				mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+				var parts [][]byte
+				var types []string
+				for {
+					p, err := mr.NextRawPart()
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						malformed(w)
+						return
+					}
+					data, err := io.ReadAll(p)
+					if err != nil {
+						malformed(w)
+						return
+					}
+					parts, types = append(parts, data), append(types, p.Header.Get("Content-Type"))
+				}
+				if len(parts) != 2 {
+					malformed(w)
+					return
+				}
+				if mt, _, err := mime.ParseMediaType(types[0]); err != nil || mt != "application/json" {
+					malformed(w)
+					return
+				}
+				meta, ok := metadata(w, parts[0])
+				if !ok {
+					return
+				}
+				mediaType := ""
+				if mt, _, err := mime.ParseMediaType(types[1]); err == nil {
+					mediaType = types[1]
+					if !strings.Contains(mt, "/") {
+						mediaType = ""
+					}
+				}
+				create(w, r, meta, mediaType, parts[1])
+			},
+			"POST /drive/v3/files": func(f *Fake, w http.ResponseWriter, r *http.Request, body []byte) {
+				if !googleAuth(f, w, r, driveCreateScope) {
+					return
+				}
+				if meta, ok := metadata(w, body); ok {
+					create(w, r, meta, "", nil)
+				}
+			},
+			"GET /drive/v3/files": func(f *Fake, w http.ResponseWriter, r *http.Request, _ []byte) {
+				if !googleAuth(f, w, r, driveListScope) {
+					return
+				}
+				q := r.URL.Query()
+				size := 100
+				if s := q.Get("pageSize"); s != "" {
+					n, err := strconv.Atoi(s)
+					if err != nil || n < 1 {
+						driveError(w, http.StatusBadRequest, "invalid", "Invalid Value", "pageSize")
+						return
+					}
+					size = min(n, 1000)
+				}
+				if s := q.Get("spaces"); s != "" && s != "drive" {
+					driveError(w, http.StatusBadRequest, "invalid", "Invalid Value", "spaces")
+					return
+				}
+				match := func(*driveFile) bool { return true }
+				if s := q.Get("q"); s != "" {
+					var err error
+					if match, err = driveQuery(s); err != nil {
+						driveError(w, http.StatusBadRequest, "invalid", "Invalid Value", "q")
+						return
+					}
+				}
+				offset := 0
+				if s := q.Get("pageToken"); s != "" {
+					n, err := strconv.Atoi(s)
+					if err != nil || n < 0 {
+						driveError(w, http.StatusBadRequest, "invalid", "Invalid Value", "pageToken")
+						return
+					}
+					offset = n
+				}
+				store.mu.Lock()
+				var found []map[string]any
+				for _, d := range store.files {
+					if d.id != DriveRootID && match(d) {
+						found = append(found, d.resource())
+					}
+				}
+				store.mu.Unlock()
+				out := map[string]any{"kind": "drive#fileList", "incompleteSearch": false, "files": []map[string]any{}}
+				if offset < len(found) {
+					out["files"] = found[offset:min(offset+size, len(found))]
+					if offset+size < len(found) {
+						out["nextPageToken"] = strconv.Itoa(offset + size)
+					}
+				}
+				fields := q.Get("fields")
+				if fields == "" {
+					fields = "kind,incompleteSearch,nextPageToken,files(" + strings.Join(driveFileDefaults, ",") + ")"
+				}
+				writeJSON(w, http.StatusOK, driveSelect(out, fields))
+			},
+			"GET /drive/v3/files/{fileId}": func(f *Fake, w http.ResponseWriter, r *http.Request, _ []byte) {
+				if !googleAuth(f, w, r, driveGetScope) {
+					return
+				}
+				store.mu.Lock()
+				defer store.mu.Unlock()
+				id := r.PathValue("fileId")
+				d := store.get(id)
+				if d == nil {
+					driveError(w, http.StatusNotFound, "notFound", "File not found: "+id+".", "fileId")
+					return
+				}
+				if r.URL.Query().Get("alt") != "media" {
+					writeJSON(w, http.StatusOK, driveSelect(d.resource(), r.URL.Query().Get("fields"), driveFileDefaults...))
+					return
+				}
+				if d.mimeType == driveFolderType {
+					driveError(w, http.StatusForbidden, "fileNotDownloadable", "Only files with binary content can be downloaded. Use Export with Docs Editors files.", "alt")
+					return
+				}
+				w.Header().Set("Content-Type", d.mimeType)
+				w.WriteHeader(http.StatusOK)
+				_, _ = w.Write(d.data)
+			},
+		},
 		serve: func(f *Fake, w http.ResponseWriter, r *http.Request, _ []byte) {
 			if !route(w, r, http.MethodGet, "/drive/v3/about", googleFailure) || !googleAuth(f, w, r, driveAboutScope) {
 				return
@@ -734,6 +1130,233 @@ func newDrive() (*Fake, *spec) {
 		},
 	}
 }
+
+// driveQuery compiles a Drive search query (q) into a file filter.
+func driveQuery(q string) (func(*driveFile) bool, error) {
+	toks, err := driveTokens(q)
+	if err != nil {
+		return nil, err
+	}
+	p := &driveParser{toks: toks}
+	match, err := p.or()
+	if err != nil {
+		return nil, err
+	}
+	if p.i != len(p.toks) {
+		return nil, fmt.Errorf("unexpected %q", p.toks[p.i].text)
+	}
+	return match, nil
+}
+
+// driveToken is a token of a Drive query: a quoted string (str), or a
+// word, an operator or a parenthesis.
+type driveToken struct {
+	text string
+	str  bool
+}
+
+// driveTokens splits a Drive query into tokens, undoing the \' and \\
+// escapes of its strings.
+func driveTokens(q string) ([]driveToken, error) {
+	var out []driveToken
+	for i := 0; i < len(q); {
+		c := q[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			i++
+		case c == '(' || c == ')' || c == '=':
+			out = append(out, driveToken{text: string(c)})
+			i++
+		case c == '!' || c == '<' || c == '>':
+			op := string(c)
+			if i+1 < len(q) && q[i+1] == '=' {
+				op += "="
+			}
+			if op == "!" {
+				return nil, errors.New("a lone exclamation mark")
+			}
+			out = append(out, driveToken{text: op})
+			i += len(op)
+		case c == '\'':
+			var b strings.Builder
+			i++
+			for {
+				if i >= len(q) {
+					return nil, errors.New("unterminated string")
+				}
+				if q[i] == '\\' {
+					if i+1 >= len(q) || (q[i+1] != '\'' && q[i+1] != '\\') {
+						return nil, errors.New("bad escape")
+					}
+					b.WriteByte(q[i+1])
+					i += 2
+					continue
+				}
+				if q[i] == '\'' {
+					i++
+					break
+				}
+				b.WriteByte(q[i])
+				i++
+			}
+			out = append(out, driveToken{text: b.String(), str: true})
+		default:
+			j := i
+			for j < len(q) && strings.IndexByte(" \t\r\n()=!<>'", q[j]) < 0 {
+				j++
+			}
+			out = append(out, driveToken{text: q[i:j]})
+			i = j
+		}
+	}
+	return out, nil
+}
+
+// driveParser parses the tokens of a Drive query.
+type driveParser struct {
+	toks []driveToken
+	i    int
+}
+
+// keyword reports whether the next token is the word w (any case) and
+// consumes it.
+func (p *driveParser) keyword(w string) bool {
+	if p.i < len(p.toks) && !p.toks[p.i].str && strings.EqualFold(p.toks[p.i].text, w) {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// next returns the next token.
+func (p *driveParser) next() (driveToken, error) {
+	if p.i >= len(p.toks) {
+		return driveToken{}, errors.New("unexpected end")
+	}
+	p.i++
+	return p.toks[p.i-1], nil
+}
+
+func (p *driveParser) or() (func(*driveFile) bool, error) {
+	left, err := p.and()
+	if err != nil {
+		return nil, err
+	}
+	for p.keyword("or") {
+		right, err := p.and()
+		if err != nil {
+			return nil, err
+		}
+		l := left
+		left = func(d *driveFile) bool { return l(d) || right(d) }
+	}
+	return left, nil
+}
+
+func (p *driveParser) and() (func(*driveFile) bool, error) {
+	left, err := p.unary()
+	if err != nil {
+		return nil, err
+	}
+	for p.keyword("and") {
+		right, err := p.unary()
+		if err != nil {
+			return nil, err
+		}
+		l := left
+		left = func(d *driveFile) bool { return l(d) && right(d) }
+	}
+	return left, nil
+}
+
+func (p *driveParser) unary() (func(*driveFile) bool, error) {
+	if p.keyword("not") {
+		m, err := p.unary()
+		if err != nil {
+			return nil, err
+		}
+		return func(d *driveFile) bool { return !m(d) }, nil
+	}
+	if p.keyword("(") {
+		m, err := p.or()
+		if err != nil {
+			return nil, err
+		}
+		if !p.keyword(")") {
+			return nil, errors.New("missing )")
+		}
+		return m, nil
+	}
+	return p.cond()
+}
+
+// cond parses one term: 'value' in parents, or field operator value.
+func (p *driveParser) cond() (func(*driveFile) bool, error) {
+	t, err := p.next()
+	if err != nil {
+		return nil, err
+	}
+	if t.str {
+		if !p.keyword("in") || !p.keyword("parents") {
+			return nil, errors.New("a string term must be 'id' in parents")
+		}
+		return func(d *driveFile) bool { return slices.Contains(d.parents, t.text) }, nil
+	}
+	field := t.text
+	op, err := p.next()
+	if err != nil || op.str {
+		return nil, errors.New("missing operator")
+	}
+	v, err := p.next()
+	if err != nil {
+		return nil, err
+	}
+	switch field {
+	case "name", "mimeType", "fullText":
+		if !v.str {
+			return nil, errors.New("a string value must be quoted")
+		}
+		get := func(d *driveFile) string {
+			switch field {
+			case "name":
+				return d.name
+			case "mimeType":
+				return d.mimeType
+			}
+			return d.name + " " + d.description + " " + string(d.data)
+		}
+		switch op.text {
+		case "=":
+			if field != "fullText" {
+				return func(d *driveFile) bool { return get(d) == v.text }, nil
+			}
+		case "!=":
+			if field != "fullText" {
+				return func(d *driveFile) bool { return get(d) != v.text }, nil
+			}
+		case "contains":
+			return func(d *driveFile) bool { return strings.Contains(strings.ToLower(get(d)), strings.ToLower(v.text)) }, nil
+		}
+	case "trashed", "starred":
+		if v.str || (v.text != "true" && v.text != "false") || (op.text != "=" && op.text != "!=") {
+			return nil, errors.New("a boolean term takes = or != and true or false")
+		}
+		want := (v.text == "true") == (op.text == "=")
+		if field == "starred" {
+			return func(*driveFile) bool { return !want }, nil
+		}
+		return func(d *driveFile) bool { return d.trashed == want }, nil
+	}
+	return nil, fmt.Errorf("%s %s is not a term the fake plays", field, op.text)
+}
+
+// Drive scopes: what files.create, files.list and files.get accept.
+var (
+	driveCreateScope = googleScope{service: "drive.googleapis.com", method: "google.apps.drive.v3.DriveFiles.Create", scopes: []string{
+		"https://www.googleapis.com/auth/drive", "https://www.googleapis.com/auth/drive.appdata", "https://www.googleapis.com/auth/drive.file"}}
+	driveListScope = googleScope{service: "drive.googleapis.com", method: "google.apps.drive.v3.DriveFiles.List", scopes: driveReadScopes}
+	driveGetScope  = googleScope{service: "drive.googleapis.com", method: "google.apps.drive.v3.DriveFiles.Get", scopes: driveReadScopes}
+)
 
 // driveAboutScope is what about.get accepts.
 var driveAboutScope = googleScope{service: "drive.googleapis.com", method: "google.apps.drive.v3.DriveAbout.Get", scopes: driveReadScopes}
