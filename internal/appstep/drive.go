@@ -19,7 +19,8 @@ import (
 
 // DriveMaxMultipart caps the content of an upload_file step: Drive's
 // multipart upload is for files of 5 MB or less (larger ones take a
-// resumable upload, which this step does not make).
+// resumable upload, which this step does not make):
+// https://developers.google.com/workspace/drive/api/guides/manage-uploads.
 const DriveMaxMultipart = 5 << 20
 
 // driveMultipart completes a Drive request. For files.create (upload_file)

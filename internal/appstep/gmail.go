@@ -22,10 +22,13 @@ import (
 
 // GmailMaxMessage caps the size of the RFC 2822 message a send_email step
 // builds (attachments included, after their base64 encoding). Gmail's
-// users.messages.send takes messages of at most 35 MB (36,700,160 bytes,
-// the maxSize of its media upload), and the JSON endpoint carries the
-// message base64url-encoded, a third larger; Gmail itself refuses
-// attachments past 25 MB, so the cap is 25 MiB.
+// users.messages.send takes messages of at most 35 MB (the maxSize "35MB"
+// of its media upload in Google's discovery document; see
+// https://developers.google.com/workspace/gmail/api/reference/rest/v1/users.messages/send
+// and https://developers.google.com/workspace/gmail/api/guides/uploads),
+// and the JSON endpoint carries the message base64url-encoded, a third
+// larger; Gmail itself refuses attachments past 25 MB, so the cap is
+// 25 MiB.
 const GmailMaxMessage = 25 << 20
 
 // gmailLineLen is the length of the base64 lines of attachments (RFC 2045
