@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -139,6 +140,17 @@ func answerMessage(app *catalog.App, p *prepared, kind ErrorKind, resp *egress.R
 	if code != "" {
 		b.WriteString(" (" + code + ")")
 	}
+	if status == http.StatusForbidden && !strings.Contains(detail, "needs scope") && !strings.Contains(detail, "needs one of the scopes") {
+		// RFC 6750 §3: a 403 insufficient_scope challenge lists the
+		// scopes the resource accepts (Google puts them only there).
+		if m := challengeScope.FindStringSubmatch(resp.Header.Get("WWW-Authenticate")); m != nil {
+			need := "needs scope "
+			if scopes := strings.Fields(m[1]); len(scopes) > 1 {
+				need = "needs one of the scopes "
+			}
+			detail = strings.TrimPrefix(detail+"; "+need+strings.Join(strings.Fields(m[1]), ", "), "; ")
+		}
+	}
 	if detail != "" && (kind != KindUnauthorized || status == http.StatusForbidden) {
 		b.WriteString(": " + detail)
 	}
@@ -149,6 +161,10 @@ func answerMessage(app *catalog.App, p *prepared, kind ErrorKind, resp *egress.R
 	}
 	return scrub(b.String(), p.cred)
 }
+
+// challengeScope finds the scope parameter of a Bearer challenge
+// (WWW-Authenticate: Bearer error="insufficient_scope", scope="a b").
+var challengeScope = regexp.MustCompile(`(?i)\bscope="([^"]{1,512})"`)
 
 // codePaths and detailPaths are where apps put the machine code and the
 // explanation of a failure in their JSON answers: Google

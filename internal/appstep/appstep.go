@@ -46,6 +46,7 @@ type Builder func(req *catalog.Request, input map[string]any) error
 var builders = map[string]Builder{
 	"gmail_raw":       gmailRaw,
 	"drive_multipart": driveMultipart,
+	"drive_query":     driveQuery,
 }
 
 // Register adds a Kind for every method of every catalog app to r, but the

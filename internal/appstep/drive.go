@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"mime"
 	"mime/multipart"
-	"net/http"
 	"net/textproto"
 	"net/url"
 	"strings"
@@ -23,16 +22,10 @@ import (
 // https://developers.google.com/workspace/drive/api/guides/manage-uploads.
 const DriveMaxMultipart = 5 << 20
 
-// driveMultipart completes a Drive request. For files.create (upload_file)
-// it makes the multipart/related upload: the rendered body as the JSON
-// metadata part, then the content part with the file's bytes. For
-// files.list (find_file, a GET) it writes the q search expression from
-// the name, folder_id and mime_type inputs, with Drive's escaping, since a
-// template cannot escape; the catalog has one Drive builder name for both.
+// driveMultipart completes a Drive files.create (upload_file): the
+// multipart/related upload, the rendered body as the JSON metadata part,
+// then the content part with the file's bytes.
 func driveMultipart(req *catalog.Request, input map[string]any) error {
-	if req.Method == http.MethodGet {
-		return driveQuery(req, input)
-	}
 	data, err := driveContent(input)
 	if err != nil {
 		return err

@@ -462,7 +462,7 @@ func TestGmailFailures(t *testing.T) {
 	se := mustStepError(t, err)
 	if !se.Permanent || se.Unauthorized || se.Status != http.StatusForbidden ||
 		!strings.Contains(se.Message, "insufficientPermissions") || !strings.Contains(se.Message, "Request had insufficient authentication scopes.") ||
-		!strings.Contains(se.Message, "scope") || strings.Contains(se.Message, sendOnly.Credential.Token) {
+		!strings.Contains(se.Message, "needs one of the scopes ") || !strings.Contains(se.Message, "https://www.googleapis.com/auth/gmail.readonly") || strings.Contains(se.Message, sendOnly.Credential.Token) {
 		t.Errorf("missing scope: %q (permanent %v, unauthorized %v, status %d), want a permanent 403 quoting Google", se.Message, se.Permanent, se.Unauthorized, se.Status)
 	}
 

@@ -364,11 +364,12 @@ type Output struct {
 }
 
 // builders are the names of the Go request builders a method may use.
-var builders = []string{"gmail_raw", "drive_multipart", "http_request"}
+var builders = []string{"gmail_raw", "drive_multipart", "drive_query", "http_request"}
 
 // Builders returns the names of the Go request builders a method may name:
 // "gmail_raw" (Gmail's raw RFC 2822 message), "drive_multipart" (Drive's
-// multipart upload) and "http_request" (the generic HTTP step). Code that
+// multipart upload), "drive_query" (Drive's q search expression, quoted)
+// and "http_request" (the generic HTTP step). Code that
 // executes steps must provide each of them.
 func Builders() []string { return slices.Clone(builders) }
 
