@@ -77,6 +77,11 @@ type Fake struct {
 	// server issued: set it to an oauthtest.Server's Valid to use the
 	// tokens of a real OAuth flow. Each fake documents where it applies.
 	Accept func(token string) bool
+	// Before, when set, sees each request before the fake records or
+	// answers it; when it returns false the request is dropped unanswered
+	// and unrecorded, as if the network failed before the app got it
+	// (a test kills the caller there).
+	Before func(r *http.Request) bool
 	// Account is the account identity a Test with Token must report.
 	Account string
 	// Config is the connection config to test the app with.
@@ -273,6 +278,9 @@ func (f *Fake) Fail(n, status int, retryAfter string) {
 
 // ServeHTTP records the request and answers it.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.Before != nil && !f.Before(r) {
+		panic(http.ErrAbortHandler)
+	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	f.mu.Lock()
 	f.requests++

@@ -120,7 +120,7 @@ func googleAuth(f *Fake, w http.ResponseWriter, r *http.Request, scope googleSco
 	case !ok:
 		googleError(w, http.StatusUnauthorized, "required", "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.")
 		return false
-	case token == f.Token:
+	case f.accepts(token):
 		return true
 	case token == f.Tokens[NoScope]:
 		googleInsufficientScope(w, scope)
