@@ -1,12 +1,14 @@
 package main_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -182,5 +184,40 @@ func TestAWorkerKilledAfterStepOneResumesAtStepTwo(t *testing.T) {
 		if n := len(f.Received(route)); n != 1 {
 			t.Errorf("%s got %q %d times, want exactly once", f.App, route, n)
 		}
+	}
+}
+
+// TestARevokedGrantBreaksTheConnectionAndNamesTheFlow: the user removed
+// the app's access at HubSpot (the access token is refused, the refresh
+// token revoked). The step's 401 has the Connection re-tested at once; it
+// goes broken, the Run fails saying to reconnect, and the Connection lists
+// the Flow that uses it.
+func TestARevokedGrantBreaksTheConnectionAndNamesTheFlow(t *testing.T) {
+	e := startWithApps(t, t.TempDir(), []string{"hubspot"})
+	hubspot := e.connectOAuth(t, "hubspot", "HubSpot")
+	var f struct{ ID string }
+	e.r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{"name": "Read the contact", "steps": []any{
+		map[string]any{"id": "contact", "app": "hubspot", "method": "get_contact", "connectionId": hubspot, "input": map[string]any{"contact_id": "{{ trigger.body[0].objectId }}"}},
+	}}, &f)
+	url, key := e.hookFor(t, f.ID)
+
+	idp := e.idps["hubspot"]
+	var revoked atomic.Bool
+	e.fakes["hubspot"].Accept = func(token string) bool { return !revoked.Load() && idp.Valid(token) }
+	idp.SetBeforeRefresh(func(refreshToken string) { idp.Revoke(context.Background(), refreshToken) })
+	revoked.Store(true)
+
+	body, headers := hubspotSample(t)
+	run := e.fire(t, url, key, body, headers...)
+	if run.Status != "failed" || !strings.Contains(run.Error, "reconnect") {
+		t.Fatalf("the Run = %+v, want failed saying to reconnect", run)
+	}
+	var c struct {
+		Status string
+		UsedBy []struct{ ID, Name string }
+	}
+	e.r.mustCall(t, 200, "GET", "/v1/groups/grp_dev/connections/"+hubspot, nil, &c)
+	if c.Status != "broken" || len(c.UsedBy) != 1 || c.UsedBy[0].ID != f.ID || c.UsedBy[0].Name != "Read the contact" {
+		t.Fatalf("the Connection = %+v, want broken, used by the Flow %s", c, f.ID)
 	}
 }
