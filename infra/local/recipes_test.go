@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/mail"
 	"os"
 	"os/exec"
@@ -161,7 +162,7 @@ func seedExample(t *testing.T, rc recipe) {
 	if run.Status != "succeeded" || len(run.Steps) != 2 {
 		t.Fatalf("the Run = %+v, want succeeded with 2 steps", run)
 	}
-	if got, want := run.Steps[0].Input["contact_id"], "123"; got != want {
+	if got, want := fmt.Sprint(run.Steps[0].Input["contact_id"]), "123"; got != want {
 		t.Errorf("contact step input contact_id = %v, want %q (the webhook's objectId)", got, want)
 	}
 	if got, want := run.Steps[0].Output["email"], apptest.HubSpotContactEmail; got != want {
