@@ -5,7 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net/mail"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -122,6 +123,7 @@ func TestTheRecipesRunAsPrinted(t *testing.T) {
 			}
 		},
 	}
+	runs["file an upload in Drive"] = fileUpload
 	recipes := readmeRecipes(t)
 	if len(recipes) < 3 {
 		t.Errorf("the README has %d recipes, want the seed example and two others", len(recipes))
@@ -190,17 +192,14 @@ func seedExample(t *testing.T, rc recipe) {
 	}
 	msg, err := base64.URLEncoding.DecodeString(send.Raw)
 	if err != nil {
-		msg, err = base64.RawURLEncoding.DecodeString(send.Raw)
-	}
-	if err != nil {
 		t.Fatalf("Gmail's raw is not base64url: %v", err)
 	}
-	m, err := mail.ReadMessage(bytes.NewReader(msg))
+	m, err := apptest.ParseEmail(msg)
 	if err != nil {
 		t.Fatalf("Gmail's raw is not an RFC 2822 message: %v\n%s", err, msg)
 	}
-	if to, subject := m.Header.Get("To"), m.Header.Get("Subject"); !strings.Contains(to, apptest.HubSpotContactEmail) || subject != "Welcome, Ada!" {
-		t.Errorf("the email went To %q with Subject %q, want %s and \"Welcome, Ada!\"", to, subject, apptest.HubSpotContactEmail)
+	if to, subject := m.Header.Get("To"), m.Subject; !strings.Contains(to, apptest.HubSpotContactEmail) || subject != "Welcome, Ada!" || !strings.Contains(m.Text, "Hi Ada,") {
+		t.Errorf("the email went To %q with Subject %q and text %q, want %s, \"Welcome, Ada!\", \"Hi Ada,...\"", to, subject, m.Text, apptest.HubSpotContactEmail)
 	}
 	var raw json.RawMessage
 	r.mustCall(t, 200, "GET", "/v1/groups/grp_dev/runs/"+runID, nil, &raw)
@@ -231,5 +230,58 @@ func seedExample(t *testing.T, rc recipe) {
 	}
 	if key.LastUsedAt == "" || used != 1 {
 		t.Errorf("API key = %+v, want last used now and 1 use", key)
+	}
+}
+
+// fileUpload runs the Drive recipe: a form's base64 file lands in Drive
+// byte for byte, and the receipt email links to it with the file attached.
+func fileUpload(t *testing.T, rc recipe) {
+	e := startWithApps(t, t.TempDir(), []string{"google_drive", "gmail"})
+	flow := e.createFlow(t, rc, "DRIVE_CONNECTION_ID="+e.connectOAuth(t, "google_drive", "Drive"),
+		"DRIVE_FOLDER_ID="+apptest.DriveFolderID, "GMAIL_CONNECTION_ID="+e.connectOAuth(t, "gmail", "Gmail"))
+	url, key := e.hookFor(t, flow)
+	file := make([]byte, 2048)
+	for i := range file {
+		file[i] = byte(i * 7)
+	}
+	form, _ := json.Marshal(map[string]string{"email": "grace@example.com", "filename": "scan é.pdf", "mime_type": "application/pdf",
+		"content": base64.StdEncoding.EncodeToString(file)})
+	run := e.fire(t, url, key, string(form))
+	if run.Status != "succeeded" || len(run.Steps) != 2 {
+		t.Fatalf("the Run = %+v, want succeeded with 2 steps", run)
+	}
+	id, _ := run.Steps[0].Output["file_id"].(string)
+	link, _ := run.Steps[0].Output["web_view_link"].(string)
+	if id == "" || link == "" {
+		t.Fatalf("upload output = %v, want file_id and web_view_link", run.Steps[0].Output)
+	}
+	drive := e.fakes["google_drive"]
+	req, _ := http.NewRequest("GET", drive.URL()+"/drive/v3/files/"+id+"?alt=media", nil)
+	req.Header.Set("Authorization", "Bearer "+drive.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Equal(stored, file) {
+		t.Errorf("Drive holds %d bytes, want the form's %d bytes unchanged", len(stored), len(file))
+	}
+	sent := e.fakes["gmail"].Received("POST /gmail/v1/users/me/messages/send")
+	if len(sent) != 1 {
+		t.Fatalf("Gmail got %d sends, want 1", len(sent))
+	}
+	var send struct{ Raw string }
+	_ = json.Unmarshal(sent[0].Body, &send)
+	raw, err := base64.URLEncoding.DecodeString(send.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := apptest.ParseEmail(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(m.HTML, link) || len(m.Attachments) != 1 || !bytes.Equal(m.Attachments[0].Data, file) || m.Attachments[0].Filename != "scan é.pdf" {
+		t.Errorf("the receipt = html %q, %d attachments; want the link %s and the file attached as scan é.pdf", m.HTML, len(m.Attachments), link)
 	}
 }
