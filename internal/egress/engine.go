@@ -141,8 +141,9 @@ func Retryable(status int) bool {
 
 // Do sends req until judge accepts an answer, judge or the Engine finds a
 // failure that retrying cannot help, the attempts run out or ctx ends,
-// waiting between tries with an exponential backoff with jitter or as a
-// Retry-After asks. It returns the last answer (nil when none came), the
+// waiting between tries with an exponential backoff with jitter, or as a
+// Retry-After asks (or, without one, the judge's Verdict.Wait), capped at
+// MaxDelay. It returns the last answer (nil when none came), the
 // tries made, and the error: judge's, an *Error when no answer came, or an
 // *Interrupted when ctx ended or the wait would outlast its deadline.
 func (e *Engine) Do(ctx context.Context, req *Request, judge Judge) (last *Response, attempts int, err error) {
