@@ -463,11 +463,26 @@ func judge(app *catalog.App, p *prepared) egress.Judge {
 			return egress.Verdict{}
 		}
 		e := &Error{Kind: kind, App: app.ID, Status: r.Status, Message: answerMessage(app, p, kind, r)}
-		if d := egress.RetryAfter(r.Header.Get(app.Errors.RetryAfterHeader), time.Now()); kind == KindRateLimited && d >= 0 {
-			e.RetryAfter = d
+		v := egress.Verdict{Err: e, Retry: kind.retryable(), HonourRetryAfter: kind == KindRateLimited || r.Status == http.StatusServiceUnavailable}
+		if kind == KindRateLimited {
+			// Without a Retry-After, the wait the app documents (Airtable
+			// refuses every request for 30 s) rather than a backoff that
+			// would spend the tries in vain.
+			e.RetryAfter = rateLimitWait(app, r.Header)
+			v.Wait = app.Errors.RateLimitWait
 		}
-		return egress.Verdict{Err: e, Retry: kind.retryable(), HonourRetryAfter: kind == KindRateLimited || r.Status == http.StatusServiceUnavailable}
+		return v
 	}
+}
+
+// rateLimitWait is the wait a rate-limit answer asks for: its
+// Retry-After, or else the app's documented errors.rate_limit_wait; 0
+// when neither says.
+func rateLimitWait(app *catalog.App, h http.Header) time.Duration {
+	if d := egress.RetryAfter(h.Get(app.Errors.RetryAfterHeader), time.Now()); d >= 0 {
+		return d
+	}
+	return app.Errors.RateLimitWait
 }
 
 // kindOK is the classification of a successful answer.

@@ -64,8 +64,9 @@ type Error struct {
 	Status int
 	// Attempts counts the tries, retries included.
 	Attempts int
-	// RetryAfter is the wait the app last asked for, for KindRateLimited;
-	// 0 when it did not say.
+	// RetryAfter is the wait the app last asked for, for KindRateLimited:
+	// its Retry-After, or else the wait its catalog documents
+	// (errors.rate_limit_wait); 0 when neither says.
 	RetryAfter time.Duration
 	// Message describes the failure in a short, secret-free sentence.
 	Message string
@@ -157,6 +158,8 @@ func answerMessage(app *catalog.App, p *prepared, kind ErrorKind, resp *egress.R
 	if kind == KindRateLimited {
 		if d := egress.RetryAfter(resp.Header.Get(app.Errors.RetryAfterHeader), time.Now()); d >= 0 {
 			fmt.Fprintf(&b, "; it asked to retry after %v", d.Round(time.Second))
+		} else if w := app.Errors.RateLimitWait; w > 0 {
+			fmt.Fprintf(&b, "; %s documents a wait of %v before it answers again", app.Name, w)
 		}
 	}
 	return scrub(b.String(), p.cred)
@@ -170,9 +173,11 @@ var challengeScope = regexp.MustCompile(`(?i)\bscope="([^"]{1,512})"`)
 // explanation of a failure in their JSON answers: Google
 // (error.errors[0].reason, error.message), OpenAI (error.code), Airtable
 // (error.type, errors[0].error), Slack (error), Zoho and Notion (code),
-// HubSpot (errorType, category, message), Mailchimp Transactional (name).
+// HubSpot (errorType, category, message), Mailchimp Transactional (name;
+// and, for a message its first recipient refused, [0].reject_reason or
+// [0].status of the per-recipient answer).
 var (
-	codePaths   = [][]string{{"error", "errors", "0", "reason"}, {"error", "code"}, {"error", "type"}, {"error"}, {"errors", "0", "error"}, {"code"}, {"errorType"}, {"category"}, {"name"}, {"error", "status"}}
+	codePaths   = [][]string{{"error", "errors", "0", "reason"}, {"error", "code"}, {"error", "type"}, {"error"}, {"errors", "0", "error"}, {"code"}, {"errorType"}, {"category"}, {"name"}, {"error", "status"}, {"0", "reject_reason"}, {"0", "status"}}
 	detailPaths = [][]string{{"error", "message"}, {"error_description"}, {"message"}, {"errors", "0", "message"}}
 )
 

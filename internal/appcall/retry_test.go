@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -190,4 +191,102 @@ func TestRedirectToAnotherHostIsNotFollowed(t *testing.T) {
 		t.Errorf("Message = %q, want it to say the redirect left the host", res.Message)
 	}
 	checkNoSecret(t, res, err, f.Token)
+}
+
+// recordSleeps makes c record the waits its retrier asks for instead of
+// waiting them.
+func recordSleeps(c *appcall.Client) *[]time.Duration {
+	var waits []time.Duration
+	c.Sleep = func(ctx context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		return ctx.Err()
+	}
+	return &waits
+}
+
+func TestRateLimitWaitIsTheAppsDocumentedWait(t *testing.T) {
+	e := newEnv(t)
+	app, f := e.app(t, "airtable")
+	if got, want := app.Errors.RateLimitWait, 30*time.Second; got != want {
+		t.Fatalf("airtable errors.rate_limit_wait = %v, want Airtable's documented %v", got, want)
+	}
+	c := loopbackClient(t)
+	c.MaxDelay = 0 // the default cap, 30 s
+	waits := recordSleeps(c)
+
+	// Airtable's 429 has no Retry-After: the retrier waits the 30 s
+	// Airtable documents, not a short backoff that would fail again.
+	f.Throttle(1, "")
+	res, err := c.Test(context.Background(), app, nil, credential(app, f.Token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := *waits, []time.Duration{30 * time.Second}; !slices.Equal(got, want) {
+		t.Errorf("waits = %v, want %v", got, want)
+	}
+	if got, want := res.Attempts, 2; got != want {
+		t.Errorf("Attempts = %d, want %d", got, want)
+	}
+
+	// A Retry-After, when one comes, is what the answer asks for.
+	*waits = nil
+	f.Throttle(1, "2")
+	if _, err := c.Test(context.Background(), app, nil, credential(app, f.Token)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := *waits, []time.Duration{2 * time.Second}; !slices.Equal(got, want) {
+		t.Errorf("with Retry-After 2: waits = %v, want %v", got, want)
+	}
+
+	// The cap still holds.
+	*waits = nil
+	c.MaxDelay = 10 * time.Second
+	f.Throttle(1, "")
+	if _, err := c.Test(context.Background(), app, nil, credential(app, f.Token)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := *waits, []time.Duration{10 * time.Second}; !slices.Equal(got, want) {
+		t.Errorf("MaxDelay 10s: waits = %v, want %v", got, want)
+	}
+
+	// An app that documents no wait backs off as before.
+	other, g := e.app(t, "hubspot")
+	*waits = nil
+	c.MaxDelay = 0
+	g.Throttle(1, "")
+	if _, err := c.Test(context.Background(), other, nil, credential(other, g.Token)); err != nil {
+		t.Fatal(err)
+	}
+	if len(*waits) != 1 || (*waits)[0] > c.BaseDelay {
+		t.Errorf("hubspot waits = %v, want one backoff of at most %v", *waits, c.BaseDelay)
+	}
+}
+
+func TestRateLimitWaitBeyondTheDeadline(t *testing.T) {
+	e := newEnv(t)
+	app, f := e.app(t, "airtable")
+	c := loopbackClient(t)
+	c.MaxDelay = time.Minute
+	waits := recordSleeps(c)
+	f.Throttle(-1, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := c.Test(ctx, app, nil, credential(app, f.Token))
+	if !errors.Is(err, appcall.ErrRateLimited) {
+		t.Fatalf("err = %v, want ErrRateLimited", err)
+	}
+	if len(*waits) != 0 || res.Attempts != 1 {
+		t.Errorf("waits %v, attempts %d; want no wait and 1 attempt when the 30 s outlast the deadline", *waits, res.Attempts)
+	}
+	var ae *appcall.Error
+	if !errors.As(err, &ae) {
+		t.Fatalf("err is %T, want *appcall.Error", err)
+	}
+	// The caller reschedules after the documented wait.
+	if got, want := ae.RetryAfter, 30*time.Second; got != want {
+		t.Errorf("RetryAfter = %v, want %v", got, want)
+	}
+	if !strings.Contains(ae.Message, "Airtable documents a wait of 30s") {
+		t.Errorf("message %q, want it to say Airtable's wait", ae.Message)
+	}
 }

@@ -28,6 +28,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 )
 
 // AuthType is a way a Connection authenticates to an app.
@@ -290,6 +291,12 @@ type Errors struct {
 	// RetryAfterHeader is the response header that says how long to wait;
 	// "Retry-After" by default.
 	RetryAfterHeader string `yaml:"retry_after_header"`
+	// RateLimitWait is how long the app documents a client must wait
+	// after a rate-limit answer that has no RetryAfterHeader (Airtable:
+	// 30 seconds before any request succeeds again); 0 leaves the wait to
+	// the retrier's backoff. Like a Retry-After, it is capped by the
+	// retrier's maximum delay.
+	RateLimitWait time.Duration `yaml:"rate_limit_wait"`
 	// Rules recognise failures from the response body, checked in order
 	// before the statuses: Slack answers 200 {"ok": false, "error":
 	// "token_expired"}.

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -564,8 +565,18 @@ func responsePath(p string) (*tref, error) {
 	if p == "" {
 		return nil, nil
 	}
+	if strings.HasPrefix(p, "[") {
+		// An index first: the answer is a JSON array (Mailchimp
+		// Transactional's messages/send).
+		return parseRef(scopeResponse+p, []string{scopeResponse})
+	}
 	return parseRef(scopeResponse+"."+p, []string{scopeResponse})
 }
+
+// maxRateLimitWait caps errors.rate_limit_wait: a step waits within one
+// run of a worker, so a documented wait longer than this is no wait to
+// make in place.
+const maxRateLimitWait = 15 * time.Minute
 
 func (a *App) validateErrors() error {
 	e := &a.Errors
@@ -580,6 +591,9 @@ func (a *App) validateErrors() error {
 	}
 	if !validHeaderName(e.RetryAfterHeader) {
 		return fieldErr("errors.retry_after_header", "%q is not a valid header name", e.RetryAfterHeader)
+	}
+	if e.RateLimitWait < 0 || e.RateLimitWait > maxRateLimitWait || e.RateLimitWait%time.Second != 0 {
+		return fieldErr("errors.rate_limit_wait", "%v must be whole seconds, from 1s to %v", e.RateLimitWait, maxRateLimitWait)
 	}
 	for _, l := range []struct {
 		field string

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"wiresk/internal/catalog"
 )
@@ -76,6 +77,35 @@ func TestParseValid(t *testing.T) {
 	}
 	if a.Errors.RetryAfterHeader != "Retry-After" || a.Errors.AuthStatuses[0] != 401 || a.Errors.RateLimitStatuses[0] != 429 {
 		t.Errorf("error defaults not applied: %+v", a.Errors)
+	}
+}
+
+func TestParseRateLimitWaitAndArrayAnswers(t *testing.T) {
+	doc := strings.Replace(keyApp, "      body: {note: \"{{ input.note }}\"}", `      body: {note: "{{ input.note }}"}
+    outputs:
+      - {name: results, type: array, value: "{{ response }}"}
+      - {name: status, type: string, value: "{{ response[0].status }}"}`, 1) +
+		"errors:\n  rate_limit_wait: 30s\n  rules: [{status: [200], path: '[0].status', in: [rejected], kind: permanent}]\n"
+	a, err := catalog.Parse("x.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := a.Errors.RateLimitWait, 30*time.Second; got != want {
+		t.Errorf("RateLimitWait = %v, want %v", got, want)
+	}
+	answer := []any{map[string]any{"status": "rejected"}}
+	out := a.Outputs("create_thing", answer)
+	if out["status"] != "rejected" || len(out["results"].([]any)) != 1 {
+		t.Errorf("outputs = %v, want the whole answer and its first status", out)
+	}
+	if got, want := a.Classify(200, []byte(`[{"status":"rejected"}]`)), catalog.KindPermanent; got != want {
+		t.Errorf("Classify = %q, want %q", got, want)
+	}
+	if got, want := a.Classify(200, []byte(`[{"status":"sent"}]`)), catalog.KindNone; got != want {
+		t.Errorf("Classify of a sent answer = %q, want %q", got, want)
+	}
+	if a, _ := catalog.Parse("x.yaml", []byte(keyApp)); a.Errors.RateLimitWait != 0 {
+		t.Errorf("RateLimitWait by default = %v, want 0", a.Errors.RateLimitWait)
 	}
 }
 
@@ -157,6 +187,11 @@ func TestParseRejects(t *testing.T) {
 		{name: "unknown error kind", doc: keyApp + "errors: {rules: [{path: error, in: [x], kind: fatal}]}\n", want: `errors.rules[0].kind: must be "auth", "rate_limit" or "permanent", not "fatal"`},
 		{name: "error rule without values", doc: keyApp + "errors: {rules: [{path: error, kind: auth}]}\n", want: "errors.rules[0].in: is required"},
 		{name: "bad auth status", doc: keyApp + "errors: {auth_statuses: [200]}\n", want: "errors.auth_statuses[0]"},
+		{name: "negative rate limit wait", doc: keyApp + "errors: {rate_limit_wait: -30s}\n", want: "errors.rate_limit_wait: -30s must be whole seconds"},
+		{name: "rate limit wait over the cap", doc: keyApp + "errors: {rate_limit_wait: 1h}\n", want: "errors.rate_limit_wait: 1h0m0s must be whole seconds, from 1s to 15m0s"},
+		{name: "rate limit wait in fractions", doc: keyApp + "errors: {rate_limit_wait: 1500ms}\n", want: "errors.rate_limit_wait: 1.5s"},
+		{name: "rate limit wait without unit", doc: keyApp + "errors: {rate_limit_wait: 30}\n", want: "cannot unmarshal !!int `30` into time.Duration"},
+		{name: "rule on an index after a name only", doc: keyApp + "errors: {rules: [{path: '[x].status', in: [a], kind: permanent}]}\n", want: "errors.rules[0].path"},
 		{name: "duplicate method", doc: keyApp + "  - name: create_thing\n    label: Again\n    builder: gmail_raw\n", want: "methods.create_thing: is declared twice"},
 		{name: "method without label", doc: edit(keyApp, "    label: Create thing\n", ""), want: "methods.create_thing.label: is required"},
 		{name: "method without request", doc: edit(keyApp, "    request:\n      method: POST\n      path: /things/{{ input.id }}\n      body: {note: \"{{ input.note }}\"}\n", ""), want: "methods.create_thing.request: is required unless a builder"},

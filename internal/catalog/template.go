@@ -159,7 +159,9 @@ func parseRef(s string, scopes []string) (*tref, error) {
 			if err != nil || n < 0 || n > maxIndex || digits != strconv.Itoa(n) {
 				return nil, fmt.Errorf("placeholder {{ %s }}: index [%s] must be a number from 0 to %d", s, digits, maxIndex)
 			}
-			if len(r.path) == 0 {
+			if len(r.path) == 0 && scope != scopeResponse {
+				// Only an answer may be a JSON array (Mailchimp
+				// Transactional's messages/send): response[0].status.
 				return nil, fmt.Errorf("placeholder {{ %s }}: an index must follow a name", s)
 			}
 			r.path = append(r.path, tseg{index: n})
@@ -171,7 +173,8 @@ func parseRef(s string, scopes []string) (*tref, error) {
 			return nil, fmt.Errorf("placeholder {{ %s }}: more than %d path segments", s, maxPathSegments)
 		}
 	}
-	if len(r.path) == 0 {
+	if len(r.path) == 0 && scope != scopeResponse {
+		// {{ response }} is the whole answer, for an output.
 		return nil, fmt.Errorf("placeholder {{ %s }}: name a field, like %s.name", s, scope)
 	}
 	return r, nil

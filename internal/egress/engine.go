@@ -52,6 +52,10 @@ type Engine struct {
 	// MaxResponseBytes caps the response body kept (default 1 MiB); a
 	// larger one is cut and marked TooLarge.
 	MaxResponseBytes int64
+	// Sleep waits d between tries, or less when ctx ends first, returning
+	// ctx.Err() then; nil is backoff.Sleep. Tests set it to see the waits
+	// asked for without waiting.
+	Sleep func(ctx context.Context, d time.Duration) error
 
 	once   sync.Once
 	client *http.Client
@@ -114,6 +118,10 @@ type Verdict struct {
 	// asks for (capped at MaxDelay) rather than the backoff, as for 429
 	// and 503.
 	HonourRetryAfter bool
+	// Wait is, with HonourRetryAfter, the wait when the answer has no
+	// Retry-After header: what the app documents instead (Airtable: 30
+	// seconds after a rate limit). Capped at MaxDelay; 0 is the backoff.
+	Wait time.Duration
 }
 
 // Judge classifies an answer.
@@ -133,14 +141,19 @@ func Retryable(status int) bool {
 
 // Do sends req until judge accepts an answer, judge or the Engine finds a
 // failure that retrying cannot help, the attempts run out or ctx ends,
-// waiting between tries with an exponential backoff with jitter or as a
-// Retry-After asks. It returns the last answer (nil when none came), the
+// waiting between tries with an exponential backoff with jitter, or as a
+// Retry-After asks (or, without one, the judge's Verdict.Wait), capped at
+// MaxDelay. It returns the last answer (nil when none came), the
 // tries made, and the error: judge's, an *Error when no answer came, or an
 // *Interrupted when ctx ended or the wait would outlast its deadline.
 func (e *Engine) Do(ctx context.Context, req *Request, judge Judge) (last *Response, attempts int, err error) {
 	client := e.httpClient()
 	policy := backoff.Policy{Base: positive(e.BaseDelay, DefaultBaseDelay), Max: positive(e.MaxDelay, DefaultMaxDelay)}
 	maxAttempts := positive(e.MaxAttempts, DefaultMaxAttempts)
+	sleep := e.Sleep
+	if sleep == nil {
+		sleep = backoff.Sleep
+	}
 	if req.Pinned {
 		ctx = context.WithValue(ctx, pinKey{}, true)
 	}
@@ -166,12 +179,14 @@ func (e *Engine) Do(ctx context.Context, req *Request, judge Judge) (last *Respo
 			}
 			if d := RetryAfter(resp.Header.Get(name), time.Now()); d >= 0 {
 				wait = min(d, policy.Max)
+			} else if v.Wait > 0 {
+				wait = min(v.Wait, policy.Max)
 			}
 		}
 		if deadline, ok := ctx.Deadline(); ok && req.StopBeforeDeadline && time.Until(deadline) < wait {
 			return last, attempt, &Interrupted{Last: v.Err, Stage: NotRetried, Wait: wait}
 		}
-		if backoff.Sleep(ctx, wait) != nil {
+		if sleep(ctx, wait) != nil {
 			return last, attempt, &Interrupted{Last: v.Err, Stage: Waiting, Cause: context.Cause(ctx), err: ctx.Err()}
 		}
 	}

@@ -154,3 +154,33 @@ func TestStopBeforeDeadline(t *testing.T) {
 		t.Fatalf("err = %v after %d attempts and %v, want NotRetried at once", err, attempts, time.Since(start))
 	}
 }
+
+func TestVerdictWaitStandsInForAMissingRetryAfter(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if hits.Add(1) == 2 {
+			w.Header().Set("Retry-After", "3")
+		}
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	e := loopback(t)
+	e.MaxDelay = 0 // the default, 30 s
+	var waits []time.Duration
+	e.Sleep = func(ctx context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		return nil
+	}
+	documented := func(r *egress.Response) egress.Verdict {
+		return egress.Verdict{Err: errors.New("rate limited"), Retry: true, HonourRetryAfter: true, Wait: 40 * time.Second}
+	}
+	_, attempts, err := e.Do(context.Background(), request(t, srv.URL), documented)
+	if err == nil || attempts != 3 {
+		t.Fatalf("err %v, attempts %d; want a failure after 3", err, attempts)
+	}
+	// No Retry-After: the verdict's wait, capped at MaxDelay; then the
+	// header's 3 s.
+	if len(waits) != 2 || waits[0] != egress.DefaultMaxDelay || waits[1] != 3*time.Second {
+		t.Errorf("waits = %v, want [%v 3s]", waits, egress.DefaultMaxDelay)
+	}
+}
