@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"wiresk/internal/bolt"
+	"wiresk/internal/connection"
 	"wiresk/internal/egress"
 	"wiresk/internal/flow"
 	"wiresk/internal/run"
@@ -641,5 +642,32 @@ func TestALoopInAnOversizedRunKeepsItsProgress(t *testing.T) {
 	}
 	if r := mustRun(t, store, "run_1"); r.Status != run.Succeeded || r.Steps[0].Output.(map[string]any)["count"] != float64(4) {
 		t.Errorf("run = %s, loop output %.200v; want succeeded with count 4", r.Status, r.Steps[0].Output)
+	}
+}
+
+// TestALoopUsesItsStepsConnection: the Connection a loop's step names is
+// the one checked before any item: a broken one fails the Run at once,
+// naming it, and no item is sent.
+func TestALoopUsesItsStepsConnection(t *testing.T) {
+	tg := newLoopTarget(t)
+	_, store := MustStore(t)
+	now := time.Now().UTC()
+	if err := store.CreateConnection(t.Context(), connection.Connection{ID: "con_1", GroupID: "grp_a", Name: "CRM", App: "http", AuthType: "api_key",
+		Status: connection.StatusBroken, StatusReason: "the API key was revoked", CreatedAt: now, UpdatedAt: now, Version: 1}); err != nil {
+		t.Fatal(err)
+	}
+	each := loopStep("{{ trigger.body.records }}", nil, tg.URL+"/contacts/{{ item.id }}")
+	each.Input["step"].(map[string]any)["connectionId"] = "con_1"
+	mustFlow(t, store, flow.Flow{ID: "flw_1", GroupID: "grp_a", Steps: []flow.Step{each}})
+	w := &worker.Worker{Store: store, MaxReceives: 5, Steps: loopKinds(t)}
+	if err := w.Execute(t.Context(), loopJob("run_1", map[string]any{"records": records(3)}), 1); err != nil {
+		t.Fatalf("Execute = %v, want the Run failed for good", err)
+	}
+	r := mustRun(t, store, "run_1")
+	if r.Status != run.Failed || !strings.Contains(r.Error, `"CRM"`) || !strings.Contains(r.Error, "reconnect") {
+		t.Errorf("run = %s %q, want failed naming the loop step's Connection and saying to reconnect", r.Status, r.Error)
+	}
+	if n := len(tg.requests()); n != 0 {
+		t.Errorf("target got %d requests, want none", n)
 	}
 }
