@@ -64,30 +64,55 @@ func (s *Flows) CreateFlow(ctx context.Context, who auth.Identity, groupID strin
 // name is one of the Group's, for the step's app (any app's for the
 // generic HTTP request, whose credential still goes only to that app's
 // host); a step of an app method that needs a Connection must name one.
+// The inner step of a loop is checked the same way.
 func (s *Flows) validateFlow(ctx context.Context, f flow.Flow) error {
 	if err := flow.Validate(f, s.Kinds); err != nil {
 		return err
 	}
 	for i, st := range f.Steps {
-		field := fmt.Sprintf("steps[%d].connectionId", i)
-		if st.ConnectionID == "" {
-			if nc, ok := s.Kinds.(ConnectionsNeeded); ok && nc.NeedsConnection(st.App, st.Method) {
-				return wiresk.FieldError(field, "is required: a %s step runs with one of the Group's %s Connections", st.App, st.App)
-			}
-			continue
-		}
-		c, err := s.Store.GetConnection(ctx, f.GroupID, st.ConnectionID)
-		if errors.Is(err, wiresk.ErrNotFound) {
-			return wiresk.FieldError(field, "no Connection %q in this group", st.ConnectionID)
-		}
-		if err != nil {
+		if err := s.checkConnection(ctx, f.GroupID, fmt.Sprintf("steps[%d].connectionId", i), st); err != nil {
 			return err
 		}
-		if c.App != st.App && st.App != "http" {
-			return wiresk.FieldError(field, "Connection %q is for %s, not %s", c.Name, c.App, st.App)
+		if ns, ok := s.Kinds.(NestedSteps); ok {
+			if inner, ok := ns.InnerStep(st.App, st.Method, st.Input); ok {
+				if err := s.checkConnection(ctx, f.GroupID, fmt.Sprintf("steps[%d].input.step.connectionId", i), inner); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
+}
+
+// checkConnection checks the Connection step st names, reporting errors
+// on field.
+func (s *Flows) checkConnection(ctx context.Context, groupID, field string, st flow.Step) error {
+	if st.ConnectionID == "" {
+		if nc, ok := s.Kinds.(ConnectionsNeeded); ok && nc.NeedsConnection(st.App, st.Method) {
+			return wiresk.FieldError(field, "is required: a %s step runs with one of the Group's %s Connections", st.App, st.App)
+		}
+		return nil
+	}
+	c, err := s.Store.GetConnection(ctx, groupID, st.ConnectionID)
+	if errors.Is(err, wiresk.ErrNotFound) {
+		return wiresk.FieldError(field, "no Connection %q in this group", st.ConnectionID)
+	}
+	if err != nil {
+		return err
+	}
+	if c.App != st.App && st.App != "http" {
+		return wiresk.FieldError(field, "Connection %q is for %s, not %s", c.Name, c.App, st.App)
+	}
+	return nil
+}
+
+// NestedSteps is implemented by Kinds whose steps may hold a step of their
+// own (step.Registry: the inner step of a loop), whose Connection is then
+// checked like a step's.
+type NestedSteps interface {
+	// InnerStep returns the step held by a step of app and method with
+	// input, and false when it holds none.
+	InnerStep(app, method string, input map[string]any) (flow.Step, bool)
 }
 
 // ConnectionsNeeded is implemented by Kinds that know which steps must

@@ -39,9 +39,12 @@ type Result struct {
 type Registry map[string]map[string]Kind
 
 // NewRegistry returns the Registry of the built-in kinds, with h as the
-// generic HTTP request.
+// generic HTTP request. Its loop checks its inner step against the
+// Registry itself, kinds added later included.
 func NewRegistry(h *HTTP) Registry {
-	return Registry{"http": {"request": h}, "data": {"set": Set{}, "filter": Filter{}}}
+	r := Registry{"http": {"request": h}, "data": {"set": Set{}, "filter": Filter{}}}
+	r[LoopApp][LoopMethod] = Loop{Kinds: r}
+	return r
 }
 
 // Lookup returns the Kind of app and method.
@@ -51,10 +54,17 @@ func (c Registry) Lookup(app, method string) (Kind, bool) {
 }
 
 // ValidateStep checks that app and method name a known Kind and that input
-// suits it. Errors are *wiresk.Error with code wiresk.EValidation and a Field
-// relative to the step: "app", "method" or "input...". It lets a Registry
-// serve as the flow package's Kinds.
+// suits it, and that no template of input reads item or index, but those
+// of a loop's inner step. Errors are *wiresk.Error with code
+// wiresk.EValidation and a Field relative to the step: "app", "method" or
+// "input...". It lets a Registry serve as the flow package's Kinds.
 func (c Registry) ValidateStep(app, method string, input map[string]any) error {
+	return c.validateStep(app, method, input, false)
+}
+
+// validateStep is ValidateStep; inLoop allows item and index in input,
+// for the inner step of a loop.
+func (c Registry) validateStep(app, method string, input map[string]any, inLoop bool) error {
 	methods, ok := c[app]
 	if !ok {
 		return wiresk.FieldError("app", "unknown app %q (known: %s)", app, strings.Join(sortedKeys(c), ", "))
@@ -63,7 +73,21 @@ func (c Registry) ValidateStep(app, method string, input map[string]any) error {
 	if !ok {
 		return wiresk.FieldError("method", "unknown method %q of app %q (known: %s)", method, app, strings.Join(sortedKeys(methods), ", "))
 	}
-	return k.ValidateInput(input)
+	if err := k.ValidateInput(input); err != nil {
+		return err
+	}
+	if inLoop {
+		return nil
+	}
+	for _, key := range sortedKeys(input) {
+		if isLoopKind(k) && key == "step" {
+			continue // the inner step's input may read item; its other fields are not templates
+		}
+		if err := checkItemScope(input[key], "input."+key); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // NeedsConnection reports whether a step of app and method must name a

@@ -45,6 +45,9 @@ func ParseCondition(s string) (*Condition, error) {
 		if perr != nil {
 			return nil, perr.at(p.expr, p.pos)
 		}
+		if c.item {
+			return nil, errConditionItem
+		}
 		return &Condition{part: part{expr: p.expr, pos: p.pos, prog: c.prog}, refs: t.refs}, nil
 	}
 	c, perr := compileExpr(trimmed, true)
@@ -52,8 +55,15 @@ func ParseCondition(s string) (*Condition, error) {
 	if perr != nil {
 		return nil, perr.at(trimmed, pos)
 	}
+	if c.item {
+		return nil, errConditionItem
+	}
 	return &Condition{part: part{expr: trimmed, pos: pos, prog: c.prog}, refs: sortedUnique(c.refs)}, nil
 }
+
+// errConditionItem refuses a condition that reads item or index: a
+// condition is a step's `if`, and no step's `if` runs inside a loop.
+var errConditionItem = wiresk.Errorf(wiresk.EValidation, "a condition cannot read item or index: they exist only in the input of a loop's step")
 
 // String returns the expression of the condition.
 func (c *Condition) String() string { return c.part.expr }

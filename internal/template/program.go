@@ -18,6 +18,12 @@ import (
 const (
 	rootTrigger = "trigger"
 	rootSteps   = "steps"
+	// item and index are the element of the list a loop step is at and
+	// its 0-based position: the templates of the loop's inner step read
+	// them. An expression may name them anywhere; the step registry
+	// refuses them outside a loop's inner step (see Template.ReadsItem).
+	rootItem  = "item"
+	rootIndex = "index"
 )
 
 // Names the rewritten programs use. They cannot be written in a template:
@@ -75,6 +81,8 @@ type compiled struct {
 	refs []string
 	// verbatim is set when the whole expression is raw(x).
 	verbatim bool
+	// item is set when the expression reads item or index.
+	item bool
 }
 
 // parseError is an error at a 0-based character offset of an expression.
@@ -105,7 +113,7 @@ func compileExpr(src string, wantBool bool) (c *compiled, perr *parseError) {
 	if err != nil {
 		return nil, toParseError(err)
 	}
-	refs, perr := check(tree.Node)
+	refs, item, perr := check(tree.Node)
 	if perr != nil {
 		return nil, perr
 	}
@@ -124,7 +132,7 @@ func compileExpr(src string, wantBool bool) (c *compiled, perr *parseError) {
 		// it like any other error rather than panic.
 		return nil, toParseError(err)
 	}
-	return &compiled{prog: prog, refs: refs, verbatim: isRawCall(tree.Node)}, nil
+	return &compiled{prog: prog, refs: refs, verbatim: isRawCall(tree.Node), item: item}, nil
 }
 
 // rawFunction declares raw(x), which returns x.
@@ -151,8 +159,9 @@ func toParseError(err error) *parseError {
 
 // check walks the tree as written. It refuses names other than the roots and
 // let variables, function calls other than builtins and methods, and steps
-// not followed by a literal step id; it returns the step ids read.
-func check(root ast.Node) ([]string, *parseError) {
+// not followed by a literal step id; it returns the step ids read, and
+// whether item or index is read.
+func check(root ast.Node) (refs []string, item bool, perr *parseError) {
 	var rootRaw ast.Node
 	if isRawCall(root) {
 		rootRaw = root.(*ast.CallNode).Callee
@@ -179,15 +188,17 @@ func check(root ast.Node) ([]string, *parseError) {
 				errs = append(errs, &parseError{off: off, msg: `steps must be followed by a step id, as in steps.my_step.output or steps["my_step"].output`})
 			}
 		case c.lets[id.Value]:
+		case id.Value == rootItem || id.Value == rootIndex:
+			item = true
 		default:
-			errs = append(errs, &parseError{off: off, msg: fmt.Sprintf("unknown name %s: expressions can read only trigger and steps", id.Value)})
+			errs = append(errs, &parseError{off: off, msg: fmt.Sprintf("unknown name %s: expressions can read only trigger and steps (and item and index in the step of a loop)", id.Value)})
 		}
 	}
 	errs = append(errs, c.errs...)
 	if len(errs) > 0 {
-		return nil, slices.MinFunc(errs, func(a, b *parseError) int { return a.off - b.off })
+		return nil, false, slices.MinFunc(errs, func(a, b *parseError) int { return a.off - b.off })
 	}
-	return c.refs, nil
+	return c.refs, item, nil
 }
 
 // checker is the ast.Visitor of check. ast.Walk visits children before

@@ -90,6 +90,8 @@ func newRenderer(env map[string]any, b *Budget) *renderer {
 	r.env = map[string]any{
 		rootTrigger: env[rootTrigger],
 		rootSteps:   env[rootSteps],
+		rootItem:    env[rootItem],
+		rootIndex:   env[rootIndex],
 		meterVar:    r.meter,
 	}
 	return r

@@ -6,6 +6,16 @@
 //	trigger  the trigger request: {"body": any, "headers": {...}, "query": {...}}
 //	steps    the earlier steps:   {"<id>": {"output": any}}
 //
+// and, in the input of a loop step's inner step (rendered once per element
+// of the loop's list), two more:
+//
+//	item     the element of the list
+//	index    its 0-based position
+//
+// Parse accepts item and index anywhere and ReadsItem reports them, so that
+// the step registry can refuse them outside a loop; ParseCondition refuses
+// them. Rendered without them in env, they are nil.
+//
 // and nothing else: any other name (other than variables declared with let)
 // is refused when the template is parsed, and steps must be followed by a
 // literal step id (steps.my_step or steps["my_step"]) so that StepRefs lists
@@ -105,6 +115,8 @@ type Template struct {
 	raw bool
 	// url is set for a URL template (ParseURL).
 	url bool
+	// item is set when an expression reads item or index.
+	item bool
 }
 
 // part is a run of literal text or one expression.
@@ -154,6 +166,7 @@ func Parse(s string) (*Template, error) {
 			return nil, err.at(trimmed, exprPos)
 		}
 		refs = append(refs, c.refs...)
+		t.item = t.item || c.item
 		t.parts = append(t.parts, part{expr: trimmed, pos: exprPos, prog: c.prog, verbatim: c.verbatim})
 		consumed := open + 2 + n + 2
 		rest = rest[consumed:]
@@ -183,6 +196,11 @@ func (t *Template) String() string { return t.src }
 // StepRefs returns the ids X of every steps.X (or steps["X"]) the template
 // reads, sorted and without duplicates.
 func (t *Template) StepRefs() []string { return slices.Clone(t.refs) }
+
+// ReadsItem reports whether the template reads item or index, which only
+// the inner step of a loop step has: the step registry refuses such a
+// template anywhere else when the Flow is saved.
+func (t *Template) ReadsItem() bool { return t.item }
 
 // Literal returns the text of a template without expressions, and false for
 // a template with at least one.

@@ -258,10 +258,33 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 			outputs[cs.Step.ID] = map[string]any{"output": prev.Output}
 			continue
 		}
-		if err := w.checkConnection(ctx, job.GroupID, cs.Step); err != nil {
+		// A loop runs its inner step, with the inner step's Connection; the
+		// progress it recorded (its output while running) is kept whatever
+		// happens before it goes on.
+		connStep, isLoop := cs.Step, step.IsLoop(cs.Step.App, cs.Step.Method)
+		var loopIn step.LoopInput
+		var progress any
+		if isLoop {
+			in, err := step.ParseLoop(cs.Step.Input)
+			if err != nil {
+				res := run.StepResult{ID: cs.Step.ID, App: cs.Step.App, Method: cs.Step.Method, Status: run.StepFailed, Error: wiresk.ErrorField(err) + ": " + wiresk.ErrorMessage(err), StartedAt: w.now()}
+				if done {
+					*prev = res
+				} else {
+					r.Steps = append(r.Steps, res)
+				}
+				return w.finish(ctx, &r, fmt.Errorf("step %q: %s", cs.Step.ID, res.Error))
+			}
+			loopIn, connStep = in, in.Step
+			connStep.ID = cs.Step.ID
+			if done {
+				progress = prev.Output
+			}
+		}
+		if err := w.checkConnection(ctx, job.GroupID, connStep); err != nil {
 			// A broken Connection fails the Run at once: redelivering
 			// cannot help until someone reconnects it.
-			res := run.StepResult{ID: cs.Step.ID, App: cs.Step.App, Method: cs.Step.Method, Status: run.StepFailed, Error: err.Error(), StartedAt: w.now()}
+			res := run.StepResult{ID: cs.Step.ID, App: cs.Step.App, Method: cs.Step.Method, Status: run.StepFailed, Error: err.Error(), Output: progress, StartedAt: w.now()}
 			if done {
 				res.Attempts = prev.Attempts
 				*prev = res
@@ -270,9 +293,9 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 			}
 			return w.finish(ctx, &r, fmt.Errorf("step %q: %w", cs.Step.ID, err))
 		}
-		stepCtx, secrets, err := w.authenticate(ctx, job.GroupID, cs.Step)
+		stepCtx, secrets, err := w.authenticate(ctx, job.GroupID, connStep)
 		if err != nil {
-			res := run.StepResult{ID: cs.Step.ID, App: cs.Step.App, Method: cs.Step.Method, Status: run.StepFailed, Error: err.Error(), StartedAt: w.now()}
+			res := run.StepResult{ID: cs.Step.ID, App: cs.Step.App, Method: cs.Step.Method, Status: run.StepFailed, Error: err.Error(), Output: progress, StartedAt: w.now()}
 			if done {
 				res.Attempts = prev.Attempts
 				*prev = res
@@ -302,7 +325,7 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 			}
 		}
 		pending := run.StepResult{ID: cs.Step.ID, App: cs.Step.App, Method: cs.Step.Method, Status: run.StepRunning,
-			Attempts: base + 1, Interrupted: interrupted, StartedAt: w.now()}
+			Output: progress, Attempts: base + 1, Interrupted: interrupted, StartedAt: w.now()}
 		idx := len(r.Steps)
 		if done {
 			idx = slices.IndexFunc(r.Steps, func(s run.StepResult) bool { return s.ID == cs.Step.ID })
@@ -322,23 +345,58 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		if err := w.Store.UpdateRun(ctx, fit(r)); err != nil {
 			return fmt.Errorf("update run: %w", err)
 		}
-		// The same key on every attempt and delivery of this step, so a
-		// target that honours Idempotency-Key acts on it once.
-		stepCtx = step.WithIdempotencyKey(stepCtx, step.IdempotencyKey(job.RunID, cs.Step.ID))
 		// One hop more than the request that started this Run, so that a
 		// Flow calling its own webhook is stopped at run.MaxHops.
 		stepCtx = step.WithHop(stepCtx, hop+1)
-		res, o := w.runStep(stepCtx, cs, env, budget)
-		if res.Status == run.StepFailed && o.unauthorized && cs.Step.ConnectionID != "" && w.Connections != nil {
+		var res run.StepResult
+		var o outcome
+		if isLoop {
+			var recordedInput any
+			checkpoint := func(cp run.StepResult) error {
+				// The input is the same at every item: redacted and
+				// measured once. The items' outputs are redacted as they
+				// come, and the progress is already cut to size.
+				if recordedInput == nil {
+					recordedInput = recordable(redact(cp.Input, secrets))
+				}
+				cp.Input, cp.Error = recordedInput, redactText(cp.Error, secrets)
+				cp.Attempts += base
+				cp.Interrupted = interrupted
+				r.Steps[idx] = cp
+				if w.now().Sub(leasedAt) > leaseFor/2 {
+					leaseFor, leasedAt = w.lease(ctx), w.now()
+					if ok, err := w.Store.AcquireLease(ctx, leaseName, holder, leaseFor); err != nil || !ok {
+						return errors.Join(ErrRunClaimed, err)
+					}
+				}
+				if err := w.Store.UpdateRun(ctx, fit(r)); err != nil {
+					return fmt.Errorf("update run: %w", err)
+				}
+				return nil
+			}
+			lr := loopRun{runID: job.RunID, in: loopIn, secrets: secrets, checkpoint: checkpoint}
+			var err error
+			if res, o, err = w.runLoop(stepCtx, cs, lr, &run.StepResult{Output: progress}, env, budget); err != nil {
+				// Stopped between items: the last checkpoint stands, and the
+				// redelivery resumes there.
+				return err
+			}
+		} else {
+			// The same key on every attempt and delivery of this step, so a
+			// target that honours Idempotency-Key acts on it once.
+			stepCtx = step.WithIdempotencyKey(stepCtx, step.IdempotencyKey(job.RunID, cs.Step.ID))
+			res, o = w.runStep(stepCtx, cs, env, budget)
+		}
+		if res.Status == run.StepFailed && o.unauthorized && connStep.ConnectionID != "" && w.Connections != nil {
 			// The app refused the credential: find out now whether the
 			// Connection is broken, so that its other Flows fail fast and
 			// its owner is told to reconnect.
-			st, err := w.Connections.Rejected(ctx, job.GroupID, cs.Step.ConnectionID)
+			st, err := w.Connections.Rejected(ctx, job.GroupID, connStep.ConnectionID)
 			switch {
 			case err != nil:
-				w.logger().WarnContext(ctx, "re-test of a rejected connection", "connectionId", cs.Step.ConnectionID, "err", err)
+				w.logger().WarnContext(ctx, "re-test of a rejected connection", "connectionId", connStep.ConnectionID, "err", err)
 			case st == connection.StatusBroken:
-				res.Error += fmt.Sprintf("; the app refuses connection %s's credential, so it is now broken: reconnect it", cs.Step.ConnectionID)
+				res.Error += fmt.Sprintf("; the app refuses connection %s's credential, so it is now broken: reconnect it", connStep.ConnectionID)
 				o.permanent = true
 			}
 		}
@@ -346,7 +404,7 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		// error or later step ever sees it.
 		res.Input, res.Output, res.Error = redact(res.Input, secrets), redact(res.Output, secrets), redactText(res.Error, secrets)
 		full := res.Output
-		res.Input, res.Output = recordable(res.Input), recordable(res.Output)
+		res.Input, res.Output = recordable(res.Input), recordableOutput(res)
 		res.Attempts += base
 		res.Interrupted = interrupted
 		r.Steps[idx] = res
@@ -503,12 +561,21 @@ func fit(r run.Run) run.Run {
 		if n <= previewBytes*2 {
 			break
 		}
-		if input {
+		switch m, loop := r.Steps[i].Output.(map[string]any); {
+		case input:
 			r.Steps[i].Input = preview(r.Steps[i].Input)
-		} else {
+		case loop && step.IsLoop(r.Steps[i].App, r.Steps[i].Method):
+			// A loop's count and progress stay whole: a redelivery
+			// resumes from its progress.
+			r.Steps[i].Output = shrinkLoop(m)
+		default:
 			r.Steps[i].Output = preview(r.Steps[i].Output)
 		}
-		size = jsonSize(r)
+		smaller := jsonSize(r)
+		if smaller >= size {
+			break // nothing more to cut from the step values
+		}
+		size = smaller
 	}
 	if size > MaxRunBytes {
 		raw := r.Request.RawBody()
