@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -124,6 +125,7 @@ func TestTheRecipesRunAsPrinted(t *testing.T) {
 		},
 	}
 	runs["file an upload in Drive"] = fileUpload
+	runs["email every Airtable customer"] = emailCustomers
 	recipes := readmeRecipes(t)
 	if len(recipes) < 3 {
 		t.Errorf("the README has %d recipes, want the seed example and two others", len(recipes))
@@ -283,5 +285,46 @@ func fileUpload(t *testing.T, rc recipe) {
 	}
 	if !strings.Contains(m.HTML, link) || len(m.Attachments) != 1 || !bytes.Equal(m.Attachments[0].Data, file) || m.Attachments[0].Filename != "scan é.pdf" {
 		t.Errorf("the receipt = html %q, %d attachments; want the link %s and the file attached as scan é.pdf", m.HTML, len(m.Attachments), link)
+	}
+}
+
+// emailCustomers runs the loop recipe: the Airtable records the formula
+// picks each get one email, in order, and no other record gets one.
+func emailCustomers(t *testing.T, rc recipe) {
+	e := startWithApps(t, t.TempDir(), []string{"airtable", "gmail"})
+	flow := e.createFlow(t, rc, "AIRTABLE_CONNECTION_ID="+e.connectKey(t, "airtable"), "AIRTABLE_BASE_ID="+apptest.AirtableBaseID,
+		"GMAIL_CONNECTION_ID="+e.connectOAuth(t, "gmail", "Gmail"))
+	url, key := e.hookFor(t, flow)
+	run := e.fire(t, url, key, `{}`)
+	if run.Status != "succeeded" || len(run.Steps) != 2 {
+		t.Fatalf("the Run = %+v, want succeeded with 2 steps", run)
+	}
+	if got := run.Steps[1].Output["count"]; got != float64(2) {
+		t.Errorf("loop output count = %v, want 2 (the two customers)", got)
+	}
+	var to []string
+	for _, req := range e.fakes["gmail"].Received("POST /gmail/v1/users/me/messages/send") {
+		var send struct{ Raw string }
+		_ = json.Unmarshal(req.Body, &send)
+		raw, err := base64.URLEncoding.DecodeString(send.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := apptest.ParseEmail(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var addrs []string
+		for _, a := range m.Addresses("To") {
+			addrs = append(addrs, a.Address)
+		}
+		to = append(to, strings.Join(addrs, ",")+" / "+m.Subject)
+	}
+	want := []string{"ada@example.com / News for you, Ada Lovelace", "grace@example.com / News for you, Grace Hopper"}
+	if !slices.Equal(to, want) {
+		t.Errorf("emails sent %q, want %q", to, want)
+	}
+	if got := e.fakes["airtable"].Received("GET /v0/" + apptest.AirtableBaseID + "/Contacts"); len(got) != 1 || got[0].Query.Get("filterByFormula") != `{Status} = "Customer"` {
+		t.Errorf("Airtable list requests %+v, want one with the formula", got)
 	}
 }
