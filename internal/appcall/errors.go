@@ -154,10 +154,11 @@ func answerMessage(app *catalog.App, p *prepared, kind ErrorKind, resp *egress.R
 // explanation of a failure in their JSON answers: Google
 // (error.errors[0].reason, error.message), OpenAI (error.code), Airtable
 // (error.type, errors[0].error), Slack (error), Zoho and Notion (code),
-// HubSpot (errorType, category, message), Mailchimp Transactional (name).
+// HubSpot (errorType, category, message), Mailchimp Transactional (name),
+// Zoho's per-record failures (data[0].code, data[0].message).
 var (
-	codePaths   = [][]string{{"error", "errors", "0", "reason"}, {"error", "code"}, {"error", "type"}, {"error"}, {"errors", "0", "error"}, {"code"}, {"errorType"}, {"category"}, {"name"}, {"error", "status"}}
-	detailPaths = [][]string{{"error", "message"}, {"error_description"}, {"message"}, {"errors", "0", "message"}}
+	codePaths   = [][]string{{"error", "errors", "0", "reason"}, {"error", "code"}, {"error", "type"}, {"error"}, {"errors", "0", "error"}, {"code"}, {"errorType"}, {"category"}, {"name"}, {"error", "status"}, {"data", "0", "code"}}
+	detailPaths = [][]string{{"error", "message"}, {"error_description"}, {"message"}, {"errors", "0", "message"}, {"data", "0", "message"}}
 )
 
 // explain returns the machine code and the explanation of a failure from
@@ -179,6 +180,14 @@ func explain(body []byte) (code, detail string) {
 		if s, ok := dig(v, p).(string); ok && strings.TrimSpace(s) != "" {
 			detail = shorten(s)
 			break
+		}
+	}
+	// Zoho names the field a record failure is about, and for
+	// DUPLICATE_DATA the record that already has the value.
+	if field, ok := dig(v, []string{"data", "0", "details", "api_name"}).(string); ok && detail != "" && isCode(field) {
+		detail += " (field " + field + ")"
+		if dup, ok := dig(v, []string{"data", "0", "details", "duplicate_record", "id"}).(string); ok && isCode(dup) {
+			detail += "; duplicate of record " + dup
 		}
 	}
 	// Slack names the scope a token lacks in "needed" (missing_scope),
