@@ -175,10 +175,11 @@ var challengeScope = regexp.MustCompile(`(?i)\bscope="([^"]{1,512})"`)
 // (error.type, errors[0].error), Slack (error), Zoho and Notion (code),
 // HubSpot (errorType, category, message), Mailchimp Transactional (name;
 // and, for a message its first recipient refused, [0].reject_reason or
-// [0].status of the per-recipient answer).
+// [0].status of the per-recipient answer), Zoho's per-record failures
+// (data[0].code, data[0].message).
 var (
-	codePaths   = [][]string{{"error", "errors", "0", "reason"}, {"error", "code"}, {"error", "type"}, {"error"}, {"errors", "0", "error"}, {"code"}, {"errorType"}, {"category"}, {"name"}, {"error", "status"}, {"0", "reject_reason"}, {"0", "status"}}
-	detailPaths = [][]string{{"error", "message"}, {"error_description"}, {"message"}, {"errors", "0", "message"}}
+	codePaths   = [][]string{{"error", "errors", "0", "reason"}, {"error", "code"}, {"error", "type"}, {"error"}, {"errors", "0", "error"}, {"code"}, {"errorType"}, {"category"}, {"name"}, {"error", "status"}, {"data", "0", "code"}, {"0", "reject_reason"}, {"0", "status"}}
+	detailPaths = [][]string{{"error", "message"}, {"error_description"}, {"message"}, {"errors", "0", "message"}, {"data", "0", "message"}}
 )
 
 // explain returns the machine code and the explanation of a failure from
@@ -200,6 +201,14 @@ func explain(body []byte) (code, detail string) {
 		if s, ok := dig(v, p).(string); ok && strings.TrimSpace(s) != "" {
 			detail = shorten(s)
 			break
+		}
+	}
+	// Zoho names the field a record failure is about, and for
+	// DUPLICATE_DATA the record that already has the value.
+	if field, ok := dig(v, []string{"data", "0", "details", "api_name"}).(string); ok && detail != "" && isCode(field) {
+		detail += " (field " + field + ")"
+		if dup, ok := dig(v, []string{"data", "0", "details", "duplicate_record", "id"}).(string); ok && isCode(dup) {
+			detail += "; duplicate of record " + dup
 		}
 	}
 	// Slack names the scope a token lacks in "needed" (missing_scope),
