@@ -252,6 +252,21 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 	// The templates of the Run's steps share one budget, so a Flow cannot
 	// multiply by its steps what one render may use.
 	budget := template.NewRunBudget(0)
+	// save writes the Run, renewing its lease first when past half its
+	// time (renewed only then: one write fewer per step on the hot path).
+	save := func() error {
+		if w.now().Sub(leasedAt) > leaseFor/2 {
+			leaseFor, leasedAt = w.lease(ctx), w.now()
+			if ok, err := w.Store.AcquireLease(ctx, leaseName, holder, leaseFor); err != nil || !ok {
+				// Held too long: another delivery may have taken the Run over.
+				return errors.Join(ErrRunClaimed, err)
+			}
+		}
+		if err := w.Store.UpdateRun(ctx, fit(r)); err != nil {
+			return fmt.Errorf("update run: %w", err)
+		}
+		return nil
+	}
 	for _, cs := range compiled.Steps {
 		prev, done := r.Step(cs.Step.ID)
 		if done && (prev.Status == run.StepSucceeded || prev.Status == run.StepSkipped) {
@@ -333,17 +348,8 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		} else {
 			r.Steps = append(r.Steps, pending)
 		}
-		if w.now().Sub(leasedAt) > leaseFor/2 {
-			// Renewed only past half its time: one write fewer per step on
-			// the hot path.
-			leaseFor, leasedAt = w.lease(ctx), w.now()
-			if ok, err := w.Store.AcquireLease(ctx, leaseName, holder, leaseFor); err != nil || !ok {
-				// Held too long: another delivery may have taken the Run over.
-				return errors.Join(ErrRunClaimed, err)
-			}
-		}
-		if err := w.Store.UpdateRun(ctx, fit(r)); err != nil {
-			return fmt.Errorf("update run: %w", err)
+		if err := save(); err != nil {
+			return err
 		}
 		// One hop more than the request that started this Run, so that a
 		// Flow calling its own webhook is stopped at run.MaxHops.
@@ -363,16 +369,7 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 				cp.Attempts += base
 				cp.Interrupted = interrupted
 				r.Steps[idx] = cp
-				if w.now().Sub(leasedAt) > leaseFor/2 {
-					leaseFor, leasedAt = w.lease(ctx), w.now()
-					if ok, err := w.Store.AcquireLease(ctx, leaseName, holder, leaseFor); err != nil || !ok {
-						return errors.Join(ErrRunClaimed, err)
-					}
-				}
-				if err := w.Store.UpdateRun(ctx, fit(r)); err != nil {
-					return fmt.Errorf("update run: %w", err)
-				}
-				return nil
+				return save()
 			}
 			lr := loopRun{runID: job.RunID, in: loopIn, secrets: secrets, checkpoint: checkpoint}
 			var err error
