@@ -184,22 +184,11 @@ func seedExample(t *testing.T, rc recipe) {
 	if n := len(e.fakes["hubspot"].Received("GET /crm/v3/objects/contacts/123")); n != 1 {
 		t.Errorf("HubSpot got %d contact reads, want 1", n)
 	}
-	sent := e.fakes["gmail"].Received("POST /gmail/v1/users/me/messages/send")
+	sent := sentEmails(t, e.fakes["gmail"])
 	if len(sent) != 1 {
 		t.Fatalf("Gmail got %d sends, want 1", len(sent))
 	}
-	var send struct{ Raw string }
-	if err := json.Unmarshal(sent[0].Body, &send); err != nil {
-		t.Fatal(err)
-	}
-	msg, err := base64.URLEncoding.DecodeString(send.Raw)
-	if err != nil {
-		t.Fatalf("Gmail's raw is not base64url: %v", err)
-	}
-	m, err := apptest.ParseEmail(msg)
-	if err != nil {
-		t.Fatalf("Gmail's raw is not an RFC 2822 message: %v\n%s", err, msg)
-	}
+	m := sent[0]
 	if to, subject := m.Header.Get("To"), m.Subject; !strings.Contains(to, apptest.HubSpotContactEmail) || subject != "Welcome, Ada!" || !strings.Contains(m.Text, "Hi Ada,") {
 		t.Errorf("the email went To %q with Subject %q and text %q, want %s, \"Welcome, Ada!\", \"Hi Ada,...\"", to, subject, m.Text, apptest.HubSpotContactEmail)
 	}
@@ -269,20 +258,11 @@ func fileUpload(t *testing.T, rc recipe) {
 	if !bytes.Equal(stored, file) {
 		t.Errorf("Drive holds %d bytes, want the form's %d bytes unchanged", len(stored), len(file))
 	}
-	sent := e.fakes["gmail"].Received("POST /gmail/v1/users/me/messages/send")
+	sent := sentEmails(t, e.fakes["gmail"])
 	if len(sent) != 1 {
 		t.Fatalf("Gmail got %d sends, want 1", len(sent))
 	}
-	var send struct{ Raw string }
-	_ = json.Unmarshal(sent[0].Body, &send)
-	raw, err := base64.URLEncoding.DecodeString(send.Raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := apptest.ParseEmail(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := sent[0]
 	if !strings.Contains(m.HTML, link) || len(m.Attachments) != 1 || !bytes.Equal(m.Attachments[0].Data, file) || m.Attachments[0].Filename != "scan é.pdf" {
 		t.Errorf("the receipt = html %q, %d attachments; want the link %s and the file attached as scan é.pdf", m.HTML, len(m.Attachments), link)
 	}
@@ -303,17 +283,7 @@ func emailCustomers(t *testing.T, rc recipe) {
 		t.Errorf("loop output count = %v, want 2 (the two customers)", got)
 	}
 	var to []string
-	for _, req := range e.fakes["gmail"].Received("POST /gmail/v1/users/me/messages/send") {
-		var send struct{ Raw string }
-		_ = json.Unmarshal(req.Body, &send)
-		raw, err := base64.URLEncoding.DecodeString(send.Raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := apptest.ParseEmail(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, m := range sentEmails(t, e.fakes["gmail"]) {
 		var addrs []string
 		for _, a := range m.Addresses("To") {
 			addrs = append(addrs, a.Address)
@@ -327,4 +297,27 @@ func emailCustomers(t *testing.T, rc recipe) {
 	if got := e.fakes["airtable"].Received("GET /v0/" + apptest.AirtableBaseID + "/Contacts"); len(got) != 1 || got[0].Query.Get("filterByFormula") != `{Status} = "Customer"` {
 		t.Errorf("Airtable list requests %+v, want one with the formula", got)
 	}
+}
+
+// sentEmails returns the messages the Gmail fake was asked to send,
+// decoded from their base64url raw and parsed.
+func sentEmails(t *testing.T, gmail *apptest.Fake) []*apptest.Email {
+	t.Helper()
+	var out []*apptest.Email
+	for _, req := range gmail.Received("POST /gmail/v1/users/me/messages/send") {
+		var send struct{ Raw string }
+		if err := json.Unmarshal(req.Body, &send); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := base64.URLEncoding.DecodeString(send.Raw)
+		if err != nil {
+			t.Fatalf("Gmail's raw is not base64url: %v", err)
+		}
+		m, err := apptest.ParseEmail(raw)
+		if err != nil {
+			t.Fatalf("Gmail's raw is not an RFC 2822 message: %v\n%s", err, raw)
+		}
+		out = append(out, m)
+	}
+	return out
 }
