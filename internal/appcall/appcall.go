@@ -498,6 +498,8 @@ func classify(app *catalog.App, status int, body []byte) ErrorKind {
 		return KindRateLimited
 	case catalog.KindPermanent:
 		return KindPermanent
+	case catalog.KindTransient:
+		return KindTransient
 	}
 	switch {
 	case status >= 200 && status < 300:

@@ -330,6 +330,10 @@ const (
 	KindRateLimit ErrorKind = "rate_limit"
 	// KindPermanent: a failure retrying cannot fix, like an exhausted quota.
 	KindPermanent ErrorKind = "permanent"
+	// KindTransient: a failure the app says to retry, whatever its status
+	// (Slack's internal_error inside HTTP 200, Notion's 409
+	// conflict_error); retried with backoff like a 5xx.
+	KindTransient ErrorKind = "transient"
 )
 
 // Method is one of an app's step methods.

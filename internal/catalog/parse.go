@@ -623,9 +623,9 @@ func (a *App) validateErrors() error {
 			return fieldErr(where+".in", "is required: the values that match")
 		}
 		switch r.Kind {
-		case KindAuth, KindRateLimit, KindPermanent:
+		case KindAuth, KindRateLimit, KindPermanent, KindTransient:
 		default:
-			return fieldErr(where+".kind", `must be "auth", "rate_limit" or "permanent", not %q`, r.Kind)
+			return fieldErr(where+".kind", `must be "auth", "rate_limit", "permanent" or "transient", not %q`, r.Kind)
 		}
 		a.c.rules = append(a.c.rules, ref)
 	}

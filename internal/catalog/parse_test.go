@@ -184,7 +184,7 @@ func TestParseRejects(t *testing.T) {
 		{name: "test GET with body", doc: edit(keyApp, "path: /me", "path: /me\n  body: {a: 1}"), want: "test.body: a GET request has no body"},
 		{name: "optional test with path", doc: edit(keyApp, "path: /me", "path: /me\n  optional: true"), want: "test.optional"},
 		{name: "bad expect path", doc: edit(keyApp, "path: /me", "path: /me\n  expect: [{path: 'a..b', equals: x}]"), want: "test.expect[0].path"},
-		{name: "unknown error kind", doc: keyApp + "errors: {rules: [{path: error, in: [x], kind: fatal}]}\n", want: `errors.rules[0].kind: must be "auth", "rate_limit" or "permanent", not "fatal"`},
+		{name: "unknown error kind", doc: keyApp + "errors: {rules: [{path: error, in: [x], kind: fatal}]}\n", want: `errors.rules[0].kind: must be "auth", "rate_limit", "permanent" or "transient", not "fatal"`},
 		{name: "error rule without values", doc: keyApp + "errors: {rules: [{path: error, kind: auth}]}\n", want: "errors.rules[0].in: is required"},
 		{name: "bad auth status", doc: keyApp + "errors: {auth_statuses: [200]}\n", want: "errors.auth_statuses[0]"},
 		{name: "negative rate limit wait", doc: keyApp + "errors: {rate_limit_wait: -30s}\n", want: "errors.rate_limit_wait: -30s must be whole seconds"},
