@@ -22,7 +22,7 @@ BENCHTIME ?= 2s
 LOADTIME ?= 5s
 LOADCONNS ?= 16,64
 
-.PHONY: run test lint unit bench fuzz build clean tools emulators
+.PHONY: run test lint unit bench fuzz build clean tools emulators catalog
 
 ## run: start the whole system locally (embedded adapters, no AWS account).
 run:
@@ -45,6 +45,11 @@ $(STATICCHECK):
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 tools: $(STATICCHECK) emulators
+
+## catalog: rewrite internal/catalog/apps.json (what Load decodes at start-up) from the app files
+## internal/catalog/apps/*.yaml; a test fails until it is current.
+catalog:
+	$(GO) test ./internal/catalog -run '^TestTheSnapshotIsCurrent$$' -count=1 -update
 
 ## emulators: fetch DynamoDB Local (from the npm package amplify-dynamodb-simulator) and build goaws
 ## (internal/testkit/emulator/goaws); tests run both on 127.0.0.1 only.

@@ -1,7 +1,8 @@
 // Package catalog is the app catalog: what Wiresk knows about each external
 // app a Connection can link to and a step can act in. The catalog is data,
-// not code: one declarative YAML file per app under apps/, embedded in the
-// binary, in the spirit of Nango's providers.yaml. Each file says which auth
+// not code: one declarative YAML file per app under apps/ (embedded in the
+// binary decoded, as apps.json: see make catalog), in the spirit of Nango's
+// providers.yaml. Each file says which auth
 // types the app offers, its OAuth endpoints and scopes, how the credential
 // is sent, the connection config fields (like Zoho's data-centre domain),
 // the API's base URL, the cheap authenticated request that "Test" makes and
@@ -21,10 +22,12 @@
 package catalog
 
 import (
-	"embed"
+	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -430,16 +433,32 @@ type Catalog struct {
 	sorted []*App
 }
 
-//go:embed apps/*.yaml
-var embedded embed.FS
+// snapshot is the app files of apps/ decoded, as JSON by file name
+// (apps.json, written by `make catalog` and checked current by a test):
+// decoding it at start-up takes a fraction of what the YAML parser does,
+// and Lambda cold starts pay for it. Load validates it as Parse would.
+//
+//go:embed apps.json
+var snapshot []byte
 
-// Load parses and validates the embedded app files and applies the options.
+// Load validates the app files of apps/ (from their decoded snapshot)
+// and applies the options.
 func Load(opts ...Option) (*Catalog, error) {
-	sub, err := fs.Sub(embedded, "apps")
-	if err != nil {
-		return nil, err
+	var files map[string]*App
+	if err := json.Unmarshal(snapshot, &files); err != nil {
+		return nil, fmt.Errorf("catalog: apps.json: %w (run make catalog)", err)
 	}
-	return LoadFS(sub, opts...)
+	apps := make([]*App, 0, len(files))
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		app, err := finish(name, files[name])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		apps = append(apps, app)
+	}
+	return newCatalog(apps, errs, opts)
 }
 
 // MustLoad is Load for main packages: it panics on error.
@@ -460,7 +479,7 @@ func LoadFS(fsys fs.FS, opts ...Option) (*Catalog, error) {
 	if len(names) == 0 {
 		return nil, errors.New("catalog: no app files")
 	}
-	c := &Catalog{apps: make(map[string]*App, len(names))}
+	var apps []*App
 	var errs []error
 	for _, name := range names {
 		data, err := fs.ReadFile(fsys, name)
@@ -473,6 +492,16 @@ func LoadFS(fsys fs.FS, opts ...Option) (*Catalog, error) {
 			errs = append(errs, err)
 			continue
 		}
+		apps = append(apps, app)
+	}
+	return newCatalog(apps, errs, opts)
+}
+
+// newCatalog builds the catalog of apps, failing with errs when there are
+// any, and applies the options.
+func newCatalog(apps []*App, errs []error, opts []Option) (*Catalog, error) {
+	c := &Catalog{apps: make(map[string]*App, len(apps))}
+	for _, app := range apps {
 		c.apps[app.ID] = app
 		c.sorted = append(c.sorted, app)
 	}

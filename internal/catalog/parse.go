@@ -58,8 +58,17 @@ const maxAppFileBytes = 256 << 10
 // names the field at fault ("gmail.yaml: oauth.token_url: ..."). Load uses
 // Parse for every embedded file.
 func Parse(name string, data []byte) (*App, error) {
-	id, err := appID(name)
+	app, err := decodeFile(name, data)
 	if err != nil {
+		return nil, err
+	}
+	return finish(name, app)
+}
+
+// decodeFile decodes an app file, strictly (unknown keys are errors),
+// without validating it.
+func decodeFile(name string, data []byte) (*App, error) {
+	if _, err := appID(name); err != nil {
 		return nil, err
 	}
 	if len(data) > maxAppFileBytes {
@@ -77,6 +86,16 @@ func Parse(name string, data []byte) (*App, error) {
 	var extra any
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s: the file must hold exactly one YAML document", name)
+	}
+	return app, nil
+}
+
+// finish gives a decoded app its id (from the file's name), validates it
+// and compiles its templates.
+func finish(name string, app *App) (*App, error) {
+	id, err := appID(name)
+	if err != nil {
+		return nil, err
 	}
 	app.ID = id
 	if err := app.validate(); err != nil {
