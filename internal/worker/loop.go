@@ -118,16 +118,8 @@ func (w *Worker) runLoop(ctx context.Context, cs flow.CompiledStep, lr loopRun, 
 	start := w.now()
 	res = run.StepResult{ID: cs.Step.ID, App: cs.Step.App, Method: cs.Step.Method, StartedAt: start}
 	defer func() { res.DurationMs = w.now().Sub(start).Milliseconds() }()
-	if cs.If != nil {
-		ok, err := cs.If.EvalIn(budget, env)
-		if err != nil {
-			res.Status, res.Error = run.StepFailed, "if: "+err.Error()
-			return res, outcome{permanent: wiresk.ErrorCode(err) != wiresk.EUnavailable}, nil
-		}
-		if !ok {
-			res.Status = run.StepSkipped
-			return res, outcome{}, nil
-		}
+	if goOn, o := gate(cs, env, budget, &res); !goOn {
+		return res, o, nil
 	}
 	fail := func(msg string, permanent bool) (run.StepResult, outcome, error) {
 		res.Status, res.Error = run.StepFailed, msg

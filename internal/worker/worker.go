@@ -490,22 +490,32 @@ type outcome struct {
 	unauthorized bool
 }
 
+// gate evaluates the step's if. goOn is false when the step is skipped or
+// its condition failed; res then says which, and o how to go on.
+func gate(cs flow.CompiledStep, env map[string]any, budget *template.Budget, res *run.StepResult) (goOn bool, o outcome) {
+	if cs.If == nil {
+		return true, outcome{}
+	}
+	ok, err := cs.If.EvalIn(budget, env)
+	if err != nil {
+		res.Status, res.Error = run.StepFailed, "if: "+err.Error()
+		return false, outcome{permanent: wiresk.ErrorCode(err) != wiresk.EUnavailable}
+	}
+	if !ok {
+		res.Status = run.StepSkipped
+		return false, outcome{}
+	}
+	return true, outcome{}
+}
+
 // runStep returns the step's result and outcome; res is named so that the
 // deferred duration lands in what the caller gets.
 func (w *Worker) runStep(ctx context.Context, cs flow.CompiledStep, env map[string]any, budget *template.Budget) (res run.StepResult, o outcome) {
 	start := w.now()
 	res = run.StepResult{ID: cs.Step.ID, App: cs.Step.App, Method: cs.Step.Method, StartedAt: start}
 	defer func() { res.DurationMs = w.now().Sub(start).Milliseconds() }()
-	if cs.If != nil {
-		ok, err := cs.If.EvalIn(budget, env)
-		if err != nil {
-			res.Status, res.Error = run.StepFailed, "if: "+err.Error()
-			return res, outcome{permanent: wiresk.ErrorCode(err) != wiresk.EUnavailable}
-		}
-		if !ok {
-			res.Status = run.StepSkipped
-			return res, outcome{}
-		}
+	if goOn, o := gate(cs, env, budget, &res); !goOn {
+		return res, o
 	}
 	rendered, err := cs.Input.RenderIn(budget, env)
 	if err != nil {
