@@ -5,8 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -247,15 +245,7 @@ func fileUpload(t *testing.T, rc recipe) {
 		t.Fatalf("upload output = %v, want file_id and web_view_link", run.Steps[0].Output)
 	}
 	drive := e.fakes["google_drive"]
-	req, _ := http.NewRequest("GET", drive.URL()+"/drive/v3/files/"+id+"?alt=media", nil)
-	req.Header.Set("Authorization", "Bearer "+drive.Token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stored, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !bytes.Equal(stored, file) {
+	if _, stored := drive.Get(t, "/drive/v3/files/"+id+"?alt=media"); !bytes.Equal(stored, file) {
 		t.Errorf("Drive holds %d bytes, want the form's %d bytes unchanged", len(stored), len(file))
 	}
 	sent := sentEmails(t, e.fakes["gmail"])

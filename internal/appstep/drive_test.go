@@ -53,31 +53,11 @@ func driveParts(t *testing.T, req apptest.Request) (meta map[string]any, metaTyp
 // (files.get alt=media).
 func driveDownload(t *testing.T, f *apptest.Fake, id string) []byte {
 	t.Helper()
-	resp, data := driveGet(t, f, "/drive/v3/files/"+id+"?alt=media")
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("download %s: HTTP %d %s", id, resp.StatusCode, data)
+	status, data := f.Get(t, "/drive/v3/files/"+id+"?alt=media")
+	if status != http.StatusOK {
+		t.Fatalf("download %s: HTTP %d %s", id, status, data)
 	}
 	return data
-}
-
-// driveGet sends an authenticated GET to the Drive fake.
-func driveGet(t *testing.T, f *apptest.Fake, path string) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, f.URL()+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+f.Token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, data
 }
 
 func TestDriveUploadFileKeepsEveryByte(t *testing.T) {
@@ -301,7 +281,7 @@ func TestDriveFolderThenFindFile(t *testing.T) {
 
 func TestDriveFakeRefusesBadRequests(t *testing.T) {
 	_, f := mustApp(t, "google_drive")
-	resp, data := driveGet(t, f, "/drive/v3/files?q="+url.QueryEscape(`name = 'unterminated`))
+	status, data := f.Get(t, "/drive/v3/files?q="+url.QueryEscape(`name = 'unterminated`))
 	var got struct {
 		Error struct {
 			Code    int    `json:"code"`
@@ -311,9 +291,9 @@ func TestDriveFakeRefusesBadRequests(t *testing.T) {
 			} `json:"errors"`
 		} `json:"error"`
 	}
-	if err := json.Unmarshal(data, &got); err != nil || resp.StatusCode != 400 || got.Error.Message != "Invalid Value" ||
+	if err := json.Unmarshal(data, &got); err != nil || status != 400 || got.Error.Message != "Invalid Value" ||
 		len(got.Error.Errors) != 1 || got.Error.Errors[0].Reason != "invalid" || got.Error.Errors[0].Location != "q" {
-		t.Errorf("bad q: HTTP %d %s, want Drive's 400 Invalid Value at q", resp.StatusCode, data)
+		t.Errorf("bad q: HTTP %d %s, want Drive's 400 Invalid Value at q", status, data)
 	}
 
 	post := func(contentType, body string) (int, string) {
@@ -326,7 +306,7 @@ func TestDriveFakeRefusesBadRequests(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		data, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(data)
+		return status, string(data)
 	}
 	if status, body := post("application/json", `{"name": "a"}`); status != 400 || !strings.Contains(body, "Bad content type. Please use multipart.") {
 		t.Errorf("JSON to the multipart upload: HTTP %d %s, want 400 badContent", status, body)

@@ -37,21 +37,12 @@ func gmailSent(t *testing.T, f *apptest.Fake) ([]byte, map[string]any) {
 // (users.messages.get format=raw), beyond the first MiB the fake records.
 func gmailGetRaw(t *testing.T, f *apptest.Fake, id string) []byte {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, f.URL()+"/gmail/v1/users/me/messages/"+id+"?format=raw", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+f.Token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	status, data := f.Get(t, "/gmail/v1/users/me/messages/"+id+"?format=raw")
 	var m struct {
 		Raw string `json:"raw"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("messages.get %s: HTTP %d, %v", id, resp.StatusCode, err)
+	if err := json.Unmarshal(data, &m); err != nil || status != http.StatusOK {
+		t.Fatalf("messages.get %s: HTTP %d, %v", id, status, err)
 	}
 	raw, err := base64.URLEncoding.DecodeString(m.Raw)
 	if err != nil {

@@ -308,6 +308,28 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.spec.serve(f, w, r, body)
 }
 
+// Get sends GET path to the fake with Token, as a test reads back what
+// the app holds (Drive's alt=media, Gmail's format=raw); it is recorded
+// like any request. It returns the status and the body.
+func (f *Fake) Get(t testing.TB, path string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, f.URL()+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+f.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, data
+}
+
 // accepts reports whether token is Token or one Accept takes.
 func (f *Fake) accepts(token string) bool {
 	return token != "" && (token == f.Token || f.Accept != nil && f.Accept(token))
