@@ -49,7 +49,7 @@ tools: $(STATICCHECK) emulators
 ## catalog: rewrite internal/catalog/apps.json (what Load decodes at start-up) from the app files
 ## internal/catalog/apps/*.yaml; a test fails until it is current.
 catalog:
-	$(GO) test ./internal/catalog -run '^TestTheSnapshotIsCurrent$$' -count=1 -update
+	$(GO) test ./internal/catalog/appfile -run '^TestTheSnapshotIsCurrent$$' -count=1 -update
 
 ## emulators: fetch DynamoDB Local (from the npm package amplify-dynamodb-simulator) and build goaws
 ## (internal/testkit/emulator/goaws); tests run both on 127.0.0.1 only.

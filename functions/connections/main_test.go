@@ -13,6 +13,7 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+	"wiresk/internal/catalog/appfile"
 	"wiresk/internal/testkit/lambdatest"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -102,7 +103,7 @@ func testConfig(t *testing.T, kv ...string) config {
 // (PKCE S256), at placeholder URLs: authorize URLs are only built.
 func idpCatalog(t *testing.T) *catalog.Catalog {
 	t.Helper()
-	c, err := catalog.LoadFS(fstest.MapFS{"idp.yaml": {Data: []byte(oauthtest.AppYAML("basic"))}})
+	c, err := appfile.LoadFS(fstest.MapFS{"idp.yaml": {Data: []byte(oauthtest.AppYAML("basic"))}})
 	if err != nil {
 		t.Fatal(err)
 	}

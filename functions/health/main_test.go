@@ -12,6 +12,7 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+	"wiresk/internal/catalog/appfile"
 	"wiresk/internal/egress"
 	"wiresk/internal/testkit/lambdatest"
 
@@ -99,7 +100,7 @@ func TestRefreshesExpiringTokens(t *testing.T) {
 	store, vault := newStore(t)
 	callbackURL := "https://api.example.com/v1/oauth/callback"
 	idp := oauthtest.New(t, oauthtest.Options{CallbackURL: callbackURL, AccessTokenTTL: 5 * time.Minute})
-	cat, err := catalog.LoadFS(fstest.MapFS{"idp.yaml": {Data: []byte(oauthtest.AppYAML("basic"))}},
+	cat, err := appfile.LoadFS(fstest.MapFS{"idp.yaml": {Data: []byte(oauthtest.AppYAML("basic"))}},
 		catalog.WithOverrides(map[string]catalog.Override{"idp": idp.Override()}))
 	if err != nil {
 		t.Fatal(err)

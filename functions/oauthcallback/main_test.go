@@ -12,6 +12,7 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+	"wiresk/internal/catalog/appfile"
 	"wiresk/internal/testkit/lambdatest"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -74,7 +75,7 @@ func newEnv(t *testing.T, callbackURL string) env {
 		t.Fatal(err)
 	}
 	idp := oauthtest.New(t, oauthtest.Options{CallbackURL: callbackURL})
-	cat, err := catalog.LoadFS(fstest.MapFS{"idp.yaml": {Data: []byte(oauthtest.AppYAML("basic"))}},
+	cat, err := appfile.LoadFS(fstest.MapFS{"idp.yaml": {Data: []byte(oauthtest.AppYAML("basic"))}},
 		catalog.WithOverrides(map[string]catalog.Override{"idp": idp.Override()}))
 	if err != nil {
 		t.Fatal(err)

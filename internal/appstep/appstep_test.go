@@ -13,6 +13,7 @@ import (
 	"wiresk/internal/appcall"
 	"wiresk/internal/appstep"
 	"wiresk/internal/catalog"
+	"wiresk/internal/catalog/appfile"
 	"wiresk/internal/egress"
 	"wiresk/internal/step"
 	"wiresk/internal/wiresk"
@@ -70,7 +71,7 @@ func mustAcme(t *testing.T, handler http.HandlerFunc) step.Registry {
 	t.Helper()
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
-	cat, err := catalog.LoadFS(fstest.MapFS{"acme.yaml": {Data: []byte(acmeApp)}}, catalog.WithBaseURLs(map[string]string{"acme": srv.URL}))
+	cat, err := appfile.LoadFS(fstest.MapFS{"acme.yaml": {Data: []byte(acmeApp)}}, catalog.WithBaseURLs(map[string]string{"acme": srv.URL}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"path"
 	"slices"
@@ -448,17 +447,7 @@ func Load(opts ...Option) (*Catalog, error) {
 	if err := json.Unmarshal(snapshot, &files); err != nil {
 		return nil, fmt.Errorf("catalog: apps.json: %w (run make catalog)", err)
 	}
-	apps := make([]*App, 0, len(files))
-	var errs []error
-	for _, name := range slices.Sorted(maps.Keys(files)) {
-		app, err := finish(name, files[name])
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		apps = append(apps, app)
-	}
-	return newCatalog(apps, errs, opts)
+	return FromFiles(files, opts...)
 }
 
 // MustLoad is Load for main packages: it panics on error.
@@ -470,24 +459,14 @@ func MustLoad(opts ...Option) *Catalog {
 	return c
 }
 
-// LoadFS is Load over the *.yaml files at the root of fsys.
-func LoadFS(fsys fs.FS, opts ...Option) (*Catalog, error) {
-	names, err := fs.Glob(fsys, "*.yaml")
-	if err != nil {
-		return nil, err
-	}
-	if len(names) == 0 {
-		return nil, errors.New("catalog: no app files")
-	}
-	var apps []*App
+// FromFiles is the catalog of the decoded app files, by file name: each is
+// validated (Finish), every broken one is reported, and the options are
+// applied.
+func FromFiles(files map[string]*App, opts ...Option) (*Catalog, error) {
+	apps := make([]*App, 0, len(files))
 	var errs []error
-	for _, name := range names {
-		data, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
-			continue
-		}
-		app, err := Parse(name, data)
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		app, err := Finish(name, files[name])
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"wiresk/internal/catalog"
+	"wiresk/internal/catalog/appfile"
 )
 
 // FuzzParse feeds app files to Parse: it must never panic, and what it
@@ -22,7 +23,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(keyApp))
 	f.Add([]byte(oauthApp))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		a, err := catalog.Parse("fuzz.yaml", data)
+		a, err := appfile.Parse("fuzz.yaml", data)
 		if err != nil {
 			return
 		}

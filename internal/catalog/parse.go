@@ -1,18 +1,14 @@
 package catalog
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // compiled holds the parsed templates of an App.
@@ -50,49 +46,12 @@ var httpMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 // reservedAuthorizeParams are set by the OAuth flow itself.
 var reservedAuthorizeParams = []string{"client_id", "redirect_uri", "state", "response_type", "scope", "code_challenge", "code_challenge_method"}
 
-// maxAppFileBytes bounds an app file.
-const maxAppFileBytes = 256 << 10
-
-// Parse parses and validates one app file. name is the file's name, like
-// "gmail.yaml": it gives the app's id and prefixes every error, which also
-// names the field at fault ("gmail.yaml: oauth.token_url: ..."). Load uses
-// Parse for every embedded file.
-func Parse(name string, data []byte) (*App, error) {
-	app, err := decodeFile(name, data)
-	if err != nil {
-		return nil, err
-	}
-	return finish(name, app)
-}
-
-// decodeFile decodes an app file, strictly (unknown keys are errors),
-// without validating it.
-func decodeFile(name string, data []byte) (*App, error) {
-	if _, err := appID(name); err != nil {
-		return nil, err
-	}
-	if len(data) > maxAppFileBytes {
-		return nil, fmt.Errorf("%s: the file is %d bytes long; the limit is %d", name, len(data), maxAppFileBytes)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	app := &App{}
-	if err := dec.Decode(app); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: the file is empty", name)
-		}
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	var extra any
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: the file must hold exactly one YAML document", name)
-	}
-	return app, nil
-}
-
-// finish gives a decoded app its id (from the file's name), validates it
-// and compiles its templates.
-func finish(name string, app *App) (*App, error) {
+// Finish gives app, decoded from the app file name (like "gmail.yaml"),
+// its id (the file's name), validates it and compiles its templates. Every
+// error is prefixed with name and names the field at fault
+// ("gmail.yaml: oauth.token_url: ..."). Package appfile decodes the YAML
+// files; Load decodes their JSON snapshot.
+func Finish(name string, app *App) (*App, error) {
 	id, err := appID(name)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"wiresk/internal/catalog"
+	"wiresk/internal/catalog/appfile"
 )
 
 // keyApp is a valid API-key app file.
@@ -57,7 +58,7 @@ test:
 
 func TestParseValid(t *testing.T) {
 	for name, doc := range map[string]string{"key_app.yaml": keyApp, "oauth_app.yaml": oauthApp} {
-		a, err := catalog.Parse(name, []byte(doc))
+		a, err := appfile.Parse(name, []byte(doc))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -65,7 +66,7 @@ func TestParseValid(t *testing.T) {
 			t.Errorf("%s: id %q", name, a.ID)
 		}
 	}
-	a, err := catalog.Parse("x.yaml", []byte(oauthApp))
+	a, err := appfile.Parse("x.yaml", []byte(oauthApp))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestParseRateLimitWaitAndArrayAnswers(t *testing.T) {
       - {name: results, type: array, value: "{{ response }}"}
       - {name: status, type: string, value: "{{ response[0].status }}"}`, 1) +
 		"errors:\n  rate_limit_wait: 30s\n  rules: [{status: [200], path: '[0].status', in: [rejected], kind: permanent}]\n"
-	a, err := catalog.Parse("x.yaml", []byte(doc))
+	a, err := appfile.Parse("x.yaml", []byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestParseRateLimitWaitAndArrayAnswers(t *testing.T) {
 	if got, want := a.Classify(200, []byte(`[{"status":"sent"}]`)), catalog.KindNone; got != want {
 		t.Errorf("Classify of a sent answer = %q, want %q", got, want)
 	}
-	if a, _ := catalog.Parse("x.yaml", []byte(keyApp)); a.Errors.RateLimitWait != 0 {
+	if a, _ := appfile.Parse("x.yaml", []byte(keyApp)); a.Errors.RateLimitWait != 0 {
 		t.Errorf("RateLimitWait by default = %v, want 0", a.Errors.RateLimitWait)
 	}
 }
@@ -210,7 +211,7 @@ func TestParseRejects(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.want == "" {
 				// A free-text config field may exist while not in a URL.
-				if _, err := catalog.Parse("x.yaml", []byte(tc.doc)); err != nil {
+				if _, err := appfile.Parse("x.yaml", []byte(tc.doc)); err != nil {
 					t.Fatalf("Parse: %v", err)
 				}
 				return
@@ -219,7 +220,7 @@ func TestParseRejects(t *testing.T) {
 			if file == "" {
 				file = "x.yaml"
 			}
-			a, err := catalog.Parse(file, []byte(tc.doc))
+			a, err := appfile.Parse(file, []byte(tc.doc))
 			if err == nil {
 				t.Fatalf("Parse succeeded (%+v); want an error with %q", a, tc.want)
 			}
@@ -240,7 +241,7 @@ func TestLoadFSReportsEveryBrokenFile(t *testing.T) {
 		"worse.yaml": {Data: []byte("nonsense: true\n")},
 		"README.md":  {Data: []byte("not an app")},
 	}
-	_, err := catalog.LoadFS(fsys)
+	_, err := appfile.LoadFS(fsys)
 	if err == nil {
 		t.Fatal("LoadFS succeeded")
 	}
@@ -249,14 +250,14 @@ func TestLoadFSReportsEveryBrokenFile(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	c, err := catalog.LoadFS(fstest.MapFS{"good.yaml": {Data: []byte(keyApp)}})
+	c, err := appfile.LoadFS(fstest.MapFS{"good.yaml": {Data: []byte(keyApp)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := c.App("good"); !ok {
 		t.Error("app good missing")
 	}
-	if _, err := catalog.LoadFS(fstest.MapFS{}); err == nil {
+	if _, err := appfile.LoadFS(fstest.MapFS{}); err == nil {
 		t.Error("LoadFS of no files succeeded")
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"wiresk/internal/auth"
 	"wiresk/internal/bolt"
 	"wiresk/internal/catalog"
+	"wiresk/internal/catalog/appfile"
 	"wiresk/internal/connect"
 	"wiresk/internal/connection"
 	"wiresk/internal/egress"
@@ -194,7 +195,7 @@ func loadCatalog(t *testing.T, ov map[string]catalog.Override) *catalog.Catalog 
 		}
 		fsys[n] = &fstest.MapFile{Data: data}
 	}
-	c, err := catalog.LoadFS(fsys, catalog.WithOverrides(ov))
+	c, err := appfile.LoadFS(fsys, catalog.WithOverrides(ov))
 	if err != nil {
 		t.Fatalf("load the catalog: %v", err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"wiresk/internal/bolt"
 	"wiresk/internal/catalog"
+	"wiresk/internal/catalog/appfile"
 	"wiresk/internal/oauth"
 	"wiresk/internal/testkit/oauthtest"
 )
@@ -101,7 +102,7 @@ func (a *authServer) testApps(t *testing.T) *catalog.Catalog {
 		"idp_nopkce.yaml": {Data: []byte(oauthtest.NoPKCEAppYAML)},
 	}
 	ov := catalog.Override{AuthorizeURL: a.URL + "/authorize", TokenURL: a.URL + "/token", RevokeURL: a.URL + "/revoke"}
-	c, err := catalog.LoadFS(fsys, catalog.WithOverrides(map[string]catalog.Override{
+	c, err := appfile.LoadFS(fsys, catalog.WithOverrides(map[string]catalog.Override{
 		"idp": ov, "idp_body": ov, "idp_nopkce": {AuthorizeURL: ov.AuthorizeURL, TokenURL: ov.TokenURL},
 	}))
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"wiresk/internal/catalog"
+	"wiresk/internal/catalog/appfile"
 	"wiresk/internal/oauth"
 )
 
@@ -78,7 +79,7 @@ func TestJSONTokenBody(t *testing.T) {
 		}
 	}))
 	defer ts.Close()
-	c, err := catalog.LoadFS(fstest.MapFS{"notionish.yaml": {Data: []byte(jsonTokenYAML)}},
+	c, err := appfile.LoadFS(fstest.MapFS{"notionish.yaml": {Data: []byte(jsonTokenYAML)}},
 		catalog.WithOverrides(map[string]catalog.Override{"notionish": {TokenURL: ts.URL + "/token"}}))
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"testing/fstest"
 
 	"wiresk/internal/catalog"
+	"wiresk/internal/catalog/appfile"
 	"wiresk/internal/oauth"
 )
 
@@ -93,7 +94,7 @@ func revokeApp(t *testing.T, e *revokeEndpoint, spec string) *catalog.App {
 	if strings.Contains(spec, "revoke:") {
 		opts = append(opts, catalog.WithOverrides(map[string]catalog.Override{"rv": {RevokeURL: e.URL + "/revoke"}}))
 	}
-	c, err := catalog.LoadFS(fsys, opts...)
+	c, err := appfile.LoadFS(fsys, opts...)
 	if err != nil {
 		t.Fatalf("load app: %v", err)
 	}
@@ -241,7 +242,7 @@ func TestRevokeAnswers(t *testing.T) {
 	t.Run("unreachable_with_the_token_in_the_query", func(t *testing.T) {
 		closed := httptest.NewServer(http.NotFoundHandler())
 		closed.Close()
-		c, err := catalog.LoadFS(fstest.MapFS{"rv.yaml": {Data: []byte(fmt.Sprintf(revokeYAML, spec))}},
+		c, err := appfile.LoadFS(fstest.MapFS{"rv.yaml": {Data: []byte(fmt.Sprintf(revokeYAML, spec))}},
 			catalog.WithOverrides(map[string]catalog.Override{"rv": {RevokeURL: closed.URL + "/revoke"}}))
 		if err != nil {
 			t.Fatal(err)

@@ -1,35 +1,30 @@
-package catalog
+package appfile_test
 
 import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"io/fs"
 	"os"
 	"testing"
+
+	"wiresk/internal/catalog"
+	"wiresk/internal/catalog/appfile"
 )
 
 var update = flag.Bool("update", false, "rewrite apps.json from apps/*.yaml (make catalog)")
 
+// The app files and their snapshot, in package catalog.
+const (
+	appsDir      = "../apps"
+	snapshotFile = "../apps.json"
+)
+
 // snapshotOf decodes the app files under apps/ as Load's snapshot.
 func snapshotOf(t *testing.T) []byte {
 	t.Helper()
-	fsys := os.DirFS("apps")
-	names, err := fs.Glob(fsys, "*.yaml")
-	if err != nil || len(names) == 0 {
-		t.Fatalf("apps/*.yaml: %v (%d files)", err, len(names))
-	}
-	files := map[string]*App{}
-	for _, name := range names {
-		data, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		app, err := decodeFile(name, data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[name] = app
+	files, err := appfile.DecodeFS(os.DirFS(appsDir))
+	if err != nil {
+		t.Fatal(err)
 	}
 	out, err := json.Marshal(files)
 	if err != nil {
@@ -44,22 +39,22 @@ func snapshotOf(t *testing.T) []byte {
 func TestTheSnapshotIsCurrent(t *testing.T) {
 	want := snapshotOf(t)
 	if *update {
-		if err := os.WriteFile("apps.json", want, 0o644); err != nil {
+		if err := os.WriteFile(snapshotFile, want, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err := os.ReadFile("apps.json")
+	got, err := os.ReadFile(snapshotFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatal("apps.json is not apps/*.yaml decoded: run make catalog after editing an app file")
 	}
-	fromJSON, err := Load()
+	fromJSON, err := catalog.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromYAML, err := LoadFS(os.DirFS("apps"))
+	fromYAML, err := appfile.LoadFS(os.DirFS(appsDir))
 	if err != nil {
 		t.Fatal(err)
 	}
