@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"wiresk/internal/connect"
 )
@@ -22,8 +23,20 @@ const callbackCSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'no
 
 // callbackPage is the page the callback shows when no return URL is
 // configured: self-contained (no external resource), with the outcome in
-// text, not in colour alone.
-var callbackPage = template.Must(template.New("callback").Parse(`<!doctype html>
+// text, not in colour alone. It is parsed on first use, so that the
+// functions that never show it (all but oauthcallback) do not link
+// html/template's parser.
+func callbackPage() *template.Template {
+	callbackOnce.Do(func() { callbackTmpl = template.Must(template.New("callback").Parse(callbackHTML)) })
+	return callbackTmpl
+}
+
+var (
+	callbackOnce sync.Once
+	callbackTmpl *template.Template
+)
+
+const callbackHTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -48,7 +61,7 @@ p{margin:0 0 1rem}
 </main>
 </body>
 </html>
-`))
+`
 
 // OAuthCallback serves GET /v1/oauth/callback, where an OAuth provider
 // sends the user back after consent. It needs no JWT: the single-use state
@@ -109,7 +122,7 @@ type oauthPage struct {
 // caching and referrer headers).
 func writePage(w http.ResponseWriter, r *http.Request, log *slog.Logger, status int, p oauthPage) {
 	var buf bytes.Buffer
-	if err := callbackPage.Execute(&buf, p); err != nil {
+	if err := callbackPage().Execute(&buf, p); err != nil {
 		log.ErrorContext(r.Context(), "render the OAuth page", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
