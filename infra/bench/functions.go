@@ -19,10 +19,22 @@ import (
 // lambdaFunctions are the folders under functions/, one Lambda function each.
 var lambdaFunctions = []string{"trigger", "manage", "worker", "connections", "oauthcallback", "health"}
 
+// lambdaMaxBootstrap is each bootstrap's size ceiling (design §6: no
+// larger than they are): its size, in bytes, at the commit before the
+// redesign of issue 10 (one composition root), built as make build does
+// with go1.26.8 and that commit's go.mod. A bootstrap may shrink; one that
+// grows past its ceiling fails make bench, and whoever grows it decides
+// with the team whether the ceiling moves.
+var lambdaMaxBootstrap = map[string]int64{
+	"trigger":       15_466_658,
+	"manage":        16_318_626,
+	"worker":        16_973_986,
+	"connections":   16_777_378,
+	"oauthcallback": 16_908_450,
+	"health":        15_466_658,
+}
+
 const (
-	// lambdaMaxBootstrap is the size target of a bootstrap (design §6):
-	// 15 MB read as ls -lh and du -h read sizes, 15 MiB.
-	lambdaMaxBootstrap = 15 << 20
 	// lambdaStartRuns is how many start-ups are timed per function, after
 	// one untimed warm-up.
 	lambdaStartRuns = 10
@@ -59,12 +71,13 @@ func lambdaEnv(runtimeAPI string) []string {
 }
 
 // benchFunctions builds each Lambda function for linux/arm64 as the Makefile
-// does and reports its bootstrap's size against the 15 MiB target; then
+// does and reports its bootstrap's size against its ceiling
+// (lambdaMaxBootstrap); then
 // builds each for this machine and times it from process start to its first
 // request for an invocation (GET /2018-06-01/runtime/invocation/next) on an
 // in-process fake of the Lambda Runtime API: the start-up cost of a cold
 // start, less the Lambda service's own part. It prints a table and fails if
-// a bootstrap is over the target or a function does not start.
+// a bootstrap is over its ceiling or a function does not start.
 func benchFunctions() error {
 	root, err := lambdaModuleRoot()
 	if err != nil {
@@ -77,7 +90,7 @@ func benchFunctions() error {
 	defer os.RemoveAll(dir)
 	fmt.Printf("Lambda functions: bootstrap size (linux/arm64, built as `make build`) and time from process start\n")
 	fmt.Printf("to the first invocation request (%s/%s build, %d starts after a warm-up, fake Runtime API)\n\n", runtime.GOOS, runtime.GOARCH, lambdaStartRuns)
-	fmt.Printf("%-13s %11s %10s %9s %10s %10s %10s\n", "function", "arm64 bytes", "MiB", "≤ 15 MiB", "start p50", "start min", "start max")
+	fmt.Printf("%-13s %11s %10s %11s %7s %10s %10s %10s\n", "function", "arm64 bytes", "MiB", "ceiling", "size", "start p50", "start min", "start max")
 	var errs []error
 	for _, fn := range lambdaFunctions {
 		arm := filepath.Join(dir, "arm64", fn, "bootstrap")
@@ -88,10 +101,10 @@ func benchFunctions() error {
 		if err != nil {
 			return err
 		}
-		verdict := "ok"
-		if st.Size() > lambdaMaxBootstrap {
+		verdict, ceiling := "ok", lambdaMaxBootstrap[fn]
+		if st.Size() > ceiling {
 			verdict = "OVER"
-			errs = append(errs, fmt.Errorf("functions/%s: bootstrap is %d bytes, over the %d-byte target", fn, st.Size(), lambdaMaxBootstrap))
+			errs = append(errs, fmt.Errorf("functions/%s: bootstrap is %d bytes, over its %d-byte ceiling", fn, st.Size(), ceiling))
 		}
 		host := filepath.Join(dir, "host", fn, "bootstrap")
 		if err := lambdaBuild(root, host, fn, runtime.GOOS, runtime.GOARCH); err != nil {
@@ -108,7 +121,7 @@ func benchFunctions() error {
 			}
 		}
 		slices.Sort(starts)
-		fmt.Printf("%-13s %11d %10.2f %9s %10s %10s %10s\n", fn, st.Size(), float64(st.Size())/(1<<20), verdict,
+		fmt.Printf("%-13s %11d %10.2f %11d %7s %10s %10s %10s\n", fn, st.Size(), float64(st.Size())/(1<<20), ceiling, verdict,
 			starts[len(starts)/2].Round(10*time.Microsecond), starts[0].Round(10*time.Microsecond), starts[len(starts)-1].Round(10*time.Microsecond))
 	}
 	fmt.Println()
