@@ -228,11 +228,23 @@ func (c *cron) next(t time.Time, loc *time.Location) (time.Time, bool) {
 			day = day.AddDate(0, 0, 1)
 			continue
 		}
-		for h := 0; h < 24; h++ {
+		// On t's own day, readings before t's cannot come after t (only
+		// first occurrences are taken, and they keep the readings' order),
+		// so the scan starts at t's reading: Due over a long gap stays
+		// linear in the fires.
+		h0, m0 := 0, 0
+		if y == lt.Year() && m == lt.Month() && day.Day() == lt.Day() {
+			h0, m0 = lt.Hour(), lt.Minute()
+		}
+		for h := h0; h < 24; h++ {
 			if c.hours&(1<<uint(h)) == 0 {
 				continue
 			}
-			for mi := 0; mi < 60; mi++ {
+			mStart := 0
+			if h == h0 {
+				mStart = m0
+			}
+			for mi := mStart; mi < 60; mi++ {
 				if c.minutes&(1<<uint(mi)) == 0 {
 					continue
 				}

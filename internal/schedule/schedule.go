@@ -143,3 +143,28 @@ func parseRate(body string) (time.Duration, error) {
 	}
 	return time.Duration(n) * d, nil
 }
+
+// Due returns the fire times in (last, now] that a scheduler which last
+// fired at last should fire now, oldest first, and how many it skips. A
+// scheduler that was down (the local runner stopped) catches up on at most
+// max of the times it missed, the latest ones; the older ones are skipped,
+// so a week offline does not start a week of Runs at once. max < 1 is 1.
+func (s *Schedule) Due(last, now time.Time, max int) (fires []time.Time, skipped int) {
+	if max < 1 {
+		max = 1
+	}
+	for t := last; ; {
+		next, ok := s.Next(t)
+		if !ok || next.After(now) {
+			break
+		}
+		if len(fires) == max {
+			fires = append(fires[1:], next)
+			skipped++
+		} else {
+			fires = append(fires, next)
+		}
+		t = next
+	}
+	return fires, skipped
+}

@@ -188,3 +188,44 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestDue: a scheduler that was down for a while fires the latest missed
+// times, up to its cap, and counts the others as skipped; one that is on
+// time fires exactly the time that came, once.
+func TestDue(t *testing.T) {
+	s := MustParse(t, "cron(0 * * * ? *)", "Europe/Paris", time.Time{}) // hourly
+	last := at(t, "2027-01-01T08:00:00+01:00")
+	tests := []struct {
+		name, now string
+		max       int
+		want      string
+		skipped   int
+	}{
+		{"nothing due yet", "2027-01-01T08:59:59+01:00", 1, "", 0},
+		{"on time", "2027-01-01T09:00:00+01:00", 1, "2027-01-01T09:00:00+01:00", 0},
+		{"down three hours, cap 1", "2027-01-01T11:30:00+01:00", 1, "2027-01-01T11:00:00+01:00", 2},
+		{"down three hours, cap 2", "2027-01-01T11:30:00+01:00", 2, "2027-01-01T10:00:00+01:00 2027-01-01T11:00:00+01:00", 1},
+		{"a cap under 1 is 1", "2027-01-01T11:30:00+01:00", 0, "2027-01-01T11:00:00+01:00", 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fires, skipped := s.Due(last, at(t, tc.now), tc.max)
+			if got := format(fires, s.Location()); got != tc.want || skipped != tc.skipped {
+				t.Errorf("Due(%s, %d) = %q, %d skipped; want %q, %d skipped", tc.now, tc.max, got, skipped, tc.want, tc.skipped)
+			}
+		})
+	}
+}
+
+// BenchmarkDueAfterAYearOffline: a per-minute schedule whose scheduler
+// was down a year works out its one catch-up fire without a quadratic scan.
+func BenchmarkDueAfterAYearOffline(b *testing.B) {
+	s := MustParse(b, "cron(* * * * ? *)", "Europe/Paris", time.Time{})
+	last := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := last.AddDate(1, 0, 0)
+	for b.Loop() {
+		if fires, skipped := s.Due(last, now, 1); len(fires) != 1 || skipped < 500_000 {
+			b.Fatalf("Due = %d fires, %d skipped", len(fires), skipped)
+		}
+	}
+}
