@@ -99,8 +99,10 @@ func (s *Schedule) Next(t time.Time) (time.Time, bool) {
 		if t.Before(s.start) {
 			return s.start, true
 		}
-		n := t.Sub(s.start)/s.rate + 1
-		return s.start.Add(n * s.rate), true
+		// In whole seconds: a time.Duration overflows past 292 years.
+		step := int64(s.rate / time.Second)
+		n := (t.Unix()-s.start.Unix())/step + 1
+		return time.Unix(s.start.Unix()+n*step, 0).In(s.loc), true
 	case s.cron != nil:
 		return s.cron.next(t, s.loc)
 	default:

@@ -131,6 +131,16 @@ func TestNextIsStrictlyAfter(t *testing.T) {
 	if got, want := second.Sub(first), 24*time.Hour; got != want {
 		t.Errorf("Next(first) is %s after first; want %s", got, want)
 	}
+	// A rate whose start is long past (or the zero time) still counts
+	// from it, exactly.
+	for _, start := range []time.Time{{}, at(t, "1990-06-01T00:00:07Z")} {
+		r := MustParse(t, "rate(7 minutes)", "", start)
+		from := at(t, "2027-01-01T00:00:00Z")
+		next, _ := r.Next(from)
+		if !next.After(from) || next.Sub(from) > 7*time.Minute || (next.Unix()-start.Unix())%420 != 0 {
+			t.Errorf("rate(7 minutes) from %s, started %s: next %s", from, start, next)
+		}
+	}
 	if _, ok := MustParse(t, "at(2027-01-01T00:00:00)", "", time.Time{}).Next(at(t, "2027-01-01T00:00:00Z")); ok {
 		t.Error("an at() schedule fires again at its own time")
 	}
