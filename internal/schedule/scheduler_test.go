@@ -32,10 +32,12 @@ func (c *fakeClock) Now() time.Time {
 func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	if c.now.After(c.stop) {
+	if c.now.Add(d).After(c.stop) {
+		// The run ends here: the wait never ends, so Run sees only ctx.
 		c.cancel()
+		return nil
 	}
+	c.now = c.now.Add(d)
 	ch := make(chan time.Time, 1)
 	ch <- c.now
 	return ch
