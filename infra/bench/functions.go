@@ -72,11 +72,11 @@ func lambdaEnv(runtimeAPI string) []string {
 
 // benchFunctions builds each Lambda function for linux/arm64 as the Makefile
 // does and reports its bootstrap's size against its ceiling
-// (lambdaMaxBootstrap); then
-// builds each for this machine and times it from process start to its first
-// request for an invocation (GET /2018-06-01/runtime/invocation/next) on an
-// in-process fake of the Lambda Runtime API: the start-up cost of a cold
-// start, less the Lambda service's own part. It prints a table and fails if
+// (lambdaMaxBootstrap); then builds each for this machine and times it from
+// process start to its first request for an invocation
+// (GET /2018-06-01/runtime/invocation/next) on an in-process fake of the
+// Lambda Runtime API: the start-up cost of a cold start, less the Lambda
+// service's own part. It prints a table and fails if
 // a bootstrap is over its ceiling or a function does not start.
 func benchFunctions() error {
 	root, err := lambdaModuleRoot()

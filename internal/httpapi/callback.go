@@ -25,7 +25,9 @@ const callbackCSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'no
 // configured: self-contained (no external resource), with the outcome in
 // text, not in colour alone. It is parsed on first use, so that the
 // functions that never show it (all but oauthcallback) do not link
-// html/template's parser.
+// html/template's parser. (sync.OnceValue would store the template in an
+// interface, which keeps all its methods in every binary: larger, not
+// smaller.)
 func callbackPage() *template.Template {
 	callbackOnce.Do(func() { callbackTmpl = template.Must(template.New("callback").Parse(callbackHTML)) })
 	return callbackTmpl

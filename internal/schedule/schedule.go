@@ -125,6 +125,9 @@ func (s *Schedule) Upcoming(t time.Time, n int) []time.Time {
 	return out
 }
 
+// rateUnits are the units of rate(value unit).
+var rateUnits = map[string]time.Duration{"minute": time.Minute, "minutes": time.Minute, "hour": time.Hour, "hours": time.Hour, "day": 24 * time.Hour, "days": 24 * time.Hour}
+
 // parseRate parses "value unit": a positive whole number of minutes, hours
 // or days ("1 minute", "5 minutes").
 func parseRate(body string) (time.Duration, error) {
@@ -133,8 +136,7 @@ func parseRate(body string) (time.Duration, error) {
 	if !ok || err != nil || n < 1 {
 		return 0, fmt.Errorf("%w: rate(%s): want rate(value unit) with a positive whole value", ErrInvalid, body)
 	}
-	units := map[string]time.Duration{"minute": time.Minute, "minutes": time.Minute, "hour": time.Hour, "hours": time.Hour, "day": 24 * time.Hour, "days": 24 * time.Hour}
-	d, ok := units[strings.TrimSpace(unit)]
+	d, ok := rateUnits[strings.TrimSpace(unit)]
 	if !ok {
 		return 0, fmt.Errorf("%w: rate(%s): the unit is minutes, hours or days", ErrInvalid, body)
 	}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"path"
 
 	"go.yaml.in/yaml/v3"
 
@@ -33,11 +32,8 @@ func Parse(name string, data []byte) (*catalog.App, error) {
 }
 
 // Decode decodes an app file, strictly (unknown keys are errors), without
-// validating it.
+// validating it: catalog.Finish checks it, its name included.
 func Decode(name string, data []byte) (*catalog.App, error) {
-	if path.Ext(name) != ".yaml" {
-		return nil, fmt.Errorf("%s: app files are named <id>.yaml", name)
-	}
 	if len(data) > MaxBytes {
 		return nil, fmt.Errorf("%s: the file is %d bytes long; the limit is %d", name, len(data), MaxBytes)
 	}
