@@ -45,6 +45,8 @@ const (
 	ModeWebhook Mode = "webhook"
 	ModeRunOnce Mode = "run_once"
 	ModeReplay  Mode = "replay"
+	// ModeSchedule: a schedule trigger fired (Job.ScheduledAt says when).
+	ModeSchedule Mode = "schedule"
 )
 
 // Request is the trigger request as the Flow sees it. Credentials the caller
@@ -164,6 +166,35 @@ type Job struct {
 	Request    Request   `json:"request"`
 	Body       []byte    `json:"body,omitempty"`
 	ReceivedAt time.Time `json:"receivedAt"`
+	// ScheduledAt is the fire time of a schedule trigger's Job. Such a
+	// Job may come without a RunID (EventBridge Scheduler sends a fixed
+	// message): the worker gives it ScheduledID(TriggerID, ScheduledAt).
+	ScheduledAt *time.Time `json:"scheduledAt,omitempty"`
+}
+
+// ScheduledID returns the Run id of a schedule trigger's fire at at: a
+// fire delivered twice (a redelivered or duplicated message, two
+// schedulers) maps to one Run.
+func ScheduledID(triggerID string, at time.Time) string {
+	return IdempotentID(triggerID, "schedule@"+at.UTC().Format(time.RFC3339Nano))
+}
+
+// ScheduledTimePlaceholder is what EventBridge Scheduler replaces, in a
+// target's input, with the fire's scheduled time (RFC 3339, UTC).
+const ScheduledTimePlaceholder = "<aws.scheduler.scheduled-time>"
+
+// ScheduleJobInput returns the message a schedule trigger's fires send to
+// the run queue on AWS: a Job in ModeSchedule whose scheduledAt is
+// ScheduledTimePlaceholder, for EventBridge Scheduler to fill in.
+func ScheduleJobInput(groupID, flowID, triggerID string) string {
+	b, _ := json.Marshal(struct {
+		GroupID     string `json:"groupId"`
+		FlowID      string `json:"flowId"`
+		TriggerID   string `json:"triggerId"`
+		Mode        Mode   `json:"mode"`
+		ScheduledAt string `json:"scheduledAt"`
+	}{groupID, flowID, triggerID, ModeSchedule, ScheduledTimePlaceholder})
+	return string(b)
 }
 
 // TriggerRequest returns the Request with its body, as the Run records it.
