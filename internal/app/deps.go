@@ -45,7 +45,11 @@ type Deps struct {
 	// Connections authenticates the worker's steps; nil: connect's Credentials
 	// over Store, Vault and Catalog.
 	Connections worker.Connections
-	Logger      *slog.Logger
+	// Scheduler holds the schedules of schedule triggers (manage: EventBridge
+	// Scheduler); nil when nothing does, as in the local runner, whose
+	// scheduler reads the store.
+	Scheduler manage.Scheduler
+	Logger    *slog.Logger
 }
 
 // NewLogger returns the JSON logger of cfg's level, also made the default.
