@@ -9,8 +9,8 @@ import (
 // Scheduler is where schedule triggers fire from: EventBridge Scheduler on
 // AWS (one schedule per trigger, its target the run queue); locally
 // nothing, as the runner's scheduler reads the store. Errors: a refused
-// expression or zone wraps wiresk.ErrInvalid; anything else is a failure
-// of the scheduler itself.
+// expression or zone is a *wiresk.Error with code validation_failed
+// (wiresk.FieldError); anything else is a failure of the scheduler itself.
 type Scheduler interface {
 	// PutSchedule creates, or replaces, t's schedule: its expression,
 	// time zone and enabled state.

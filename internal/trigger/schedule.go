@@ -27,14 +27,12 @@ type Schedule struct {
 	// EnabledAt is when the trigger was created or last enabled: the
 	// times before it are not fires it missed.
 	EnabledAt time.Time `json:"enabledAt"`
-	// LastFireAt is the scheduled time of the last fire that started a
-	// Run (LastRunID).
+	// LastFireAt is the scheduled time of the last fire, LastRunID the
+	// Run it started; LastError says why it started none (the Flow was
+	// disabled, say).
 	LastFireAt *time.Time `json:"lastFireAt,omitempty"`
 	LastRunID  string     `json:"lastRunId,omitempty"`
-	// LastError says why the last fire started no Run (the Flow was
-	// disabled, say); it is cleared by the next fire that starts one.
-	LastError   string     `json:"lastError,omitempty"`
-	LastErrorAt *time.Time `json:"lastErrorAt,omitempty"`
+	LastError  string     `json:"lastError,omitempty"`
 }
 
 // Parsed returns the trigger's schedule; a rate counts from CreatedAt. The
