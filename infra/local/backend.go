@@ -12,23 +12,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"wiresk/internal/app"
 	"wiresk/internal/bolt"
 	"wiresk/internal/connect"
 	"wiresk/internal/dynamo"
-	"wiresk/internal/ingest"
-	"wiresk/internal/manage"
 	"wiresk/internal/queue"
 	"wiresk/internal/secrets"
 	"wiresk/internal/sqsqueue"
-	"wiresk/internal/worker"
 )
 
 // store is everything the runner's use cases need of the store port.
 type store interface {
-	manage.Store
-	worker.Store
-	ingest.Lookup
-	connect.Store
+	app.Store
 }
 
 // jobQueue is what the runner needs of the queue port: send for the

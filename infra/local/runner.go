@@ -154,6 +154,13 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	// The health schedule: refresh tokens about to expire, re-test stale
 	// Connections (an EventBridge schedule in AWS).
 	wg.Go(func() { healthLoop(pumpCtx, conns.Health, cfg.HealthInterval, log) })
+	// Schedule triggers (EventBridge Scheduler in AWS): after downtime,
+	// each schedule fires its latest missed time, once.
+	wg.Go(func() {
+		if err := a.LocalScheduler(1).Run(pumpCtx); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("scheduler stopped", "err", err)
+		}
+	})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 

@@ -94,6 +94,7 @@ func (a *App) manage() manage.Services {
 			// them (with its own SSRF guard).
 			Kinds:       a.steps(&step.HTTP{}, &appcall.Client{}),
 			RunOnceWait: a.cfg.RunOnceWait,
+			Scheduler:   a.d.Scheduler,
 			Logger:      a.d.Logger,
 		})
 	})
@@ -136,7 +137,7 @@ func (a *App) RunWorker() *worker.Worker {
 		conns = a.connectService(nil, "", nil).Credentials
 	}
 	steps := a.steps(&step.HTTP{Engine: egress.Engine{Client: a.httpClient(), Guard: a.cfg.Guard}}, a.appClient())
-	return &worker.Worker{Store: a.d.Store, Steps: steps, Connections: conns, MaxReceives: a.cfg.MaxReceives, Lease: a.cfg.Lease, Logger: a.d.Logger}
+	return &worker.Worker{Store: a.d.Store, Steps: steps, Connections: conns, Schedules: a.d.Store, MaxReceives: a.cfg.MaxReceives, Lease: a.cfg.Lease, Logger: a.d.Logger}
 }
 
 // Health runs connect.Health.CheckDue on every schedule event: refresh

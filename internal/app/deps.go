@@ -20,6 +20,8 @@ import (
 type Store interface {
 	manage.Store
 	worker.Store
+	worker.Schedules
+	ScheduleLister
 	ingest.Lookup
 	connect.Store
 }

@@ -32,6 +32,7 @@ var (
 	bFlows      = []byte("flows")        // gid·fid → Flow
 	bTriggers   = []byte("triggers")     // gid·fid·tid → HTTPTrigger
 	bRoutes     = []byte("routes")       // routing key → Route
+	bSchedules  = []byte("schedules")    // gid·fid·tid → trigger.Schedule
 	bRuns       = []byte("runs")         // gid·rid → Run
 	bRunIndex   = []byte("runs_by_time") // gid·createdAt·rid → fid·kid·status
 )
@@ -85,7 +86,7 @@ func (c *decodeCache[T]) get(addr string, raw []byte, dec func([]byte) (T, error
 
 // NewStore returns the store of db, creating its buckets.
 func NewStore(db *DB) (*Store, error) {
-	if err := db.ensureBuckets("groups", "members", "user_groups", "apikeys", "apikey_hash", "flows", "triggers", "routes", "runs", "runs_by_time", "connections", "connections_due", "oauth_states", "leases", "connection_audit"); err != nil {
+	if err := db.ensureBuckets("groups", "members", "user_groups", "apikeys", "apikey_hash", "flows", "triggers", "routes", "schedules", "runs", "runs_by_time", "connections", "connections_due", "oauth_states", "leases", "connection_audit"); err != nil {
 		return nil, err
 	}
 	return &Store{db: db.bolt}, nil
@@ -451,7 +452,8 @@ func (s *Store) UpdateFlow(ctx context.Context, f flow.Flow) error {
 	})
 }
 
-// DeleteFlow removes a Flow with its triggers and routes. Its Runs stay.
+// DeleteFlow removes a Flow with its triggers, routes and schedule
+// triggers. Its Runs stay.
 func (s *Store) DeleteFlow(ctx context.Context, groupID, id string) error {
 	return s.write(ctx, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bFlows).Get(key(groupID, id)) == nil {
@@ -473,6 +475,9 @@ func (s *Store) DeleteFlow(ctx context.Context, groupID, id string) error {
 			if err := tx.Bucket(bTriggers).Delete(k); err != nil {
 				return err
 			}
+		}
+		if err := deletePrefix(tx, bSchedules, prefix(groupID, id)); err != nil {
+			return err
 		}
 		return tx.Bucket(bFlows).Delete(key(groupID, id))
 	})

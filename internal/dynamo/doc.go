@@ -22,6 +22,7 @@
 //	apikey      APIKEY#<sha256>        APIKEY                  (the copy the webhook reads)
 //	flow        GROUP#<group>          FLOW#<flow>
 //	trigger     GROUP#<group>          FLOW#<flow>#TRIGGER#<trigger>
+//	schedule    GROUP#<group>          FLOW#<flow>#SCHEDULE#<trigger>  SCHEDULES / <group>#<flow>#<trigger>
 //	route       ROUTE#<routing key>    ROUTE
 //	run         RUN#<group>#<run>      RUN                     RUNS#<group> / <at>#<run>  RUNS#<group>#FLOW#<flow> / <at>#<run>
 //	run_apikey  RUN#<group>#<run>      APIKEY                                             RUNS#<group>#APIKEY#<key> / <at>#<run>
@@ -48,7 +49,9 @@
 //	ListFlows               Query PK = GROUP#<g>, begins_with(SK, "FLOW#"), filter type = flow
 //	ListTriggers (Flow)     Query PK = GROUP#<g>, begins_with(SK, "FLOW#<f>#TRIGGER#")
 //	ListTriggers (Group)    Query PK = GROUP#<g>, begins_with(SK, "FLOW#"), filter type = trigger
-//	a Flow and its triggers Query PK = GROUP#<g>, begins_with(SK, "FLOW#<f>")
+//	a Flow and its triggers Query PK = GROUP#<g>, begins_with(SK, "FLOW#<f>") (HTTP and schedule triggers)
+//	ListSchedules (Flow)    Query PK = GROUP#<g>, begins_with(SK, "FLOW#<f>#SCHEDULE#")
+//	AllSchedules            Query GSI1: GSI1PK = SCHEDULES (the local runner's scheduler)
 //	ListRuns (Group)        Query GSI1: GSI1PK = RUNS#<g>, GSI1SK in [since, until), newest first
 //	ListRuns (Flow)         Query GSI2: GSI2PK = RUNS#<g>#FLOW#<f>, GSI2SK in [since, until)
 //	ListRuns (API key)      Query GSI2: GSI2PK = RUNS#<g>#APIKEY#<k>, GSI2SK in [since, until), then BatchGetItem of the Runs

@@ -82,11 +82,12 @@ func (s *Store) ListFlows(ctx context.Context, groupID string) ([]flow.Flow, err
 	return out, nil
 }
 
-// flowAndTriggers reads a Flow and its triggers with one Query.
-func (s *Store) flowAndTriggers(ctx context.Context, groupID, flowID string) (f flowItem, found bool, triggers []triggerItem, err error) {
+// flowAndTriggers reads a Flow and its HTTP and schedule triggers with one
+// Query.
+func (s *Store) flowAndTriggers(ctx context.Context, groupID, flowID string) (f flowItem, found bool, triggers []triggerItem, schedules []scheduleItem, err error) {
 	items, err := s.queryPrefix(ctx, groupPK(groupID), flowSK(flowID), nil)
 	if err != nil {
-		return flowItem{}, false, nil, err
+		return flowItem{}, false, nil, nil, err
 	}
 	for _, av := range items {
 		sk, _ := av[attrSK].(*types.AttributeValueMemberS)
@@ -94,19 +95,25 @@ func (s *Store) flowAndTriggers(ctx context.Context, groupID, flowID string) (f 
 		case sk == nil:
 		case sk.Value == flowSK(flowID):
 			if err := attributevalue.UnmarshalMap(av, &f); err != nil {
-				return flowItem{}, false, nil, err
+				return flowItem{}, false, nil, nil, err
 			}
 			found = true
 		case strings.HasPrefix(sk.Value, triggerPrefix(flowID)):
 			var t triggerItem
 			if err := attributevalue.UnmarshalMap(av, &t); err != nil {
-				return flowItem{}, false, nil, err
+				return flowItem{}, false, nil, nil, err
 			}
 			triggers = append(triggers, t)
+		case isScheduleSK(flowID, sk.Value):
+			var t scheduleItem
+			if err := attributevalue.UnmarshalMap(av, &t); err != nil {
+				return flowItem{}, false, nil, nil, err
+			}
+			schedules = append(schedules, t)
 		}
 		// Anything else belongs to another Flow whose id starts with flowID.
 	}
-	return f, found, triggers, nil
+	return f, found, triggers, schedules, nil
 }
 
 // flowUnchanged is the condition that a Flow is still at version and
@@ -123,7 +130,7 @@ func flowUnchanged(f flowItem) expression.ConditionBuilder {
 func (s *Store) UpdateFlow(ctx context.Context, f flow.Flow) error {
 	what := "update flow " + f.ID
 	return s.retry(ctx, what, func() error {
-		old, ok, triggers, err := s.flowAndTriggers(ctx, f.GroupID, f.ID)
+		old, ok, triggers, _, err := s.flowAndTriggers(ctx, f.GroupID, f.ID)
 		if err != nil {
 			return failure(what, err)
 		}
@@ -160,12 +167,12 @@ func (s *Store) UpdateFlow(ctx context.Context, f flow.Flow) error {
 	})
 }
 
-// DeleteFlow removes a Flow with its triggers and routes, in one
-// transaction. Its Runs stay.
+// DeleteFlow removes a Flow with its triggers, routes and schedule
+// triggers, in one transaction. Its Runs stay.
 func (s *Store) DeleteFlow(ctx context.Context, groupID, id string) error {
 	what := "delete flow " + id
 	return s.retry(ctx, what, func() error {
-		old, ok, triggers, err := s.flowAndTriggers(ctx, groupID, id)
+		old, ok, triggers, schedules, err := s.flowAndTriggers(ctx, groupID, id)
 		if err != nil {
 			return failure(what, err)
 		}
@@ -181,6 +188,9 @@ func (s *Store) DeleteFlow(ctx context.Context, groupID, id string) error {
 				func() (types.TransactWriteItem, error) { return s.del(t.PK, t.SK, nil) },
 				func() (types.TransactWriteItem, error) { return s.del(routePK(t.RoutingKey), skRoute, nil) },
 			)
+		}
+		for _, t := range schedules {
+			build = append(build, func() (types.TransactWriteItem, error) { return s.del(t.PK, t.SK, nil) })
 		}
 		items, err := s.items(build...)
 		if err != nil {

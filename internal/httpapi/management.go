@@ -65,6 +65,12 @@ func NewManagement(svc manage.Services, a auth.Authenticator, publicURL string, 
 		{"DELETE /v1/groups/{g}/flows/{f}/http-triggers/{t}", m.deleteTrigger},
 		{"POST /v1/groups/{g}/flows/{f}/http-triggers/{t}/rotate-routing-key", m.rotateRoutingKey},
 
+		{"POST /v1/groups/{g}/flows/{f}/schedule-triggers", m.createSchedule},
+		{"GET /v1/groups/{g}/flows/{f}/schedule-triggers", m.listSchedules},
+		{"GET /v1/groups/{g}/flows/{f}/schedule-triggers/{t}", m.getSchedule},
+		{"PATCH /v1/groups/{g}/flows/{f}/schedule-triggers/{t}", m.updateSchedule},
+		{"DELETE /v1/groups/{g}/flows/{f}/schedule-triggers/{t}", m.deleteSchedule},
+
 		{"POST /v1/groups/{g}/run-once", m.runOnce},
 		{"GET /v1/groups/{g}/runs", m.listRuns},
 		{"GET /v1/groups/{g}/runs/{r}", m.getRun},

@@ -33,6 +33,7 @@ type Store interface {
 	KeyStore
 	FlowStore
 	TriggerStore
+	ScheduleStore
 	RunStore
 }
 
@@ -41,6 +42,8 @@ type Config struct {
 	Store Store
 	Queue run.Enqueuer
 	Kinds flow.Kinds
+	// Scheduler holds schedule triggers' schedules; nil: none does.
+	Scheduler Scheduler
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// RunOnceWait bounds how long Run Once waits for its Run to end
@@ -52,24 +55,26 @@ type Config struct {
 // Services are the management use cases, one per aggregate, sharing one
 // access check.
 type Services struct {
-	Access   Access
-	Groups   *Groups
-	Keys     *Keys
-	Flows    *Flows
-	Triggers *Triggers
-	Runs     *Runs
+	Access    Access
+	Groups    *Groups
+	Keys      *Keys
+	Flows     *Flows
+	Triggers  *Triggers
+	Schedules *Schedules
+	Runs      *Runs
 }
 
 // New returns the management use cases over c.Store.
 func New(c Config) Services {
 	a := Access{Store: c.Store}
 	return Services{
-		Access:   a,
-		Groups:   &Groups{Store: c.Store, Access: a, Now: c.Now},
-		Keys:     &Keys{Store: c.Store, Access: a, Now: c.Now},
-		Flows:    &Flows{Store: c.Store, Access: a, Kinds: c.Kinds, Now: c.Now},
-		Triggers: &Triggers{Store: c.Store, Access: a, Now: c.Now},
-		Runs:     &Runs{Store: c.Store, Access: a, Queue: c.Queue, Now: c.Now, RunOnceWait: c.RunOnceWait, Logger: c.Logger},
+		Access:    a,
+		Groups:    &Groups{Store: c.Store, Access: a, Now: c.Now},
+		Keys:      &Keys{Store: c.Store, Access: a, Now: c.Now},
+		Flows:     &Flows{Store: c.Store, Access: a, Kinds: c.Kinds, Scheduler: c.Scheduler, Now: c.Now},
+		Triggers:  &Triggers{Store: c.Store, Access: a, Now: c.Now},
+		Schedules: &Schedules{Store: c.Store, Access: a, Scheduler: c.Scheduler, Now: c.Now},
+		Runs:      &Runs{Store: c.Store, Access: a, Queue: c.Queue, Now: c.Now, RunOnceWait: c.RunOnceWait, Logger: c.Logger},
 	}
 }
 

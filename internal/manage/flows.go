@@ -10,6 +10,7 @@ import (
 	"wiresk/internal/connection"
 	"wiresk/internal/flow"
 	"wiresk/internal/group"
+	"wiresk/internal/trigger"
 	"wiresk/internal/wiresk"
 )
 
@@ -22,8 +23,10 @@ type FlowStore interface {
 	GetFlow(ctx context.Context, groupID, id string) (flow.Flow, error)
 	ListFlows(ctx context.Context, groupID string) ([]flow.Flow, error)
 	UpdateFlow(ctx context.Context, f flow.Flow) error
+	// DeleteFlow deletes the Flow with its HTTP and schedule triggers.
 	DeleteFlow(ctx context.Context, groupID, id string) error
 	GetConnection(ctx context.Context, groupID, id string) (connection.Connection, error)
+	ListSchedules(ctx context.Context, groupID, flowID string) ([]trigger.Schedule, error)
 }
 
 // Flows are the use cases of Flows.
@@ -32,6 +35,9 @@ type Flows struct {
 	Access Access
 	// Kinds validates the steps of a Flow.
 	Kinds flow.Kinds
+	// Scheduler is where a deleted Flow's schedules are removed from;
+	// nil: none holds them.
+	Scheduler Scheduler
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -168,10 +174,20 @@ func (s *Flows) ReplaceFlow(ctx context.Context, who auth.Identity, groupID, flo
 	return f, nil
 }
 
-// DeleteFlow deletes a Flow with its triggers; its Runs stay in history.
+// DeleteFlow deletes a Flow with its triggers (their schedules first, so
+// none fires for a Flow that is gone); its Runs stay in history.
 func (s *Flows) DeleteFlow(ctx context.Context, who auth.Identity, groupID, flowID string) error {
 	if _, err := s.Access.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return err
+	}
+	if s.Scheduler != nil {
+		ts, err := s.Store.ListSchedules(ctx, groupID, flowID)
+		if err != nil {
+			return err
+		}
+		if err := unschedule(ctx, s.Scheduler, ts); err != nil {
+			return err
+		}
 	}
 	return notFound(s.Store.DeleteFlow(ctx, groupID, flowID), "flow", flowID)
 }

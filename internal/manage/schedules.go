@@ -2,8 +2,17 @@ package manage
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
 
+	"wiresk/internal/auth"
+	"wiresk/internal/flow"
+	"wiresk/internal/group"
+	"wiresk/internal/schedule"
 	"wiresk/internal/trigger"
+	"wiresk/internal/wiresk"
 )
 
 // Scheduler is where schedule triggers fire from: EventBridge Scheduler on
@@ -17,4 +26,215 @@ type Scheduler interface {
 	PutSchedule(ctx context.Context, t trigger.Schedule) error
 	// DeleteSchedule removes t's schedule; one already gone is no error.
 	DeleteSchedule(ctx context.Context, t trigger.Schedule) error
+}
+
+// ScheduleStore is what the schedule-trigger use cases need of the store
+// port. Errors: a missing record wraps wiresk.ErrNotFound; an id taken, or
+// a Flow at trigger.MaxSchedulesPerFlow, wraps wiresk.ErrConflict.
+type ScheduleStore interface {
+	GetFlow(ctx context.Context, groupID, id string) (flow.Flow, error)
+	CreateSchedule(ctx context.Context, t trigger.Schedule) error
+	GetSchedule(ctx context.Context, groupID, flowID, id string) (trigger.Schedule, error)
+	// ListSchedules lists a Flow's schedule triggers, or the Group's when
+	// flowID is "".
+	ListSchedules(ctx context.Context, groupID, flowID string) ([]trigger.Schedule, error)
+	// UpdateSchedule replaces the definition (description, expression,
+	// zone, enabled state and EnabledAt); the last fire stays as stored.
+	UpdateSchedule(ctx context.Context, t trigger.Schedule) error
+	DeleteSchedule(ctx context.Context, groupID, flowID, id string) error
+}
+
+// Schedules are the use cases of a Flow's schedule triggers. Each change
+// is written to the store first and then to the Scheduler; when the
+// Scheduler refuses or fails, the store is put back as it was, so the two
+// never disagree for longer than a request.
+type Schedules struct {
+	Store  ScheduleStore
+	Access Access
+	// Scheduler is told of every change; nil when the store is all there
+	// is (the local runner's scheduler reads it).
+	Scheduler Scheduler
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// ScheduleInput is a new schedule trigger.
+type ScheduleInput struct {
+	Description string `json:"description"`
+	// Expression is rate(...), cron(...) or at(...), as EventBridge
+	// Scheduler reads them.
+	Expression string `json:"expression"`
+	// Timezone is an IANA zone name; empty is UTC.
+	Timezone string `json:"timezone"`
+	// Enabled defaults to true.
+	Enabled *bool `json:"enabled"`
+}
+
+// SchedulePatch changes a schedule trigger: only the fields given.
+type SchedulePatch struct {
+	Description *string `json:"description"`
+	Expression  *string `json:"expression"`
+	Timezone    *string `json:"timezone"`
+	Enabled     *bool   `json:"enabled"`
+}
+
+// checkSchedule refuses an expression or zone EventBridge Scheduler would
+// refuse, naming the field.
+func checkSchedule(t trigger.Schedule) error {
+	if err := checkDescription(t.Description); err != nil {
+		return err
+	}
+	if t.Expression == "" {
+		return wiresk.FieldError("expression", "is required: rate(5 minutes), cron(0 9 ? * MON-FRI *) or at(2027-01-01T09:00:00)")
+	}
+	if len(t.Expression) > 256 {
+		return wiresk.FieldError("expression", "is longer than 256 characters")
+	}
+	if _, err := t.Parsed(); err != nil {
+		field := "expression"
+		if strings.Contains(err.Error(), "time zone") {
+			field = "timezone"
+		}
+		return wiresk.FieldError(field, "%s", strings.TrimPrefix(err.Error(), schedule.ErrInvalid.Error()+": "))
+	}
+	return nil
+}
+
+// CreateSchedule adds a schedule trigger to a Flow.
+func (s *Schedules) CreateSchedule(ctx context.Context, who auth.Identity, groupID, flowID string, in ScheduleInput) (trigger.Schedule, error) {
+	if _, err := s.Access.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
+		return trigger.Schedule{}, err
+	}
+	now := now(s.Now)
+	t := trigger.Schedule{ID: wiresk.NewIDAt("trg", now), GroupID: groupID, FlowID: flowID, Description: in.Description,
+		Expression: strings.TrimSpace(in.Expression), Timezone: in.Timezone, Enabled: in.Enabled == nil || *in.Enabled,
+		CreatedAt: now, EnabledAt: now}
+	if t.Timezone == "" {
+		t.Timezone = "UTC"
+	}
+	if err := checkSchedule(t); err != nil {
+		return trigger.Schedule{}, err
+	}
+	if _, err := s.Store.GetFlow(ctx, groupID, flowID); err != nil {
+		return trigger.Schedule{}, notFound(err, "flow", flowID)
+	}
+	if err := s.Store.CreateSchedule(ctx, t); err != nil {
+		if errors.Is(err, wiresk.ErrConflict) {
+			return trigger.Schedule{}, wiresk.Errorf(wiresk.EConflict, "flow %q has %d schedule triggers, the most a Flow may have", flowID, trigger.MaxSchedulesPerFlow)
+		}
+		return trigger.Schedule{}, notFound(err, "flow", flowID)
+	}
+	if s.Scheduler != nil {
+		if err := s.Scheduler.PutSchedule(ctx, t); err != nil {
+			if uerr := s.Store.DeleteSchedule(context.WithoutCancel(ctx), groupID, flowID, t.ID); uerr != nil {
+				return trigger.Schedule{}, errors.Join(fmt.Errorf("put schedule %s: %w", t.ID, err), fmt.Errorf("undo create: %w", uerr))
+			}
+			return trigger.Schedule{}, schedulerError(t.ID, err)
+		}
+	}
+	return t, nil
+}
+
+// schedulerError passes a refusal of the Scheduler's (a validation error)
+// on as it is and wraps any other failure.
+func schedulerError(id string, err error) error {
+	var we *wiresk.Error
+	if errors.As(err, &we) {
+		return err
+	}
+	return fmt.Errorf("put schedule %s: %w", id, err)
+}
+
+// GetSchedule returns one schedule trigger.
+func (s *Schedules) GetSchedule(ctx context.Context, who auth.Identity, groupID, flowID, id string) (trigger.Schedule, error) {
+	if _, err := s.Access.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
+		return trigger.Schedule{}, err
+	}
+	t, err := s.Store.GetSchedule(ctx, groupID, flowID, id)
+	return t, notFound(err, "trigger", id)
+}
+
+// ListSchedules lists a Flow's schedule triggers.
+func (s *Schedules) ListSchedules(ctx context.Context, who auth.Identity, groupID, flowID string) ([]trigger.Schedule, error) {
+	if _, err := s.Access.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
+		return nil, err
+	}
+	if _, err := s.Store.GetFlow(ctx, groupID, flowID); err != nil {
+		return nil, notFound(err, "flow", flowID)
+	}
+	return s.Store.ListSchedules(ctx, groupID, flowID)
+}
+
+// UpdateSchedule changes a schedule trigger. Enabling a disabled one
+// counts its fires from now: the times it was off are not missed fires.
+func (s *Schedules) UpdateSchedule(ctx context.Context, who auth.Identity, groupID, flowID, id string, in SchedulePatch) (trigger.Schedule, error) {
+	if _, err := s.Access.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
+		return trigger.Schedule{}, err
+	}
+	old, err := s.Store.GetSchedule(ctx, groupID, flowID, id)
+	if err != nil {
+		return trigger.Schedule{}, notFound(err, "trigger", id)
+	}
+	t := old
+	if in.Description != nil {
+		t.Description = *in.Description
+	}
+	if in.Expression != nil {
+		t.Expression = strings.TrimSpace(*in.Expression)
+	}
+	if in.Timezone != nil {
+		if t.Timezone = *in.Timezone; t.Timezone == "" {
+			t.Timezone = "UTC"
+		}
+	}
+	if in.Enabled != nil {
+		if *in.Enabled && !old.Enabled {
+			t.EnabledAt = now(s.Now)
+		}
+		t.Enabled = *in.Enabled
+	}
+	if err := checkSchedule(t); err != nil {
+		return trigger.Schedule{}, err
+	}
+	if err := s.Store.UpdateSchedule(ctx, t); err != nil {
+		return trigger.Schedule{}, notFound(err, "trigger", id)
+	}
+	if s.Scheduler != nil {
+		if err := s.Scheduler.PutSchedule(ctx, t); err != nil {
+			if uerr := s.Store.UpdateSchedule(context.WithoutCancel(ctx), old); uerr != nil {
+				return trigger.Schedule{}, errors.Join(fmt.Errorf("put schedule %s: %w", id, err), fmt.Errorf("undo update: %w", uerr))
+			}
+			return trigger.Schedule{}, schedulerError(id, err)
+		}
+	}
+	return t, nil
+}
+
+// DeleteSchedule removes a schedule trigger: from the Scheduler first, so
+// that it fires no more, then from the store.
+func (s *Schedules) DeleteSchedule(ctx context.Context, who auth.Identity, groupID, flowID, id string) error {
+	if _, err := s.Access.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
+		return err
+	}
+	t, err := s.Store.GetSchedule(ctx, groupID, flowID, id)
+	if err != nil {
+		return notFound(err, "trigger", id)
+	}
+	if s.Scheduler != nil {
+		if err := s.Scheduler.DeleteSchedule(ctx, t); err != nil {
+			return fmt.Errorf("delete schedule %s: %w", id, err)
+		}
+	}
+	return notFound(s.Store.DeleteSchedule(ctx, groupID, flowID, id), "trigger", id)
+}
+
+// unschedule removes the Scheduler's schedules of a Flow's schedule
+// triggers (before the Flow and its triggers are deleted from the store).
+func unschedule(ctx context.Context, sch Scheduler, ts []trigger.Schedule) error {
+	for _, t := range ts {
+		if err := sch.DeleteSchedule(ctx, t); err != nil {
+			return fmt.Errorf("delete schedule %s: %w", t.ID, err)
+		}
+	}
+	return nil
 }

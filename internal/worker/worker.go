@@ -77,6 +77,9 @@ type Worker struct {
 	// Connections authenticates steps that name a Connection; without it
 	// such steps fail.
 	Connections Connections
+	// Schedules admits the fires of schedule triggers; without it they
+	// are dropped (and logged).
+	Schedules Schedules
 	// MaxReceives is the queue's maxReceiveCount: on that delivery a
 	// failure is final and the Run is marked failed (the message then goes
 	// to the dead-letter queue). Default 5.
@@ -167,7 +170,7 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) (err e
 		}
 	}()
 	var job run.Job
-	if err := json.Unmarshal([]byte(rec.Body), &job); err != nil || job.RunID == "" || job.GroupID == "" || job.FlowID == "" {
+	if err := json.Unmarshal([]byte(rec.Body), &job); err != nil || job.RunID == "" && job.Mode != run.ModeSchedule || job.GroupID == "" || job.FlowID == "" {
 		// A message that is not a Job can never succeed: let it reach the
 		// dead-letter queue for a human to look at.
 		w.logger().ErrorContext(ctx, "message is not a job", "messageId", rec.MessageId, "err", err)
@@ -189,6 +192,11 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) (err e
 // deleted; an error means it should be redelivered. Steps that already
 // succeeded on an earlier delivery are not run again.
 func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) error {
+	if job.Mode == run.ModeSchedule {
+		if ok, err := w.admitFire(ctx, &job); !ok || err != nil {
+			return err
+		}
+	}
 	now := w.now()
 	trigger := job.TriggerRequest()
 	r := run.Run{ID: job.RunID, GroupID: job.GroupID, FlowID: job.FlowID, TriggerID: job.TriggerID, APIKeyID: job.APIKeyID,

@@ -3,6 +3,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -28,8 +29,12 @@ import (
 type Store interface {
 	manage.Store
 	worker.Store
+	worker.Schedules
 	ingest.Lookup
 	connection.Store
+	// AllSchedules lists every Group's schedule triggers (the local
+	// runner's scheduler reads them).
+	AllSchedules(ctx context.Context) ([]trigger.Schedule, error)
 }
 
 // Run runs the contract suite; newStore returns an empty store.
@@ -41,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("RunsConcurrentCreate", func(t *testing.T) { testRunsConcurrent(t, newStore(t)) })
 	t.Run("DuplicateDeliveriesRunEachStepOnce", func(t *testing.T) { testDuplicateDeliveries(t, newStore(t)) })
 	runConnections(t, newStore)
+	runSchedules(t, newStore)
 }
 
 var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)

@@ -1,0 +1,93 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"wiresk/internal/auth"
+	"wiresk/internal/manage"
+	"wiresk/internal/trigger"
+)
+
+// upcomingShown is how many next fire times a schedule trigger's view
+// shows.
+const upcomingShown = 5
+
+// ScheduleView is a schedule trigger with its kind and its next fire times
+// (in its time zone; none while it is disabled).
+type ScheduleView struct {
+	Kind string `json:"kind"`
+	trigger.Schedule
+	NextFires []time.Time `json:"nextFires"`
+}
+
+func scheduleView(t trigger.Schedule, now time.Time) ScheduleView {
+	v := ScheduleView{Kind: "schedule", Schedule: t, NextFires: []time.Time{}}
+	if s, err := t.Parsed(); err == nil && t.Enabled {
+		from := now
+		if last := t.Last(); last.After(from) {
+			from = last
+		}
+		for _, at := range s.Upcoming(from, upcomingShown) {
+			v.NextFires = append(v.NextFires, at.In(s.Location()))
+		}
+	}
+	return v
+}
+
+func (m *Management) createSchedule(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+	var in manage.ScheduleInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	t, err := m.svc.Schedules.CreateSchedule(r.Context(), who, r.PathValue("g"), r.PathValue("f"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, scheduleView(t, time.Now()))
+	return nil
+}
+
+func (m *Management) getSchedule(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+	t, err := m.svc.Schedules.GetSchedule(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, scheduleView(t, time.Now()))
+	return nil
+}
+
+func (m *Management) updateSchedule(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+	var in manage.SchedulePatch
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	t, err := m.svc.Schedules.UpdateSchedule(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, scheduleView(t, time.Now()))
+	return nil
+}
+
+func (m *Management) listSchedules(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+	ts, err := m.svc.Schedules.ListSchedules(r.Context(), who, r.PathValue("g"), r.PathValue("f"))
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	out := make([]ScheduleView, len(ts))
+	for i, t := range ts {
+		out[i] = scheduleView(t, now)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"scheduleTriggers": out})
+	return nil
+}
+
+func (m *Management) deleteSchedule(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+	if err := m.svc.Schedules.DeleteSchedule(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
