@@ -115,9 +115,10 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	// backend's adapters, as one process. A Run is leased as long as its
 	// message stays hidden, so a delivery that crashed is taken over as
 	// soon as its message comes back.
+	wake := app.NewWake()
 	a := app.Build(app.Config{Guard: guard, MaxBody: cfg.MaxBody, RunsPerMinute: int(cfg.GroupRunsPerMinute), MaxReceives: int(cfg.MaxReceives),
 		ReturnURL: cfg.OAuthReturnURL, Lease: cfg.Visibility, RenderBudget: cfg.RenderBudget},
-		app.Deps{Store: store, Queue: q, Vault: b.vault, Catalog: cat, Logger: log})
+		app.Deps{Store: store, Queue: q, Vault: b.vault, Catalog: cat, Scheduler: wake, Logger: log})
 	conns := a.ConnectService(stateKey, public)
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.HooksPrefix, a.Hooks())
@@ -157,7 +158,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	// Schedule triggers (EventBridge Scheduler in AWS): after downtime,
 	// each schedule fires its latest missed time, once.
 	wg.Go(func() {
-		if err := a.LocalScheduler(1).Run(pumpCtx); err != nil && !errors.Is(err, context.Canceled) {
+		if err := a.LocalScheduler(1, wake).Run(pumpCtx); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("scheduler stopped", "err", err)
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"wiresk/internal/manage"
 	"wiresk/internal/run"
 	"wiresk/internal/schedule"
 	"wiresk/internal/trigger"
@@ -25,10 +26,17 @@ type ScheduleLister interface {
 // Run id comes from the fire time. After downtime it fires the latest
 // missed time of each schedule and logs how many it skipped (catchUp
 // missed times at most; 0 is 1).
-func (a *App) LocalScheduler(catchUp int) *schedule.Scheduler {
+//
+// Passing wake (see Wake) makes schedule changes take effect at once.
+func (a *App) LocalScheduler(catchUp int, wake *Wake) *schedule.Scheduler {
 	byID := map[string]trigger.Schedule{}
+	var ch <-chan struct{}
+	if wake != nil {
+		ch = wake.ch
+	}
 	return &schedule.Scheduler{
 		CatchUp: catchUp,
+		Wake:    ch,
 		Logger:  a.d.Logger,
 		Entries: func(ctx context.Context) ([]schedule.Entry, error) {
 			ts, err := a.d.Store.AllSchedules(ctx)
@@ -66,3 +74,25 @@ func (a *App) LocalScheduler(catchUp int) *schedule.Scheduler {
 		},
 	}
 }
+
+// Wake is the manage.Scheduler of the local runner: the store holds the
+// schedules, so a change only wakes the LocalScheduler to read them again.
+type Wake struct{ ch chan struct{} }
+
+var _ manage.Scheduler = (*Wake)(nil)
+
+// NewWake returns a Wake for Deps.Scheduler and LocalScheduler.
+func NewWake() *Wake { return &Wake{ch: make(chan struct{}, 1)} }
+
+func (w *Wake) wake() {
+	select {
+	case w.ch <- struct{}{}:
+	default: // a wake is pending already
+	}
+}
+
+// PutSchedule wakes the scheduler.
+func (w *Wake) PutSchedule(context.Context, trigger.Schedule) error { w.wake(); return nil }
+
+// DeleteSchedule wakes the scheduler.
+func (w *Wake) DeleteSchedule(context.Context, trigger.Schedule) error { w.wake(); return nil }

@@ -44,7 +44,9 @@ type Scheduler struct {
 	// Poll bounds a sleep; 0 is a minute.
 	Poll time.Duration
 	// Retry is the wait before a failed fire is tried again; 0 is 30 s.
-	Retry  time.Duration
+	Retry time.Duration
+	// Wake, when it delivers, ends a sleep early: schedules changed.
+	Wake   <-chan struct{}
 	Clock  Clock
 	Logger *slog.Logger
 }
@@ -104,6 +106,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.clock().After(wait):
+		case <-s.Wake:
 		}
 	}
 }
