@@ -176,6 +176,9 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) (err e
 		w.logger().ErrorContext(ctx, "message is not a job", "messageId", rec.MessageId, "err", err)
 		return fmt.Errorf("message %s is not a job", rec.MessageId)
 	}
+	if job.Mode == run.ModeSchedule && job.RunID == "" && job.ScheduledAt != nil {
+		job.RunID = run.ScheduledID(job.TriggerID, *job.ScheduledAt)
+	}
 	n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
 	if n < 1 {
 		n = 1
