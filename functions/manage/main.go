@@ -13,6 +13,7 @@ import (
 	"wiresk/internal/app"
 	"wiresk/internal/catalog"
 	"wiresk/internal/dynamo"
+	"wiresk/internal/ebscheduler"
 	"wiresk/internal/sqsqueue"
 )
 
@@ -21,6 +22,10 @@ func main() {
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
 	app.Exit("manage: AWS configuration", err)
 	store := dynamo.NewFromConfig(awsCfg, cfg.Table, dynamo.Options{RunRetention: cfg.RunRetention})
-	d := app.Deps{Store: store, Queue: sqsqueue.NewFromConfig(awsCfg, cfg.QueueURL, ""), Catalog: catalog.MustLoad(), Logger: log}
+	sched, err := ebscheduler.NewFromConfig(awsCfg, ebscheduler.Config{
+		Group: cfg.ScheduleGroup, QueueARN: cfg.RunQueueARN, RoleARN: cfg.SchedulerRoleARN, DeadLetterARN: cfg.DeadLetterARN,
+	})
+	app.Exit("manage: EventBridge Scheduler", err)
+	d := app.Deps{Store: store, Queue: sqsqueue.NewFromConfig(awsCfg, cfg.QueueURL, ""), Scheduler: sched, Catalog: catalog.MustLoad(), Logger: log}
 	lambda.Start(app.Build(cfg, d).Manage())
 }

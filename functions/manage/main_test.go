@@ -182,7 +182,13 @@ func TestWebhookURLs(t *testing.T) {
 
 func TestLoadConfig(t *testing.T) {
 	env := func(kv ...string) func(string) string {
-		m := map[string]string{"WIRESK_TABLE": "wiresk", "WIRESK_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/runs"}
+		m := map[string]string{
+			"WIRESK_TABLE": "wiresk", "WIRESK_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/runs",
+			"WIRESK_SCHEDULE_GROUP":     "wiresk-dev",
+			"WIRESK_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/wiresk-dev-scheduler",
+			"WIRESK_RUN_QUEUE_ARN":      "arn:aws:sqs:eu-west-1:123456789012:runs",
+			"WIRESK_DEAD_LETTER_ARN":    "arn:aws:sqs:eu-west-1:123456789012:runs-dlq",
+		}
 		for i := 0; i < len(kv); i += 2 {
 			m[kv[i]] = kv[i+1]
 		}
@@ -194,6 +200,14 @@ func TestLoadConfig(t *testing.T) {
 	}
 	if cfg.GroupsClaim != "groups" || cfg.RunOnceWait != 25*time.Second || cfg.PublicURL != "" {
 		t.Errorf("defaults: got claim %q, wait %s, public URL %q; want groups, 25s, empty", cfg.GroupsClaim, cfg.RunOnceWait, cfg.PublicURL)
+	}
+	if cfg.ScheduleGroup != "wiresk-dev" || cfg.SchedulerRoleARN != "arn:aws:iam::123456789012:role/wiresk-dev-scheduler" ||
+		cfg.RunQueueARN != "arn:aws:sqs:eu-west-1:123456789012:runs" || cfg.DeadLetterARN != "arn:aws:sqs:eu-west-1:123456789012:runs-dlq" {
+		t.Errorf("schedules: got group %q, role %q, queue %q, dead-letter queue %q; want those of the environment",
+			cfg.ScheduleGroup, cfg.SchedulerRoleARN, cfg.RunQueueARN, cfg.DeadLetterARN)
+	}
+	if cfg, err := loadConfig(env("WIRESK_DEAD_LETTER_ARN", "")); err != nil || cfg.DeadLetterARN != "" {
+		t.Errorf("without a dead-letter queue: got %q, %v; want none, nil", cfg.DeadLetterARN, err)
 	}
 	cfg, err = loadConfig(env("WIRESK_GROUPS_CLAIM", "cognito:groups", "WIRESK_RUN_ONCE_WAIT", "10s", "WIRESK_PUBLIC_URL", "https://hooks.example.com"))
 	if err != nil || cfg.GroupsClaim != "cognito:groups" || cfg.RunOnceWait != 10*time.Second || cfg.PublicURL != "https://hooks.example.com" {
@@ -208,6 +222,13 @@ func TestLoadConfig(t *testing.T) {
 		{"wait over API Gateway's limit", "WIRESK_RUN_ONCE_WAIT", "45s", "WIRESK_RUN_ONCE_WAIT"},
 		{"wait without unit", "WIRESK_RUN_ONCE_WAIT", "25", "WIRESK_RUN_ONCE_WAIT"},
 		{"bad level", "WIRESK_LOG_LEVEL", "loud", "WIRESK_LOG_LEVEL"},
+		{"no schedule group", "WIRESK_SCHEDULE_GROUP", "", "WIRESK_SCHEDULE_GROUP is required"},
+		{"bad schedule group", "WIRESK_SCHEDULE_GROUP", "wiresk/dev", "WIRESK_SCHEDULE_GROUP"},
+		{"no scheduler role", "WIRESK_SCHEDULER_ROLE_ARN", "", "WIRESK_SCHEDULER_ROLE_ARN is required"},
+		{"scheduler role not an ARN", "WIRESK_SCHEDULER_ROLE_ARN", "wiresk-dev-scheduler", "WIRESK_SCHEDULER_ROLE_ARN"},
+		{"no run queue ARN", "WIRESK_RUN_QUEUE_ARN", "", "WIRESK_RUN_QUEUE_ARN is required"},
+		{"run queue URL for its ARN", "WIRESK_RUN_QUEUE_ARN", "https://sqs.eu-west-1.amazonaws.com/123456789012/runs", "WIRESK_RUN_QUEUE_ARN"},
+		{"dead-letter queue not an ARN", "WIRESK_DEAD_LETTER_ARN", "runs-dlq", "WIRESK_DEAD_LETTER_ARN"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := loadConfig(env(tt.key, tt.value))

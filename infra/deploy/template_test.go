@@ -431,6 +431,19 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 		},
 		"Resource": secretsArn,
 	}}}
+	manageSchedules := map[string]any{"Statement": []any{
+		map[string]any{
+			"Sid": "ScheduleTriggers", "Effect": "Allow",
+			"Action":   scheduleActions,
+			"Resource": groupSchedulesArn,
+		},
+		map[string]any{
+			"Sid": "PassSchedulerRole", "Effect": "Allow",
+			"Action":    []string{"iam:PassRole"},
+			"Resource":  deploy.GetAtt("SchedulerRole", "Arn"),
+			"Condition": map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "scheduler.amazonaws.com"}},
+		},
+	}}
 	want := map[string][]any{
 		"TriggerFunction": {
 			map[string]any{"Statement": []any{map[string]any{
@@ -441,8 +454,9 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 			sendToRunQueue,
 		},
 		// Run Once and replay enqueue jobs: the management API sends to the
-		// run queue too.
-		"ManageFunction": {tableCrud, sendToRunQueue},
+		// run queue too. It manages the schedule triggers' schedules, in
+		// the stack's group only, and passes them the Scheduler role only.
+		"ManageFunction": {tableCrud, sendToRunQueue, manageSchedules},
 		// For the SQS event source SAM adds the managed
 		// AWSLambdaSQSQueueExecutionRole (receive, delete, get attributes).
 		"WorkerFunction": {
@@ -484,7 +498,9 @@ func TestEnvironment(t *testing.T) {
 	want := map[string]map[string]any{
 		"TriggerFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_MAX_BODY_BYTES": "262144", "WIRESK_GROUP_RUNS_PER_MINUTE": "3000"},
 		"ManageFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl"),
-			"WIRESK_GROUPS_CLAIM": deploy.Ref("GroupsClaim"), "WIRESK_RUN_ONCE_WAIT": "25s"},
+			"WIRESK_GROUPS_CLAIM": deploy.Ref("GroupsClaim"), "WIRESK_RUN_ONCE_WAIT": "25s",
+			"WIRESK_SCHEDULE_GROUP": deploy.Ref("ScheduleGroup"), "WIRESK_SCHEDULER_ROLE_ARN": deploy.GetAtt("SchedulerRole", "Arn"),
+			"WIRESK_RUN_QUEUE_ARN": deploy.GetAtt("RunQueue", "Arn"), "WIRESK_DEAD_LETTER_ARN": deploy.GetAtt("DeadLetterQueue", "Arn")},
 		"WorkerFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_SECRET_PREFIX": deploy.Sub("wiresk/${Stage}"), "WIRESK_MAX_RECEIVES": deploy.Ref("MaxReceives"), "WIRESK_HTTP_ALLOW_CIDRS": deploy.Ref("HttpAllowCidrs"),
 			"WIRESK_RUN_RETENTION_DAYS": deploy.Ref("RunRetentionDays")},
 		"ConnectionsFunction": {"WIRESK_SECRET_PREFIX": deploy.Sub("wiresk/${Stage}"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl"),

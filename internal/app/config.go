@@ -15,6 +15,13 @@
 //	                              (connections, oauthcallback, worker, health: required)
 //	WIRESK_MAX_RECEIVES           the run queue's maxReceiveCount (worker: required):
 //	                              on that delivery a failure is final
+//	WIRESK_SCHEDULE_GROUP         EventBridge Scheduler schedule group of the schedule
+//	                              triggers (manage: required)
+//	WIRESK_SCHEDULER_ROLE_ARN     IAM role EventBridge Scheduler assumes to send a
+//	                              schedule trigger's fires to the run queue (manage: required)
+//	WIRESK_RUN_QUEUE_ARN          the run queue's ARN, the schedules' target (manage: required)
+//	WIRESK_DEAD_LETTER_ARN        SQS queue ARN of the fires Scheduler could not deliver
+//	                              (manage; empty: they are dropped)
 //	WIRESK_PUBLIC_URL             base of webhook URLs and of the OAuth redirect URI;
 //	                              empty: https://<domain the request came in on>
 //	WIRESK_GROUPS_CLAIM           JWT claim listing Group ids (default groups)
@@ -39,6 +46,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"wiresk/internal/egress"
@@ -92,6 +100,14 @@ type Config struct {
 	// the invocation's deadline in Lambda.
 	Lease    time.Duration
 	LogLevel slog.Level
+
+	// The EventBridge Scheduler schedules of schedule triggers (manage):
+	// their group, the role Scheduler assumes, their target (the run
+	// queue) and where the fires it could not deliver go ("": nowhere).
+	ScheduleGroup    string
+	SchedulerRoleARN string
+	RunQueueARN      string
+	DeadLetterARN    string
 }
 
 // maxLambdaBody is Lambda's limit on a synchronous invocation's payload; a
@@ -162,6 +178,27 @@ func Load(role Role, getenv func(string) string) (Config, error) {
 			}
 			cfg.RunOnceWait = d
 		}
+		if cfg.ScheduleGroup = getenv("WIRESK_SCHEDULE_GROUP"); cfg.ScheduleGroup == "" {
+			bad("WIRESK_SCHEDULE_GROUP is required (the EventBridge Scheduler schedule group of schedule triggers)")
+		} else if !scheduleGroupName(cfg.ScheduleGroup) {
+			bad("WIRESK_SCHEDULE_GROUP=%q: want a schedule group name, 1 to 64 letters, digits, dashes, underscores or dots", cfg.ScheduleGroup)
+		}
+		for _, v := range []struct {
+			key, what string
+			dst       *string
+			required  bool
+		}{
+			{"WIRESK_SCHEDULER_ROLE_ARN", "the IAM role EventBridge Scheduler assumes", &cfg.SchedulerRoleARN, true},
+			{"WIRESK_RUN_QUEUE_ARN", "the SQS run queue's ARN", &cfg.RunQueueARN, true},
+			{"WIRESK_DEAD_LETTER_ARN", "the SQS dead-letter queue's ARN", &cfg.DeadLetterARN, false},
+		} {
+			switch *v.dst = getenv(v.key); {
+			case *v.dst == "" && v.required:
+				bad("%s is required (%s)", v.key, v.what)
+			case *v.dst != "" && !strings.HasPrefix(*v.dst, "arn:"):
+				bad("%s=%q: want an ARN (%s)", v.key, *v.dst, v.what)
+			}
+		}
 	case Connections, OAuthCallback:
 		if cfg.ReturnURL = getenv("WIRESK_OAUTH_RETURN_URL"); cfg.ReturnURL != "" && !AbsoluteURL(cfg.ReturnURL) {
 			bad("WIRESK_OAUTH_RETURN_URL=%q: want an absolute http(s) URL such as https://app.example.com/connections, or nothing", cfg.ReturnURL)
@@ -193,6 +230,20 @@ func Load(role Role, getenv func(string) string) (Config, error) {
 		}
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// scheduleGroupName reports whether s is a valid EventBridge Scheduler
+// schedule group name.
+func scheduleGroupName(s string) bool {
+	if len(s) < 1 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // AbsoluteURL reports whether s is an absolute http(s) URL with a host and

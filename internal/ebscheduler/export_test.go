@@ -1,0 +1,4 @@
+package ebscheduler
+
+// LiteralJSON is literalJSON, for the external tests.
+var LiteralJSON = literalJSON
