@@ -28,7 +28,6 @@ package ebscheduler
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -206,7 +205,7 @@ func (s *Scheduler) updateInput(t trigger.Schedule) *scheduler.UpdateScheduleInp
 	target := &types.Target{
 		Arn:     aws.String(s.cfg.QueueARN),
 		RoleArn: aws.String(s.cfg.RoleARN),
-		Input:   aws.String(literalJSON(run.ScheduleJobInput(t.GroupID, t.FlowID, t.ID))),
+		Input:   aws.String(run.ScheduleJobInput(t.GroupID, t.FlowID, t.ID)),
 		RetryPolicy: &types.RetryPolicy{
 			MaximumEventAgeInSeconds: aws.Int32(int32(MaxEventAge / time.Second)),
 			MaximumRetryAttempts:     aws.Int32(MaxRetryAttempts),
@@ -279,31 +278,6 @@ func invalidField(msg string) (string, bool) {
 	default:
 		return "expression", true
 	}
-}
-
-// literalJSON returns the JSON document doc with the characters <, > and &
-// written as themselves: encoding/json writes them as \u003c, \u003e and
-// \u0026, and Scheduler replaces its context attributes
-// (<aws.scheduler.scheduled-time>) only where they are written literally.
-// A document without such escapes is returned as it is; one that does not
-// decode, too (Scheduler will refuse it or send it as it is).
-func literalJSON(doc string) string {
-	if !strings.Contains(doc, `\u003c`) && !strings.Contains(doc, `\u003e`) && !strings.Contains(doc, `\u0026`) {
-		return doc
-	}
-	dec := json.NewDecoder(strings.NewReader(doc))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return doc
-	}
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return doc
-	}
-	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // isCode reports whether err is, or wraps, the Scheduler error E.

@@ -340,17 +340,3 @@ func TestNewChecksConfig(t *testing.T) {
 		t.Errorf("New with a nil client: nil error")
 	}
 }
-
-func TestLiteralJSON(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{`{"at":"\u003caws.scheduler.scheduled-time\u003e","x":"a\u0026b"}`, `{"at":"<aws.scheduler.scheduled-time>","x":"a&b"}`},
-		// An escaped backslash before u003c is text, not an escape.
-		{`{"a":"\\u003c\u003c"}`, `{"a":"\\u003c<"}`},
-		{`{"b":1,"a":"<x>"}`, `{"b":1,"a":"<x>"}`}, // nothing to unescape: as it is
-		{`not json \u003c`, `not json \u003c`},
-	} {
-		if got := ebscheduler.LiteralJSON(tc.in); got != tc.want {
-			t.Errorf("LiteralJSON(%s) = %s, want %s", tc.in, got, tc.want)
-		}
-	}
-}

@@ -187,14 +187,19 @@ const ScheduledTimePlaceholder = "<aws.scheduler.scheduled-time>"
 // the run queue on AWS: a Job in ModeSchedule whose scheduledAt is
 // ScheduledTimePlaceholder, for EventBridge Scheduler to fill in.
 func ScheduleJobInput(groupID, flowID, triggerID string) string {
-	b, _ := json.Marshal(struct {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	// The placeholder must stay as written: encoding/json would write its
+	// < and > as \u003c and \u003e, which EventBridge Scheduler leaves alone.
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(struct {
 		GroupID     string `json:"groupId"`
 		FlowID      string `json:"flowId"`
 		TriggerID   string `json:"triggerId"`
 		Mode        Mode   `json:"mode"`
 		ScheduledAt string `json:"scheduledAt"`
 	}{groupID, flowID, triggerID, ModeSchedule, ScheduledTimePlaceholder})
-	return string(b)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // TriggerRequest returns the Request with its body, as the Run records it.

@@ -1,4 +1,0 @@
-package ebscheduler
-
-// LiteralJSON is literalJSON, for the external tests.
-var LiteralJSON = literalJSON
