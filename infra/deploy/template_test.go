@@ -466,6 +466,12 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 				"Action":   []string{"sqs:ChangeMessageVisibility"},
 				"Resource": deploy.GetAtt("RunQueue", "Arn"),
 			}}},
+			// An app trigger's poll sends one job per new item.
+			map[string]any{"Statement": []any{map[string]any{
+				"Sid": "AppTriggerItems", "Effect": "Allow",
+				"Action":   []string{"sqs:SendMessage"},
+				"Resource": deploy.GetAtt("RunQueue", "Arn"),
+			}}},
 			connectionTokens,
 		},
 		"ConnectionsFunction":   {tableCrud, connectionTokens},

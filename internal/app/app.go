@@ -19,6 +19,7 @@ import (
 	"wiresk/internal/httpapi"
 	"wiresk/internal/ingest"
 	"wiresk/internal/manage"
+	"wiresk/internal/poll"
 	"wiresk/internal/queue"
 	"wiresk/internal/ratelimit"
 	"wiresk/internal/step"
@@ -137,7 +138,12 @@ func (a *App) RunWorker() *worker.Worker {
 		conns = a.connectService(nil, "", nil).Credentials
 	}
 	steps := a.steps(&step.HTTP{Engine: egress.Engine{Client: a.httpClient(), Guard: a.cfg.Guard}}, a.appClient())
-	return &worker.Worker{Store: a.d.Store, Steps: steps, Connections: conns, Schedules: a.d.Store, MaxReceives: a.cfg.MaxReceives, Lease: a.cfg.Lease, Logger: a.d.Logger}
+	w := &worker.Worker{Store: a.d.Store, Steps: steps, Connections: conns, Schedules: a.d.Store, MaxReceives: a.cfg.MaxReceives, Lease: a.cfg.Lease, Logger: a.d.Logger}
+	if a.d.Catalog != nil {
+		// App triggers' polls send their items' Jobs to the run queue.
+		w.Polls = &poll.Poller{Store: a.d.Store, Catalog: a.d.Catalog, Client: a.appClient(), Queue: a.d.Queue, Logger: a.d.Logger}
+	}
+	return w
 }
 
 // Health runs connect.Health.CheckDue on every schedule event: refresh

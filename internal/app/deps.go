@@ -10,6 +10,7 @@ import (
 	"wiresk/internal/connect"
 	"wiresk/internal/ingest"
 	"wiresk/internal/manage"
+	"wiresk/internal/poll"
 	"wiresk/internal/queue"
 	"wiresk/internal/run"
 	"wiresk/internal/worker"
@@ -21,6 +22,7 @@ type Store interface {
 	manage.Store
 	worker.Store
 	worker.Schedules
+	poll.Store
 	ScheduleLister
 	ingest.Lookup
 	connect.Store

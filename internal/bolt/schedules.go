@@ -76,8 +76,7 @@ func (s *Store) AllSchedules(ctx context.Context) ([]trigger.Schedule, error) {
 }
 
 // UpdateSchedule replaces the definition of an existing schedule trigger
-// (description, expression, zone, enabled state); its last fire stays as
-// stored. ErrNotFound if it does not exist.
+// (trigger.Schedule.Redefine); its last fire and cursor stay as stored. ErrNotFound if it does not exist.
 func (s *Store) UpdateSchedule(ctx context.Context, t trigger.Schedule) error {
 	return s.write(ctx, func(tx *bbolt.Tx) error {
 		k := key(t.GroupID, t.FlowID, t.ID)
@@ -85,8 +84,8 @@ func (s *Store) UpdateSchedule(ctx context.Context, t trigger.Schedule) error {
 		if !get(tx, bSchedules, k, &old) {
 			return fmt.Errorf("update schedule %s: %w", t.ID, wiresk.ErrNotFound)
 		}
-		t.CreatedAt, t.LastFireAt, t.LastRunID, t.LastError = old.CreatedAt, old.LastFireAt, old.LastRunID, old.LastError
-		return put(tx, bSchedules, k, t)
+		old.Redefine(t)
+		return put(tx, bSchedules, k, old)
 	})
 }
 
@@ -100,14 +99,31 @@ func (s *Store) RecordFire(ctx context.Context, groupID, flowID, id string, f tr
 		if !get(tx, bSchedules, k, &t) {
 			return fmt.Errorf("record fire of schedule %s: %w", id, wiresk.ErrNotFound)
 		}
-		if t.LastFireAt != nil && t.LastFireAt.After(f.At) {
+		if !t.RecordFire(f) {
 			return nil
 		}
-		at := f.At.UTC()
-		t.LastFireAt, t.LastRunID, t.LastError = &at, f.RunID, f.Error
 		return put(tx, bSchedules, k, t)
 	})
 	return t, err
+}
+
+// AdvanceCursor moves an app trigger's cursor from from to to, and reports
+// false when it is not at from (another poll moved it). ErrNotFound if the
+// trigger does not exist.
+func (s *Store) AdvanceCursor(ctx context.Context, groupID, flowID, id, from, to string) (bool, error) {
+	moved := false
+	err := s.write(ctx, func(tx *bbolt.Tx) error {
+		k := key(groupID, flowID, id)
+		var t trigger.Schedule
+		if !get(tx, bSchedules, k, &t) {
+			return fmt.Errorf("advance cursor of %s: %w", id, wiresk.ErrNotFound)
+		}
+		if moved = t.AdvanceCursor(from, to); !moved {
+			return nil
+		}
+		return put(tx, bSchedules, k, t)
+	})
+	return moved, err
 }
 
 // DeleteSchedule removes a schedule trigger, or returns ErrNotFound.

@@ -53,23 +53,43 @@ type scheduleItem struct {
 	LastFireAt  *time.Time `dynamodbav:"lastFireAt,omitempty"`
 	LastRunID   string     `dynamodbav:"lastRunId,omitempty"`
 	LastError   string     `dynamodbav:"lastError,omitempty"`
+	Poll        *pollItem  `dynamodbav:"poll,omitempty"`
 	Rev         int64      `dynamodbav:"rev"`
 }
 
+// pollItem is an app trigger's poll, a map attribute of its item.
+type pollItem struct {
+	App          string            `dynamodbav:"app"`
+	Event        string            `dynamodbav:"event"`
+	ConnectionID string            `dynamodbav:"connectionId"`
+	Params       map[string]string `dynamodbav:"params,omitempty"`
+	Cursor       string            `dynamodbav:"cursor,omitempty"`
+	Paused       bool              `dynamodbav:"paused,omitempty"`
+	LastStarted  int               `dynamodbav:"lastStarted"`
+}
+
 func toScheduleItem(t trigger.Schedule, rev int64) scheduleItem {
-	return scheduleItem{
+	it := scheduleItem{
 		itemKeys: itemKeys{PK: groupPK(t.GroupID), SK: scheduleSK(t.FlowID, t.ID), Type: typeSchedule,
 			GSI1PK: pkSchedules, GSI1SK: schedulesSK(t.GroupID, t.FlowID, t.ID)},
 		ID: t.ID, GroupID: t.GroupID, FlowID: t.FlowID, Description: t.Description, Expression: t.Expression,
 		Timezone: t.Timezone, Enabled: t.Enabled, CreatedAt: utc(t.CreatedAt), EnabledAt: utc(t.EnabledAt),
 		LastFireAt: utcPtr(t.LastFireAt), LastRunID: t.LastRunID, LastError: t.LastError, Rev: rev,
 	}
+	if p := t.Poll; p != nil {
+		it.Poll = &pollItem{App: p.App, Event: p.Event, ConnectionID: p.ConnectionID, Params: p.Params, Cursor: p.Cursor, Paused: p.Paused, LastStarted: p.LastStarted}
+	}
+	return it
 }
 
 func (i scheduleItem) schedule() trigger.Schedule {
-	return trigger.Schedule{ID: i.ID, GroupID: i.GroupID, FlowID: i.FlowID, Description: i.Description,
+	t := trigger.Schedule{ID: i.ID, GroupID: i.GroupID, FlowID: i.FlowID, Description: i.Description,
 		Expression: i.Expression, Timezone: i.Timezone, Enabled: i.Enabled, CreatedAt: i.CreatedAt, EnabledAt: i.EnabledAt,
 		LastFireAt: i.LastFireAt, LastRunID: i.LastRunID, LastError: i.LastError}
+	if p := i.Poll; p != nil {
+		t.Poll = &trigger.Poll{App: p.App, Event: p.Event, ConnectionID: p.ConnectionID, Params: p.Params, Cursor: p.Cursor, Paused: p.Paused, LastStarted: p.LastStarted}
+	}
+	return t
 }
 
 // CreateSchedule stores a schedule trigger, in one transaction with a
@@ -198,10 +218,22 @@ func (s *Store) changeSchedule(ctx context.Context, what, groupID, flowID, id st
 // stored. ErrNotFound if it does not exist.
 func (s *Store) UpdateSchedule(ctx context.Context, t trigger.Schedule) error {
 	_, err := s.changeSchedule(ctx, "update schedule "+t.ID, t.GroupID, t.FlowID, t.ID, func(old *trigger.Schedule) bool {
-		old.Description, old.Expression, old.Timezone, old.Enabled, old.EnabledAt = t.Description, t.Expression, t.Timezone, t.Enabled, t.EnabledAt
+		old.Redefine(t)
 		return true
 	})
 	return err
+}
+
+// AdvanceCursor moves an app trigger's cursor from from to to, and reports
+// false when it is not at from (another poll moved it). ErrNotFound if the
+// trigger does not exist.
+func (s *Store) AdvanceCursor(ctx context.Context, groupID, flowID, id, from, to string) (bool, error) {
+	moved := false
+	_, err := s.changeSchedule(ctx, "advance cursor of "+id, groupID, flowID, id, func(t *trigger.Schedule) bool {
+		moved = t.AdvanceCursor(from, to)
+		return moved
+	})
+	return moved, err
 }
 
 // RecordFire records f as the last fire of a schedule trigger, unless a
@@ -209,12 +241,7 @@ func (s *Store) UpdateSchedule(ctx context.Context, t trigger.Schedule) error {
 // ErrNotFound if it does not exist.
 func (s *Store) RecordFire(ctx context.Context, groupID, flowID, id string, f trigger.Fire) (trigger.Schedule, error) {
 	return s.changeSchedule(ctx, "record fire of schedule "+id, groupID, flowID, id, func(t *trigger.Schedule) bool {
-		if t.LastFireAt != nil && t.LastFireAt.After(f.At) {
-			return false
-		}
-		at := f.At.UTC()
-		t.LastFireAt, t.LastRunID, t.LastError = &at, f.RunID, f.Error
-		return true
+		return t.RecordFire(f)
 	})
 }
 

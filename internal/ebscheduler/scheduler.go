@@ -13,9 +13,8 @@
 // two. A CreateSchedule that meets a schedule created meanwhile
 // (ConflictException) updates it instead.
 //
-// The target's input is run.ScheduleJobInput with <, > and & written
-// literally (encoding/json escapes them), as Scheduler fills in the
-// scheduled time only where its placeholder is written so.
+// The target's input is run.ScheduleJobInput, whose placeholder Scheduler
+// fills in with the scheduled time.
 //
 // Every schedule has no flexible time window (each fire at its time), no
 // end, and ActionAfterCompletion NONE, so an at() schedule stays after its

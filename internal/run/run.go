@@ -47,6 +47,9 @@ const (
 	ModeReplay  Mode = "replay"
 	// ModeSchedule: a schedule trigger fired (Job.ScheduledAt says when).
 	ModeSchedule Mode = "schedule"
+	// ModeAppTrigger: an app trigger's poll found a new item, the
+	// request's body.
+	ModeAppTrigger Mode = "app_trigger"
 )
 
 // Request is the trigger request as the Flow sees it. Credentials the caller

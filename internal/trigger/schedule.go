@@ -33,6 +33,35 @@ type Schedule struct {
 	LastFireAt *time.Time `json:"lastFireAt,omitempty"`
 	LastRunID  string     `json:"lastRunId,omitempty"`
 	LastError  string     `json:"lastError,omitempty"`
+	// Poll makes this an app trigger: each fire polls an app event
+	// through a Connection and starts one Run per new item, instead of
+	// one Run.
+	Poll *Poll `json:"poll,omitempty"`
+}
+
+// Poll is what an app trigger watches, and where it is.
+type Poll struct {
+	// App and Event name the event ("hubspot", "new_contact").
+	App          string            `json:"app"`
+	Event        string            `json:"event"`
+	ConnectionID string            `json:"connectionId"`
+	Params       map[string]string `json:"params,omitempty"`
+	// Cursor is where the next poll goes on, in the event's own terms;
+	// "" until the first poll.
+	Cursor string `json:"cursor,omitempty"`
+	// Paused says the last fire could not poll because the Connection
+	// is broken (LastError says which); the next fire tries again.
+	Paused bool `json:"paused,omitempty"`
+	// LastStarted counts the Runs the last poll started.
+	LastStarted int `json:"lastStarted"`
+}
+
+// Kind is "app" for an app trigger, "schedule" for a schedule trigger.
+func (s Schedule) Kind() string {
+	if s.Poll != nil {
+		return "app"
+	}
+	return "schedule"
 }
 
 // Parsed returns the trigger's schedule; a rate counts from CreatedAt. The
@@ -58,4 +87,48 @@ type Fire struct {
 	RunID string
 	// Error says why it started none.
 	Error string
+	// Started counts the Runs an app trigger's poll started; Paused says
+	// it could not poll (a broken Connection).
+	Started int
+	Paused  bool
+}
+
+// RecordFire applies f as s's last fire, and reports false (changing
+// nothing) when a later fire is recorded already: stores call it inside
+// their write, so a late older fire never replaces a newer one.
+func (s *Schedule) RecordFire(f Fire) bool {
+	if s.LastFireAt != nil && s.LastFireAt.After(f.At) {
+		return false
+	}
+	at := f.At.UTC()
+	s.LastFireAt, s.LastRunID, s.LastError = &at, f.RunID, f.Error
+	if s.Poll != nil {
+		s.Poll.Paused, s.Poll.LastStarted = f.Paused, f.Started
+	}
+	return true
+}
+
+// Redefine replaces s's definition (description, expression, zone, enabled
+// state, what an app trigger watches) by def's, keeping what its fires
+// recorded: its last fire and an app trigger's cursor.
+func (s *Schedule) Redefine(def Schedule) {
+	s.Description, s.Expression, s.Timezone, s.Enabled, s.EnabledAt = def.Description, def.Expression, def.Timezone, def.Enabled, def.EnabledAt
+	if def.Poll == nil || s.Poll == nil {
+		s.Poll = def.Poll
+		return
+	}
+	p := *def.Poll
+	p.Cursor, p.Paused, p.LastStarted = s.Poll.Cursor, s.Poll.Paused, s.Poll.LastStarted
+	s.Poll = &p
+}
+
+// AdvanceCursor moves an app trigger's cursor from from to to, and reports
+// false (changing nothing) when the cursor is no longer from: another poll
+// moved it first.
+func (s *Schedule) AdvanceCursor(from, to string) bool {
+	if s.Poll == nil || s.Poll.Cursor != from {
+		return false
+	}
+	s.Poll.Cursor = to
+	return true
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"wiresk/internal/run"
+	"wiresk/internal/step"
 	"wiresk/internal/trigger"
 	"wiresk/internal/wiresk"
 )
@@ -20,6 +21,37 @@ type Schedules interface {
 	// RecordFire records f as the trigger's last fire unless a later one
 	// is recorded already.
 	RecordFire(ctx context.Context, groupID, flowID, id string, f trigger.Fire) (trigger.Schedule, error)
+}
+
+// Polls runs app triggers' polls (poll.Poller).
+type Polls interface {
+	// Poll polls t's event through conn for its fire at at, starting one
+	// Run per new item; an error means the fire should come again.
+	Poll(ctx context.Context, t trigger.Schedule, at time.Time, conn step.Connection) error
+}
+
+// pollFire polls an app trigger's event with its Connection. A Connection
+// that cannot be used until someone acts (broken, deleted) pauses the
+// trigger: the fire is recorded as paused, with the reason, and the next
+// fire tries again, so reconnecting resumes it.
+func (w *Worker) pollFire(ctx context.Context, t trigger.Schedule, at time.Time) error {
+	if w.Polls == nil || w.Connections == nil {
+		w.logger().ErrorContext(ctx, "app trigger fire dropped: this worker cannot poll", "trigger", t.ID)
+		return nil
+	}
+	conn, _, err := w.Connections.Bind(ctx, t.GroupID, t.Poll.ConnectionID)
+	if code := wiresk.ErrorCode(err); code == wiresk.EConflict || code == wiresk.ENotFound {
+		reason := fmt.Sprintf("paused: Connection %s cannot be used (%s); reconnect it and the trigger resumes", t.Poll.ConnectionID, wiresk.ErrorMessage(err))
+		if _, err := w.Schedules.RecordFire(ctx, t.GroupID, t.FlowID, t.ID, trigger.Fire{At: at, Error: reason, Paused: true}); err != nil && !errors.Is(err, wiresk.ErrNotFound) {
+			return fmt.Errorf("record fire of %s: %w", t.ID, err)
+		}
+		w.logger().InfoContext(ctx, "app trigger paused", "trigger", t.ID, "connection", t.Poll.ConnectionID, "reason", wiresk.ErrorMessage(err))
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("bind connection %s: %w", t.Poll.ConnectionID, err)
+	}
+	return w.Polls.Poll(ctx, t, at, conn)
 }
 
 // admitFire turns the Job of a schedule trigger's fire into the Job of its
@@ -57,6 +89,9 @@ func (w *Worker) admitFire(ctx context.Context, job *run.Job) (bool, error) {
 		return false, fmt.Errorf("get flow: %w", err)
 	case !f.Enabled:
 		refused = "the Flow is disabled, so the fire started no Run"
+	}
+	if refused == "" && t.Poll != nil {
+		return false, w.pollFire(ctx, t, at)
 	}
 	fire := trigger.Fire{At: at, Error: refused}
 	if refused == "" {

@@ -80,6 +80,8 @@ type Worker struct {
 	// Schedules admits the fires of schedule triggers; without it they
 	// are dropped (and logged).
 	Schedules Schedules
+	// Polls runs app triggers' polls; without it their fires are dropped.
+	Polls Polls
 	// MaxReceives is the queue's maxReceiveCount: on that delivery a
 	// failure is final and the Run is marked failed (the message then goes
 	// to the dead-letter queue). Default 5.

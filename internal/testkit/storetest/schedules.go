@@ -18,6 +18,7 @@ func runSchedules(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("ScheduleFires", func(t *testing.T) { testScheduleFires(t, newStore(t)) })
 	t.Run("ScheduleFiresConcurrent", func(t *testing.T) { testScheduleFiresConcurrent(t, newStore(t)) })
 	t.Run("ScheduleDeletedWithFlow", func(t *testing.T) { testScheduleDeletedWithFlow(t, newStore(t)) })
+	t.Run("AppTriggerCursor", func(t *testing.T) { testAppTriggerCursor(t, newStore(t)) })
 }
 
 // NewSchedule returns an enabled schedule trigger of Flow flowID.
@@ -204,5 +205,87 @@ func testScheduleDeletedWithFlow(t *testing.T, s Store) {
 	all := waitAllSchedules(t, s, 1)
 	if got, want := scheduleIDs(all), []string{"grp_a/trg_b"}; !slices.Equal(got, want) {
 		t.Fatalf("AllSchedules after DeleteFlow = %v, want %v", got, want)
+	}
+}
+
+// NewAppTrigger returns an enabled app trigger of Flow flowID watching
+// HubSpot's new contacts.
+func NewAppTrigger(groupID, flowID, id string) trigger.Schedule {
+	t := NewSchedule(groupID, flowID, id)
+	t.Expression, t.Timezone = "rate(5 minutes)", "UTC"
+	t.Poll = &trigger.Poll{App: "hubspot", Event: "new_contact", ConnectionID: "con_1", Params: map[string]string{"properties": "email,firstname"}}
+	return t
+}
+
+func testAppTriggerCursor(t *testing.T, s Store) {
+	ctx := t.Context()
+	must(t, s.CreateFlow(ctx, newFlow("grp_a", "flw_1", true)))
+	a := NewAppTrigger("grp_a", "flw_1", "trg_a")
+	must(t, s.CreateSchedule(ctx, a))
+	got, err := s.GetSchedule(ctx, "grp_a", "flw_1", "trg_a")
+	must(t, err)
+	if !reflect.DeepEqual(got, a) || got.Kind() != "app" {
+		t.Fatalf("GetSchedule = %+v, want %+v", got, a)
+	}
+	_, err = s.AdvanceCursor(ctx, "grp_a", "flw_1", "trg_missing", "", "c1")
+	wantErr(t, err, wiresk.ErrNotFound)
+
+	// Two polls from the same cursor: one moves it.
+	var wg sync.WaitGroup
+	moved := make(chan bool, 2)
+	for _, to := range []string{"c1", "c1b"} {
+		wg.Go(func() {
+			ok, err := s.AdvanceCursor(context.WithoutCancel(ctx), "grp_a", "flw_1", "trg_a", "", to)
+			if err != nil {
+				t.Error(err)
+			}
+			moved <- ok
+		})
+	}
+	wg.Wait()
+	close(moved)
+	n := 0
+	for ok := range moved {
+		if ok {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d of two polls from the same cursor moved it, want 1", n)
+	}
+	got, err = s.GetSchedule(ctx, "grp_a", "flw_1", "trg_a")
+	must(t, err)
+	from := got.Poll.Cursor
+	if from != "c1" && from != "c1b" {
+		t.Fatalf("cursor = %q", from)
+	}
+	ok, err := s.AdvanceCursor(ctx, "grp_a", "flw_1", "trg_a", from, "c2")
+	must(t, err)
+	if !ok {
+		t.Fatal("AdvanceCursor from the stored cursor did not move it")
+	}
+
+	// A fire records the poll's outcome; a change of params keeps the cursor.
+	_, err = s.RecordFire(ctx, "grp_a", "flw_1", "trg_a", trigger.Fire{At: t0.Add(time.Minute), Error: "paused: broken", Paused: true})
+	must(t, err)
+	upd := a
+	upd.Poll = &trigger.Poll{App: "hubspot", Event: "new_contact", ConnectionID: "con_2", Params: map[string]string{"properties": "email"}}
+	must(t, s.UpdateSchedule(ctx, upd))
+	got, err = s.GetSchedule(ctx, "grp_a", "flw_1", "trg_a")
+	must(t, err)
+	if got.Poll.Cursor != "c2" || got.Poll.ConnectionID != "con_2" || got.Poll.Params["properties"] != "email" || !got.Poll.Paused || got.LastError != "paused: broken" {
+		t.Fatalf("after an update: %+v", got.Poll)
+	}
+	_, err = s.RecordFire(ctx, "grp_a", "flw_1", "trg_a", trigger.Fire{At: t0.Add(2 * time.Minute), RunID: "run_9", Started: 3})
+	must(t, err)
+	got, err = s.GetSchedule(ctx, "grp_a", "flw_1", "trg_a")
+	must(t, err)
+	if got.Poll.Paused || got.Poll.LastStarted != 3 || got.LastError != "" || got.LastRunID != "run_9" {
+		t.Fatalf("after a poll that started 3 Runs: %+v %+v", got, got.Poll)
+	}
+	// A schedule trigger has no cursor to move.
+	must(t, s.CreateSchedule(ctx, NewSchedule("grp_a", "flw_1", "trg_s")))
+	if ok, err := s.AdvanceCursor(ctx, "grp_a", "flw_1", "trg_s", "", "x"); err != nil || ok {
+		t.Fatalf("AdvanceCursor of a schedule trigger = %v, %v; want false", ok, err)
 	}
 }

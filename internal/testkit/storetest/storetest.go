@@ -16,6 +16,7 @@ import (
 	"wiresk/internal/group"
 	"wiresk/internal/ingest"
 	"wiresk/internal/manage"
+	"wiresk/internal/poll"
 	"wiresk/internal/run"
 	"wiresk/internal/trigger"
 	"wiresk/internal/wiresk"
@@ -30,6 +31,7 @@ type Store interface {
 	manage.Store
 	worker.Store
 	worker.Schedules
+	poll.Store
 	ingest.Lookup
 	connection.Store
 	// AllSchedules lists every Group's schedule triggers (the local
