@@ -39,7 +39,9 @@ type Poller struct {
 
 // ItemRunID returns the Run id of the item itemID of app trigger
 // triggerID: the same item always maps to the same Run.
-func ItemRunID(triggerID, itemID string) string { return run.IdempotentID(triggerID, "item\x00"+itemID) }
+func ItemRunID(triggerID, itemID string) string {
+	return run.IdempotentID(triggerID, "item\x00"+itemID)
+}
 
 // Poll polls t's event through conn (the trigger's Connection, bound) for
 // its fire at at, sends one Job per new item (Run id ItemRunID), then
