@@ -71,6 +71,13 @@ func NewManagement(svc manage.Services, a auth.Authenticator, publicURL string, 
 		{"PATCH /v1/groups/{g}/flows/{f}/schedule-triggers/{t}", m.updateSchedule},
 		{"DELETE /v1/groups/{g}/flows/{f}/schedule-triggers/{t}", m.deleteSchedule},
 
+		{"POST /v1/groups/{g}/flows/{f}/app-triggers", m.createAppTrigger},
+		{"GET /v1/groups/{g}/flows/{f}/app-triggers", m.listAppTriggers},
+		{"GET /v1/groups/{g}/flows/{f}/app-triggers/{t}", m.getAppTrigger},
+		{"PATCH /v1/groups/{g}/flows/{f}/app-triggers/{t}", m.updateAppTrigger},
+		{"DELETE /v1/groups/{g}/flows/{f}/app-triggers/{t}", m.deleteAppTrigger},
+		{"GET /v1/app-events", m.listAppEvents},
+
 		{"POST /v1/groups/{g}/run-once", m.runOnce},
 		{"GET /v1/groups/{g}/runs", m.listRuns},
 		{"GET /v1/groups/{g}/runs/{r}", m.getRun},

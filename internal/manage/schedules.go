@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"wiresk/internal/auth"
+	"wiresk/internal/connection"
 	"wiresk/internal/flow"
 	"wiresk/internal/group"
 	"wiresk/internal/schedule"
@@ -42,6 +43,8 @@ type ScheduleStore interface {
 	// zone, enabled state and EnabledAt); the last fire stays as stored.
 	UpdateSchedule(ctx context.Context, t trigger.Schedule) error
 	DeleteSchedule(ctx context.Context, groupID, flowID, id string) error
+	// GetConnection reads the Connection an app trigger polls with.
+	GetConnection(ctx context.Context, groupID, id string) (connection.Connection, error)
 }
 
 // Schedules are the use cases of a Flow's schedule triggers. Each change
@@ -102,17 +105,22 @@ func checkSchedule(t trigger.Schedule) error {
 
 // CreateSchedule adds a schedule trigger to a Flow.
 func (s *Schedules) CreateSchedule(ctx context.Context, who auth.Identity, groupID, flowID string, in ScheduleInput) (trigger.Schedule, error) {
+	t := trigger.Schedule{Description: in.Description, Expression: strings.TrimSpace(in.Expression), Timezone: in.Timezone, Enabled: in.Enabled == nil || *in.Enabled}
+	return s.create(ctx, who, groupID, flowID, t)
+}
+
+// create checks and stores t as a new trigger of the Flow, then puts its
+// schedule (undoing the store write if that fails).
+func (s *Schedules) create(ctx context.Context, who auth.Identity, groupID, flowID string, t trigger.Schedule) (trigger.Schedule, error) {
 	if _, err := s.Access.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return trigger.Schedule{}, err
 	}
 	now := now(s.Now)
-	t := trigger.Schedule{ID: wiresk.NewIDAt("trg", now), GroupID: groupID, FlowID: flowID, Description: in.Description,
-		Expression: strings.TrimSpace(in.Expression), Timezone: in.Timezone, Enabled: in.Enabled == nil || *in.Enabled,
-		CreatedAt: now, EnabledAt: now}
+	t.ID, t.GroupID, t.FlowID, t.CreatedAt, t.EnabledAt = wiresk.NewIDAt("trg", now), groupID, flowID, now, now
 	if t.Timezone == "" {
 		t.Timezone = "UTC"
 	}
-	if err := checkSchedule(t); err != nil {
+	if err := s.check(ctx, t); err != nil {
 		return trigger.Schedule{}, err
 	}
 	if _, err := s.Store.GetFlow(ctx, groupID, flowID); err != nil {
@@ -120,7 +128,7 @@ func (s *Schedules) CreateSchedule(ctx context.Context, who auth.Identity, group
 	}
 	if err := s.Store.CreateSchedule(ctx, t); err != nil {
 		if errors.Is(err, wiresk.ErrConflict) {
-			return trigger.Schedule{}, wiresk.Errorf(wiresk.EConflict, "flow %q has %d schedule triggers, the most a Flow may have", flowID, trigger.MaxSchedulesPerFlow)
+			return trigger.Schedule{}, wiresk.Errorf(wiresk.EConflict, "flow %q has %d schedule and app triggers, the most a Flow may have", flowID, trigger.MaxSchedulesPerFlow)
 		}
 		return trigger.Schedule{}, notFound(err, "flow", flowID)
 	}
@@ -135,6 +143,18 @@ func (s *Schedules) CreateSchedule(ctx context.Context, who auth.Identity, group
 	return t, nil
 }
 
+// check refuses a trigger EventBridge Scheduler would refuse, or an app
+// trigger whose event, params or Connection does not fit.
+func (s *Schedules) check(ctx context.Context, t trigger.Schedule) error {
+	if err := checkSchedule(t); err != nil {
+		return err
+	}
+	if t.Poll != nil {
+		return s.checkPoll(ctx, t.GroupID, *t.Poll)
+	}
+	return nil
+}
+
 // schedulerError passes a refusal of the Scheduler's (a validation error)
 // on as it is and wraps any other failure.
 func schedulerError(id string, err error) error {
@@ -145,55 +165,64 @@ func schedulerError(id string, err error) error {
 	return fmt.Errorf("put schedule %s: %w", id, err)
 }
 
-// GetSchedule returns one schedule trigger.
-func (s *Schedules) GetSchedule(ctx context.Context, who auth.Identity, groupID, flowID, id string) (trigger.Schedule, error) {
+// get returns the trigger of the kind asked for; one of the other kind is
+// not found, as it is not at that address.
+func (s *Schedules) get(ctx context.Context, who auth.Identity, groupID, flowID, id, kind string) (trigger.Schedule, error) {
 	if _, err := s.Access.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return trigger.Schedule{}, err
 	}
 	t, err := s.Store.GetSchedule(ctx, groupID, flowID, id)
+	if err == nil && t.Kind() != kind {
+		err = fmt.Errorf("trigger %s is an %s trigger: %w", id, t.Kind(), wiresk.ErrNotFound)
+	}
 	return t, notFound(err, "trigger", id)
 }
 
-// ListSchedules lists a Flow's schedule triggers.
-func (s *Schedules) ListSchedules(ctx context.Context, who auth.Identity, groupID, flowID string) ([]trigger.Schedule, error) {
+// list returns the Flow's triggers of kind.
+func (s *Schedules) list(ctx context.Context, who auth.Identity, groupID, flowID, kind string) ([]trigger.Schedule, error) {
 	if _, err := s.Access.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return nil, err
 	}
 	if _, err := s.Store.GetFlow(ctx, groupID, flowID); err != nil {
 		return nil, notFound(err, "flow", flowID)
 	}
-	return s.Store.ListSchedules(ctx, groupID, flowID)
+	all, err := s.Store.ListSchedules(ctx, groupID, flowID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]trigger.Schedule, 0, len(all))
+	for _, t := range all {
+		if t.Kind() == kind {
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
 
-// UpdateSchedule changes a schedule trigger. Enabling a disabled one
-// counts its fires from now: the times it was off are not missed fires.
-func (s *Schedules) UpdateSchedule(ctx context.Context, who auth.Identity, groupID, flowID, id string, in SchedulePatch) (trigger.Schedule, error) {
-	if _, err := s.Access.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
+// update applies change to the trigger of kind, checks it, stores it and
+// puts its schedule (putting the store back if that fails). Enabling a
+// disabled trigger counts its fires from now.
+func (s *Schedules) update(ctx context.Context, who auth.Identity, groupID, flowID, id, kind string, enabled *bool, change func(*trigger.Schedule)) (trigger.Schedule, error) {
+	old, err := s.get(ctx, who, groupID, flowID, id, kind)
+	if err != nil {
 		return trigger.Schedule{}, err
 	}
-	old, err := s.Store.GetSchedule(ctx, groupID, flowID, id)
-	if err != nil {
-		return trigger.Schedule{}, notFound(err, "trigger", id)
-	}
 	t := old
-	if in.Description != nil {
-		t.Description = *in.Description
+	if old.Poll != nil {
+		p := *old.Poll
+		t.Poll = &p
 	}
-	if in.Expression != nil {
-		t.Expression = strings.TrimSpace(*in.Expression)
+	change(&t)
+	if t.Timezone == "" {
+		t.Timezone = "UTC"
 	}
-	if in.Timezone != nil {
-		if t.Timezone = *in.Timezone; t.Timezone == "" {
-			t.Timezone = "UTC"
-		}
-	}
-	if in.Enabled != nil {
-		if *in.Enabled && !old.Enabled {
+	if enabled != nil {
+		if *enabled && !old.Enabled {
 			t.EnabledAt = now(s.Now)
 		}
-		t.Enabled = *in.Enabled
+		t.Enabled = *enabled
 	}
-	if err := checkSchedule(t); err != nil {
+	if err := s.check(ctx, t); err != nil {
 		return trigger.Schedule{}, err
 	}
 	if err := s.Store.UpdateSchedule(ctx, t); err != nil {
@@ -210,15 +239,12 @@ func (s *Schedules) UpdateSchedule(ctx context.Context, who auth.Identity, group
 	return t, nil
 }
 
-// DeleteSchedule removes a schedule trigger: from the Scheduler first, so
-// that it fires no more, then from the store.
-func (s *Schedules) DeleteSchedule(ctx context.Context, who auth.Identity, groupID, flowID, id string) error {
-	if _, err := s.Access.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
-		return err
-	}
-	t, err := s.Store.GetSchedule(ctx, groupID, flowID, id)
+// remove deletes the trigger of kind: from the Scheduler first, so that
+// it fires no more, then from the store.
+func (s *Schedules) remove(ctx context.Context, who auth.Identity, groupID, flowID, id, kind string) error {
+	t, err := s.get(ctx, who, groupID, flowID, id, kind)
 	if err != nil {
-		return notFound(err, "trigger", id)
+		return err
 	}
 	if s.Scheduler != nil {
 		if err := s.Scheduler.DeleteSchedule(ctx, t); err != nil {
@@ -226,6 +252,37 @@ func (s *Schedules) DeleteSchedule(ctx context.Context, who auth.Identity, group
 		}
 	}
 	return notFound(s.Store.DeleteSchedule(ctx, groupID, flowID, id), "trigger", id)
+}
+
+// GetSchedule returns one schedule trigger.
+func (s *Schedules) GetSchedule(ctx context.Context, who auth.Identity, groupID, flowID, id string) (trigger.Schedule, error) {
+	return s.get(ctx, who, groupID, flowID, id, "schedule")
+}
+
+// ListSchedules lists a Flow's schedule triggers.
+func (s *Schedules) ListSchedules(ctx context.Context, who auth.Identity, groupID, flowID string) ([]trigger.Schedule, error) {
+	return s.list(ctx, who, groupID, flowID, "schedule")
+}
+
+// UpdateSchedule changes a schedule trigger. Enabling a disabled one
+// counts its fires from now: the times it was off are not missed fires.
+func (s *Schedules) UpdateSchedule(ctx context.Context, who auth.Identity, groupID, flowID, id string, in SchedulePatch) (trigger.Schedule, error) {
+	return s.update(ctx, who, groupID, flowID, id, "schedule", in.Enabled, func(t *trigger.Schedule) {
+		if in.Description != nil {
+			t.Description = *in.Description
+		}
+		if in.Expression != nil {
+			t.Expression = strings.TrimSpace(*in.Expression)
+		}
+		if in.Timezone != nil {
+			t.Timezone = *in.Timezone
+		}
+	})
+}
+
+// DeleteSchedule removes a schedule trigger.
+func (s *Schedules) DeleteSchedule(ctx context.Context, who auth.Identity, groupID, flowID, id string) error {
+	return s.remove(ctx, who, groupID, flowID, id, "schedule")
 }
 
 // unschedule removes the Scheduler's schedules of a Flow's schedule
