@@ -77,6 +77,7 @@ func NewManagement(svc manage.Services, a auth.Authenticator, publicURL string, 
 		{"PATCH /v1/groups/{g}/flows/{f}/app-triggers/{t}", m.updateAppTrigger},
 		{"DELETE /v1/groups/{g}/flows/{f}/app-triggers/{t}", m.deleteAppTrigger},
 		{"GET /v1/app-events", m.listAppEvents},
+		{"GET /v1/groups/{g}/flows/{f}/triggers", m.listAllTriggers},
 
 		{"POST /v1/groups/{g}/run-once", m.runOnce},
 		{"GET /v1/groups/{g}/runs", m.listRuns},

@@ -171,3 +171,83 @@ func (m *Management) deleteAppTrigger(w http.ResponseWriter, r *http.Request, wh
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// TriggerSummary is one of a Flow's triggers, of any kind, with what it
+// did over the last seven days.
+type TriggerSummary struct {
+	// Kind is "http", "schedule" or "app".
+	Kind        string `json:"kind"`
+	ID          string `json:"id"`
+	Description string `json:"description,omitempty"`
+	// Enabled: an HTTP trigger is on while its Flow is.
+	Enabled bool `json:"enabled"`
+	// URL is an HTTP trigger's webhook URL; Expression a schedule's or an
+	// app trigger's timetable; Event an app trigger's "<app>.<event>".
+	URL        string `json:"url,omitempty"`
+	Expression string `json:"expression,omitempty"`
+	Event      string `json:"event,omitempty"`
+	// LastFireAt is a schedule's or app trigger's last fire, an HTTP
+	// trigger's latest Run in the seven days.
+	LastFireAt *time.Time `json:"lastFireAt,omitempty"`
+	LastError  string     `json:"lastError,omitempty"`
+	Paused     bool       `json:"paused,omitempty"`
+	// RunsPerDay counts the Runs it started each of the last seven days
+	// (UTC), oldest first.
+	RunsPerDay []DayRuns `json:"runsPerDay"`
+}
+
+// DayRuns is a day's count of Runs.
+type DayRuns struct {
+	Day  string `json:"day"`
+	Runs int    `json:"runs"`
+}
+
+// listAllTriggers lists a Flow's triggers of every kind, HTTP first.
+func (m *Management) listAllTriggers(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+	ctx, g, f := r.Context(), r.PathValue("g"), r.PathValue("f")
+	fl, err := m.svc.Flows.GetFlow(ctx, who, g, f)
+	if err != nil {
+		return err
+	}
+	hs, err := m.svc.Triggers.ListTriggers(ctx, who, g, f)
+	if err != nil {
+		return err
+	}
+	ss, err := m.svc.Schedules.ListSchedules(ctx, who, g, f)
+	if err != nil {
+		return err
+	}
+	as, err := m.svc.Schedules.ListAppTriggers(ctx, who, g, f)
+	if err != nil {
+		return err
+	}
+	st, err := m.svc.Runs.Stats(ctx, who, g, f, 7)
+	if err != nil {
+		return err
+	}
+	perDay := func(id string) []DayRuns {
+		out := make([]DayRuns, len(st.Days))
+		for i, d := range st.Days {
+			out[i] = DayRuns{Day: d.Day, Runs: d.ByTrigger[id]}
+		}
+		return out
+	}
+	out := []TriggerSummary{}
+	for _, t := range hs {
+		s := TriggerSummary{Kind: "http", ID: t.ID, Description: t.Description, Enabled: fl.Enabled, URL: m.triggerView(t).URL, RunsPerDay: perDay(t.ID)}
+		if last, ok := st.LastRunAt[t.ID]; ok {
+			s.LastFireAt = &last
+		}
+		out = append(out, s)
+	}
+	for _, t := range append(ss, as...) {
+		s := TriggerSummary{Kind: t.Kind(), ID: t.ID, Description: t.Description, Enabled: t.Enabled, Expression: t.Expression,
+			LastFireAt: t.LastFireAt, LastError: t.LastError, RunsPerDay: perDay(t.ID)}
+		if t.Poll != nil {
+			s.Event, s.Paused = t.Poll.App+"."+t.Poll.Event, t.Poll.Paused
+		}
+		out = append(out, s)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"triggers": out})
+	return nil
+}

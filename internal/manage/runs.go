@@ -197,6 +197,9 @@ type DayStats struct {
 	// day's ended Runs, in milliseconds (nearest rank); 0 without any.
 	P50Ms int64 `json:"p50Ms"`
 	P95Ms int64 `json:"p95Ms"`
+	// ByTrigger counts the day's Runs by the trigger that started them
+	// (Run Once and replays of a trigger's Runs count for it too).
+	ByTrigger map[string]int `json:"byTrigger"`
 
 	durations []int64
 }
@@ -206,6 +209,9 @@ type FlowStats struct {
 	FlowID string     `json:"flowId"`
 	Days   []DayStats `json:"days"`
 	Total  DayStats   `json:"total"`
+	// LastRunAt is, for each trigger that started Runs in those days, when
+	// the latest one was created.
+	LastRunAt map[string]time.Time `json:"lastRunAt"`
 }
 
 // Stats counts a Flow's Runs per day over the last days days (1 to 90),
@@ -225,9 +231,9 @@ func (s *Runs) Stats(ctx context.Context, who auth.Identity, groupID, flowID str
 	}
 	now := now(s.Now)
 	by := map[string]*DayStats{}
-	out := FlowStats{FlowID: flowID, Total: DayStats{Day: "total"}}
+	out := FlowStats{FlowID: flowID, Total: DayStats{Day: "total", ByTrigger: map[string]int{}}, LastRunAt: map[string]time.Time{}}
 	for _, d := range days(now, ndays) {
-		out.Days = append(out.Days, DayStats{Day: d})
+		out.Days = append(out.Days, DayStats{Day: d, ByTrigger: map[string]int{}})
 	}
 	for i := range out.Days {
 		by[out.Days[i].Day] = &out.Days[i]
@@ -237,8 +243,14 @@ func (s *Runs) Stats(ctx context.Context, who auth.Identity, groupID, flowID str
 		if d == nil {
 			return
 		}
+		if last, ok := out.LastRunAt[r.TriggerID]; r.TriggerID != "" && (!ok || r.CreatedAt.After(last)) {
+			out.LastRunAt[r.TriggerID] = r.CreatedAt
+		}
 		for _, c := range []*DayStats{d, &out.Total} {
 			c.Triggered++
+			if r.TriggerID != "" {
+				c.ByTrigger[r.TriggerID]++
+			}
 			switch r.Status {
 			case run.Succeeded:
 				c.Succeeded++
