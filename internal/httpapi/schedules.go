@@ -251,3 +251,16 @@ func (m *Management) listAllTriggers(w http.ResponseWriter, r *http.Request, who
 	writeJSON(w, http.StatusOK, map[string]any{"triggers": out})
 	return nil
 }
+
+// fireNow fires a schedule or app trigger at once: 202 {triggerId,
+// scheduledAt} once the fire is queued.
+func (m *Management) fireNow(kind string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+		at, err := m.svc.Schedules.FireNow(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t"), kind)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusAccepted, map[string]any{"triggerId": r.PathValue("t"), "scheduledAt": at})
+		return nil
+	}
+}

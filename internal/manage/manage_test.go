@@ -27,6 +27,7 @@ import (
 type fixture struct {
 	svc           manage.Services
 	store         *bolt.Store
+	queue         *bolt.Queue
 	groupID       string
 	ada, bob, eve auth.Identity
 }
@@ -35,7 +36,7 @@ func mustFixture(t *testing.T) *fixture {
 	t.Helper()
 	db, store := embedded.MustStore(t)
 	q := embedded.MustQueue(t, db, 5)
-	f := &fixture{store: store, ada: auth.Identity{UserID: "ada"}, bob: auth.Identity{UserID: "bob"}, eve: auth.Identity{UserID: "eve"}}
+	f := &fixture{store: store, queue: q, ada: auth.Identity{UserID: "ada"}, bob: auth.Identity{UserID: "bob"}, eve: auth.Identity{UserID: "eve"}}
 	f.svc = manage.New(manage.Config{Store: store, Queue: q, Kinds: step.NewRegistry(&step.HTTP{}), RunOnceWait: 50 * time.Millisecond, Now: func() time.Time { return noon }})
 	g, err := f.svc.Groups.CreateGroup(t.Context(), f.ada, "Acme")
 	if err != nil {

@@ -2,8 +2,10 @@ package manage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"wiresk/internal/connection"
 	"wiresk/internal/flow"
 	"wiresk/internal/group"
+	"wiresk/internal/run"
 	"wiresk/internal/schedule"
 	"wiresk/internal/trigger"
 	"wiresk/internal/wiresk"
@@ -57,6 +60,9 @@ type Schedules struct {
 	// Scheduler is told of every change; nil when the store is all there
 	// is (the local runner's scheduler reads it).
 	Scheduler Scheduler
+	// Queue gets the fires asked for now (FireNow).
+	Queue  run.Enqueuer
+	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -294,4 +300,33 @@ func unschedule(ctx context.Context, sch Scheduler, ts []trigger.Schedule) error
 		}
 	}
 	return nil
+}
+
+// FireNow fires a trigger of kind at once, as its schedule would: an app
+// trigger polls (its first poll only seeds its cursor), a schedule trigger
+// starts a Run. It returns the fire's time once the fire is queued. A
+// disabled trigger is refused (conflict): its fires are dropped.
+func (s *Schedules) FireNow(ctx context.Context, who auth.Identity, groupID, flowID, id, kind string) (time.Time, error) {
+	t, err := s.get(ctx, who, groupID, flowID, id, kind)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if !t.Enabled {
+		return time.Time{}, wiresk.Errorf(wiresk.EConflict, "trigger %q is disabled: enable it first", id)
+	}
+	if s.Queue == nil {
+		return time.Time{}, errors.New("no run queue to fire into")
+	}
+	at := now(s.Now).Truncate(time.Millisecond)
+	body, err := json.Marshal(run.Job{GroupID: groupID, FlowID: flowID, TriggerID: id, Mode: run.ModeSchedule, ScheduledAt: &at})
+	if err != nil {
+		return time.Time{}, err
+	}
+	if _, err := s.Queue.Send(ctx, body, map[string]string{"runId": run.ScheduledID(id, at), "groupId": groupID}); err != nil {
+		if s.Logger != nil {
+			s.Logger.ErrorContext(ctx, "fire now: enqueue failed", "trigger", id, "err", err)
+		}
+		return time.Time{}, wiresk.Errorf(wiresk.EUnavailable, "the run queue is unavailable; nothing was fired, retry later")
+	}
+	return at, nil
 }

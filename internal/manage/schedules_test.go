@@ -2,6 +2,7 @@ package manage_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"wiresk/internal/flow"
 	"wiresk/internal/manage"
+	"wiresk/internal/run"
 	"wiresk/internal/trigger"
 	"wiresk/internal/wiresk"
 )
@@ -205,4 +207,41 @@ func TestAFlowHoldsTenSchedules(t *testing.T) {
 	}
 	_, err := s.CreateSchedule(t.Context(), f.bob, f.groupID, flowID, manage.ScheduleInput{Expression: "rate(1 hour)"})
 	wantCode(t, "the eleventh", err, wiresk.EConflict)
+}
+
+func TestFireNowQueuesAFireOfAnEnabledTrigger(t *testing.T) {
+	f, _, s, _, flowID := mustScheduleFixture(t)
+	ctx := t.Context()
+	s.Queue = f.queue
+	tr, err := s.CreateSchedule(ctx, f.bob, f.groupID, flowID, manage.ScheduleInput{Expression: "cron(0 9 ? * MON-FRI *)", Enabled: new(false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.FireNow(ctx, f.bob, f.groupID, flowID, tr.ID, "schedule")
+	wantCode(t, "a disabled trigger", err, wiresk.EConflict)
+	_, err = s.FireNow(ctx, f.eve, f.groupID, flowID, tr.ID, "schedule")
+	wantCode(t, "an outsider", err, wiresk.ENotFound)
+	_, err = s.FireNow(ctx, f.bob, f.groupID, flowID, tr.ID, "app")
+	wantCode(t, "as an app trigger", err, wiresk.ENotFound)
+	if _, err := s.UpdateSchedule(ctx, f.bob, f.groupID, flowID, tr.ID, manage.SchedulePatch{Enabled: new(true)}); err != nil {
+		t.Fatal(err)
+	}
+	at, err := s.FireNow(ctx, f.bob, f.groupID, flowID, tr.ID, "schedule")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := f.queue.Receive(ctx, 10, time.Minute, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages queued, want the one fire", len(msgs))
+	}
+	var j run.Job
+	if err := json.Unmarshal([]byte(msgs[0].Body), &j); err != nil {
+		t.Fatal(err)
+	}
+	if j.Mode != run.ModeSchedule || j.TriggerID != tr.ID || j.ScheduledAt == nil || !j.ScheduledAt.Equal(at) {
+		t.Fatalf("queued %+v, want a fire of %s at %v", j, tr.ID, at)
+	}
 }
