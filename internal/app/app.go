@@ -141,7 +141,7 @@ func (a *App) RunWorker() *worker.Worker {
 	w := &worker.Worker{Store: a.d.Store, Steps: steps, Connections: conns, Schedules: a.d.Store, MaxReceives: a.cfg.MaxReceives, Lease: a.cfg.Lease, Logger: a.d.Logger}
 	if a.d.Catalog != nil {
 		// App triggers' polls send their items' Jobs to the run queue.
-		w.Polls = &poll.Poller{Store: a.d.Store, Catalog: a.d.Catalog, Client: a.appClient(), Queue: a.d.Queue, Logger: a.d.Logger}
+		w.Polls = &poll.Poller{Store: a.d.Store, Catalog: a.d.Catalog, Client: a.appClient(), Queue: a.d.Queue, Rejected: conns.Rejected, Logger: a.d.Logger}
 	}
 	return w
 }

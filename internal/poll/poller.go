@@ -10,6 +10,7 @@ import (
 
 	"wiresk/internal/appcall"
 	"wiresk/internal/catalog"
+	"wiresk/internal/connection"
 	"wiresk/internal/run"
 	"wiresk/internal/step"
 	"wiresk/internal/trigger"
@@ -33,8 +34,12 @@ type Poller struct {
 	Catalog *catalog.Catalog
 	Client  *appcall.Client
 	// Queue gets one Job per new item.
-	Queue  run.Enqueuer
-	Logger *slog.Logger
+	Queue run.Enqueuer
+	// Rejected, when set, is told that the app refused the Connection's
+	// credential (401): it re-tests the Connection, marking it broken if
+	// the app refuses it for good, and returns its status.
+	Rejected func(ctx context.Context, groupID, connectionID string) (connection.Status, error)
+	Logger   *slog.Logger
 }
 
 // ItemRunID returns the Run id of the item itemID of app trigger
@@ -76,6 +81,11 @@ func (p *Poller) Poll(ctx context.Context, t trigger.Schedule, at time.Time, con
 	res, err := ev.Source.Poll(ctx, Input{Call: call, BaseURL: base, Params: t.Poll.Params, Cursor: t.Poll.Cursor, Now: at})
 	if err != nil {
 		p.logger().WarnContext(ctx, "app trigger poll failed", "trigger", t.ID, "event", t.Poll.App+"."+t.Poll.Event, "err", err)
+		if appcall.KindOf(err) == appcall.KindUnauthorized && p.Rejected != nil {
+			if st, rerr := p.Rejected(ctx, t.GroupID, t.Poll.ConnectionID); rerr == nil && st == connection.StatusBroken {
+				return record(trigger.Fire{Paused: true, Error: fmt.Sprintf("paused: %s refused Connection %s, now broken; reconnect it and the trigger resumes", app.Name, t.Poll.ConnectionID)})
+			}
+		}
 		return record(trigger.Fire{Error: "polling " + app.Name + " failed: " + err.Error()})
 	}
 	lastRun := ""
