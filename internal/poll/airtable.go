@@ -40,7 +40,17 @@ func init() {
 // record created outside the view and moved into it later does not start
 // a Run (as Zapier's and n8n's "new record" triggers, this watches
 // creation, not entry into a view); a record the view hides when it is
-// created never does.
+// created never does. An empty view is no view. Check refuses a base id
+// that is not app and 14 letters or digits, and a table or view name that
+// is blank, starts or ends with spaces, holds control characters or is
+// longer than 1000 bytes; whether the table and view exist it cannot tell
+// without the Connection: a poll of a missing one fails with Airtable's
+// 403 INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND or 422 VIEW_NAME_NOT_FOUND.
+//
+// Each item is a record: its ID the record id, its Data the record as
+// Airtable lists it, {"id", "createdTime", "fields"} (Airtable leaves
+// empty fields out). The table and view go in the URL path-escaped, so
+// names with spaces, slashes or letters outside ASCII work.
 //
 // It polls "List records"
 // (https://airtable.com/developers/web/api/list-records): GET
@@ -62,10 +72,10 @@ func init() {
 // last record returned, "2026-03-01T12:00:00.000Z/recXXXXXXXXXXXXXX";
 // the next poll goes on after that record in (createdTime, id) order.
 // The id makes a burst of records created in one millisecond (an import,
-// a batch create) that is larger than Max go on instead of starting over;
-// a record that became visible only after a later one of its millisecond
-// with a greater id was listed would be missed, which Airtable's
-// server-side createdTime makes unlikely. The first poll's cursor is
+// a batch create) that is larger than Max go on instead of starting over.
+// The price: a record that shows up in lists only after another record of
+// its millisecond with a greater id was returned is missed, which
+// Airtable's server-side createdTime makes unlikely. The first poll's cursor is
 // in.Now (no id: records created in its millisecond are new). A poll that
 // finds nothing keeps the cursor.
 //
