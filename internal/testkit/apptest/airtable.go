@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+	"unicode"
+	"weak"
 )
 
 // The base and table the Airtable fake holds: a Contacts table with the
@@ -21,8 +24,9 @@ const (
 	AirtableTableID   = "tblX4mZ2Wq3cT9pLk"
 	AirtableTableName = "Contacts"
 	// AirtableView is a view of the Contacts table that shows customers
-	// only.
-	AirtableView = "Customers"
+	// only; AirtableViewID is its id.
+	AirtableView   = "Customers"
+	AirtableViewID = "viwQ7cUstM3rs9XaB"
 )
 
 // AirtableRecords is how many records the Airtable fake's Contacts table
@@ -68,12 +72,16 @@ func airtableAuth(f *Fake, w http.ResponseWriter, r *http.Request) (string, bool
 	return token, true
 }
 
-// airtableRecord is a record of the fake's table.
+// airtableRecord is a record of one of the fake's tables.
 type airtableRecord struct {
 	id      string
-	created string
+	created time.Time
 	fields  map[string]any
 }
+
+// airtableTimeLayout is how Airtable writes a createdTime: UTC with
+// milliseconds.
+const airtableTimeLayout = "2006-01-02T15:04:05.000Z"
 
 // json is the record as Airtable answers it: {"id", "createdTime",
 // "fields"}, without the fields that are empty.
@@ -84,29 +92,177 @@ func (r airtableRecord) json() map[string]any {
 			fields[k] = v
 		}
 	}
-	return map[string]any{"id": r.id, "createdTime": r.created, "fields": fields}
+	return map[string]any{"id": r.id, "createdTime": r.created.UTC().Format(airtableTimeLayout), "fields": fields}
 }
 
-// airtableTable is the Contacts table of the Airtable fake.
+// airtableView is a view of a table: the records keep reports true for,
+// in the table's (created) order.
+type airtableView struct {
+	id, name string
+	keep     func(id string, fields map[string]any) bool
+}
+
+// airtableTable is a table of the Airtable fake.
 type airtableTable struct {
-	mu      sync.Mutex
-	next    int
+	base, id, name string
+	// fields are the table's fields by name, with their type; nil for a
+	// table a test added, which takes any field and knows the fields its
+	// records hold.
+	fields map[string]string
+	// records are in created order (records created at the same instant
+	// in the order they were added).
 	records []airtableRecord
+	views   []airtableView
 }
 
-// airtableFields are the table's fields by name, with their type.
-var airtableFields = map[string]string{"Name": "singleLineText", "Email": "email", "Age": "number", "Status": "singleSelect"}
+// Airtable is what an Airtable fake holds: its bases' tables, their
+// records and views. Get it with Fake.Airtable; it is safe for concurrent
+// use.
+type Airtable struct {
+	mu      sync.Mutex
+	next    int // the last record, table or view number handed out
+	pageCap int
+	tables  []*airtableTable
+}
+
+// airtables maps each Airtable fake to what it holds. The key is weak and
+// a fake's entry goes with the fake.
+var airtables sync.Map // weak.Pointer[Fake] -> *Airtable
+
+// Airtable returns what the fake holds, for an Airtable fake; nil for the
+// fake of another app.
+func (f *Fake) Airtable() *Airtable {
+	a, _ := airtables.Load(weak.Make(f))
+	at, _ := a.(*Airtable)
+	return at
+}
+
+// AddTable adds a table named name to base (a base the fake did not hold
+// yet is made) and returns its id. The table takes any field; a formula
+// may name the fields its records hold.
+func (a *Airtable) AddTable(base, name string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.next++
+	t := &airtableTable{base: base, id: fmt.Sprintf("tbl%014d", a.next), name: name}
+	a.tables = append(a.tables, t)
+	return t.id
+}
+
+// AddView adds a view named name to table (its name or id) of base, which
+// shows the records keep reports true for (see AirtableRecordIDs), and
+// returns the view's id. It panics for a table the fake does not hold.
+func (a *Airtable) AddView(base, table, name string, keep func(id string, fields map[string]any) bool) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t := a.mustTable(base, table)
+	a.next++
+	v := airtableView{id: fmt.Sprintf("viw%014d", a.next), name: name, keep: keep}
+	t.views = append(t.views, v)
+	return v.id
+}
+
+// AirtableRecordIDs is a view's keep func that shows the records ids.
+func AirtableRecordIDs(ids ...string) func(id string, fields map[string]any) bool {
+	return func(id string, _ map[string]any) bool { return slices.Contains(ids, id) }
+}
+
+// AddRecord adds a record with fields, created at created, to table (its
+// name or id) of base, as if someone had created it in Airtable then, and
+// returns its id. Lists return it in created order. It panics for a table
+// the fake does not hold.
+func (a *Airtable) AddRecord(base, table string, fields map[string]any, created time.Time) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.add(a.mustTable(base, table), fields, created).id
+}
+
+// SetPageCap makes the fake answer a list with at most n records a page
+// (0: pageSize, at most 100, as Airtable does), as an API may answer
+// short pages: a client must follow offset, not count records.
+func (a *Airtable) SetPageCap(n int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pageCap = n
+}
+
+// mustTable returns table (its name or id) of base, or panics.
+func (a *Airtable) mustTable(base, table string) *airtableTable {
+	t := a.table(base, table)
+	if t == nil {
+		panic(fmt.Sprintf("apptest: the Airtable fake holds no table %q in base %q", table, base))
+	}
+	return t
+}
+
+// table returns table (its name or id) of base, nil when there is none.
+func (a *Airtable) table(base, table string) *airtableTable {
+	for _, t := range a.tables {
+		if t.base == base && (t.id == table || t.name == table) {
+			return t
+		}
+	}
+	return nil
+}
+
+// add stores a record with fields created at created in t.
+func (a *Airtable) add(t *airtableTable, fields map[string]any, created time.Time) airtableRecord {
+	a.next++
+	rec := airtableRecord{id: fmt.Sprintf("rec%014d", a.next), created: created.UTC().Truncate(time.Millisecond), fields: fields}
+	at, _ := slices.BinarySearchFunc(t.records, rec.created, func(r airtableRecord, c time.Time) int {
+		if r.created.After(c) {
+			return 1
+		}
+		return -1
+	})
+	t.records = slices.Insert(t.records, at, rec)
+	return rec
+}
+
+// create stores a record with fields that the API was asked to create:
+// created a second after the one the fake created before.
+func (a *Airtable) create(t *airtableTable, fields map[string]any) airtableRecord {
+	return a.add(t, fields, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC).Add(time.Duration(a.next%3600+1)*time.Second))
+}
+
+// known reports whether t has a field named name.
+func (t *airtableTable) known(name string) bool {
+	if t.fields != nil {
+		_, ok := t.fields[name]
+		return ok
+	}
+	for _, r := range t.records {
+		if _, ok := r.fields[name]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// view returns the view of t named or identified by v.
+func (t *airtableTable) view(v string) (airtableView, bool) {
+	for _, view := range t.views {
+		if view.id == v || view.name == v {
+			return view, true
+		}
+	}
+	return airtableView{}, false
+}
 
 // airtableOptions are the choices of the Status single select.
 var airtableOptions = []string{"Lead", "Customer"}
 
 // cells checks the cell values of a record to create, converting them
 // when typecast is set, and answers Airtable's 422 for an unknown field
-// or a value its field cannot take.
+// or a value its field cannot take. A table a test added takes any
+// value.
 func (t *airtableTable) cells(w http.ResponseWriter, in map[string]any, typecast bool) (map[string]any, bool) {
+	if t.fields == nil {
+		return in, true
+	}
 	out := map[string]any{}
 	for name, v := range in {
-		typ, ok := airtableFields[name]
+		typ, ok := t.fields[name]
 		if !ok {
 			airtableError(w, http.StatusUnprocessableEntity, "UNKNOWN_FIELD_NAME", fmt.Sprintf("Unknown field name: %q", name))
 			return nil, false
@@ -152,42 +308,242 @@ func (t *airtableTable) cells(w http.ResponseWriter, in map[string]any, typecast
 	return out, true
 }
 
-// create stores a record with fields.
-func (t *airtableTable) create(fields map[string]any) airtableRecord {
-	t.next++
-	rec := airtableRecord{
-		id:      fmt.Sprintf("rec%014d", t.next),
-		created: fmt.Sprintf("2026-03-01T12:%02d:%02d.000Z", t.next/60%60, t.next%60),
-		fields:  fields,
-	}
-	t.records = append(t.records, rec)
-	return rec
+// airtableFormula is a parsed filterByFormula: its value for a record.
+type airtableFormula func(r airtableRecord) any
+
+// airtableFormulaError is why the fake cannot evaluate a formula: an
+// unknown field, or text it cannot read.
+type airtableFormulaError struct{ unknown string }
+
+// airtableParser reads the formulas the fake evaluates (see newAirtable).
+type airtableParser struct {
+	s     string
+	pos   int
+	known func(string) bool
 }
 
-// airtableEquals is the one formula form the fake evaluates: {Field} =
-// "text" or 'text', with \" or \' inside; and "" for no formula.
-var airtableEquals = regexp.MustCompile(`^\s*\{([^}]+)\}\s*=\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*$`)
-
-// match reports which records a filterByFormula keeps; ok is false (and
-// Airtable's 422 INVALID_FILTER_BY_FORMULA written) for a formula the fake
-// cannot read or that names an unknown field.
-func airtableMatch(w http.ResponseWriter, formula string) (func(airtableRecord) bool, bool) {
+// airtableMatch reports which records of t a filterByFormula keeps; ok is
+// false (and Airtable's 422 INVALID_FILTER_BY_FORMULA written) for a
+// formula the fake cannot read or that names an unknown field.
+func airtableMatch(w http.ResponseWriter, t *airtableTable, formula string) (func(airtableRecord) bool, bool) {
 	if strings.TrimSpace(formula) == "" {
 		return func(airtableRecord) bool { return true }, true
 	}
-	m := airtableEquals.FindStringSubmatch(formula)
-	if m == nil {
-		airtableError(w, http.StatusUnprocessableEntity, "INVALID_FILTER_BY_FORMULA", "The formula for filtering records is invalid: Invalid formula. Please check your formula text.")
+	f, err := parseAirtableFormula(formula, t.known)
+	if err != nil {
+		msg := "Invalid formula. Please check your formula text."
+		if err.unknown != "" {
+			msg = "Unknown field names: " + strings.ToLower(err.unknown)
+		}
+		airtableError(w, http.StatusUnprocessableEntity, "INVALID_FILTER_BY_FORMULA", "The formula for filtering records is invalid: "+msg)
 		return nil, false
 	}
-	field := m[1]
-	if _, ok := airtableFields[field]; !ok {
-		airtableError(w, http.StatusUnprocessableEntity, "INVALID_FILTER_BY_FORMULA", "The formula for filtering records is invalid: Unknown field names: "+strings.ToLower(field))
-		return nil, false
+	return func(r airtableRecord) bool { return airtableTruthy(f(r)) }, true
+}
+
+// parseAirtableFormula parses formula, whose field references must be
+// fields known reports.
+func parseAirtableFormula(formula string, known func(string) bool) (f airtableFormula, ferr *airtableFormulaError) {
+	p := &airtableParser{s: formula, known: known}
+	defer func() {
+		if v := recover(); v != nil {
+			e, ok := v.(*airtableFormulaError)
+			if !ok {
+				panic(v)
+			}
+			f, ferr = nil, e
+		}
+	}()
+	f = p.expr()
+	if p.skip(); p.pos != len(p.s) {
+		p.fail()
 	}
-	want := m[2] + m[3]
-	want = strings.NewReplacer(`\"`, `"`, `\'`, `'`, `\\`, `\`).Replace(want)
-	return func(r airtableRecord) bool { return fmt.Sprint(r.fields[field]) == want }, true
+	return f, nil
+}
+
+func (p *airtableParser) fail() { panic(&airtableFormulaError{}) }
+
+func (p *airtableParser) skip() {
+	for p.pos < len(p.s) && unicode.IsSpace(rune(p.s[p.pos])) {
+		p.pos++
+	}
+}
+
+// eat consumes tok after spaces and reports whether it was there.
+func (p *airtableParser) eat(tok string) bool {
+	p.skip()
+	if strings.HasPrefix(p.s[p.pos:], tok) {
+		p.pos += len(tok)
+		return true
+	}
+	return false
+}
+
+// expr is a primary, or two compared with = or !=.
+func (p *airtableParser) expr() airtableFormula {
+	left := p.primary()
+	switch {
+	case p.eat("!="):
+		right := p.primary()
+		return func(r airtableRecord) any { return airtableText(left(r)) != airtableText(right(r)) }
+	case p.eat("="):
+		right := p.primary()
+		return func(r airtableRecord) any { return airtableText(left(r)) == airtableText(right(r)) }
+	}
+	return left
+}
+
+// primary is a text literal in double or single quotes (a backslash
+// escapes the next character), a field {Name}, a parenthesized expr or
+// a function call.
+func (p *airtableParser) primary() airtableFormula {
+	p.skip()
+	if p.pos == len(p.s) {
+		p.fail()
+	}
+	switch c := p.s[p.pos]; {
+	case c == '"' || c == '\'':
+		p.pos++
+		var b strings.Builder
+		for {
+			if p.pos == len(p.s) {
+				p.fail()
+			}
+			ch := p.s[p.pos]
+			p.pos++
+			if ch == c {
+				break
+			}
+			if ch == '\\' && p.pos < len(p.s) {
+				ch = p.s[p.pos]
+				p.pos++
+			}
+			b.WriteByte(ch)
+		}
+		text := b.String()
+		return func(airtableRecord) any { return text }
+	case c == '{':
+		end := strings.IndexByte(p.s[p.pos:], '}')
+		if end < 0 {
+			p.fail()
+		}
+		name := p.s[p.pos+1 : p.pos+end]
+		p.pos += end + 1
+		if !p.known(name) {
+			panic(&airtableFormulaError{unknown: name})
+		}
+		return func(r airtableRecord) any { return r.fields[name] }
+	case c == '(':
+		p.pos++
+		e := p.expr()
+		if !p.eat(")") {
+			p.fail()
+		}
+		return e
+	}
+	start := p.pos
+	for p.pos < len(p.s) && (p.s[p.pos] == '_' || unicode.IsLetter(rune(p.s[p.pos]))) {
+		p.pos++
+	}
+	name := strings.ToUpper(p.s[start:p.pos])
+	if name == "" || !p.eat("(") {
+		p.fail()
+	}
+	var args []airtableFormula
+	if !p.eat(")") {
+		for {
+			args = append(args, p.expr())
+			if p.eat(")") {
+				break
+			}
+			if !p.eat(",") {
+				p.fail()
+			}
+		}
+	}
+	return p.call(name, args)
+}
+
+// call is the function name applied to args.
+func (p *airtableParser) call(name string, args []airtableFormula) airtableFormula {
+	arity := map[string]int{"CREATED_TIME": 0, "DATETIME_PARSE": 1, "NOT": 1, "IS_BEFORE": 2, "IS_AFTER": 2}
+	if n, ok := arity[name]; ok && len(args) != n || !ok && (name != "AND" && name != "OR" || len(args) == 0) {
+		p.fail()
+	}
+	switch name {
+	case "CREATED_TIME":
+		return func(r airtableRecord) any { return r.created }
+	case "DATETIME_PARSE":
+		return func(r airtableRecord) any { return airtableTime(args[0](r)) }
+	case "NOT":
+		return func(r airtableRecord) any { return !airtableTruthy(args[0](r)) }
+	case "IS_BEFORE", "IS_AFTER":
+		return func(r airtableRecord) any {
+			a, b := airtableTime(args[0](r)), airtableTime(args[1](r))
+			if a == nil || b == nil {
+				return nil // #ERROR!
+			}
+			if name == "IS_BEFORE" {
+				return a.(time.Time).Before(b.(time.Time))
+			}
+			return a.(time.Time).After(b.(time.Time))
+		}
+	}
+	return func(r airtableRecord) any {
+		for _, a := range args {
+			if airtableTruthy(a(r)) == (name == "OR") {
+				return name == "OR"
+			}
+		}
+		return name == "AND"
+	}
+}
+
+// airtableTime is v as a time: a time, or text in ISO 8601 (RFC 3339);
+// nil (#ERROR!) for anything else.
+func airtableTime(v any) any {
+	switch x := v.(type) {
+	case time.Time:
+		return x
+	case string:
+		if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
+			return t
+		}
+	}
+	return nil
+}
+
+// airtableText is v as text, as = compares it: an empty cell is "".
+func airtableText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case time.Time:
+		return x.UTC().Format(airtableTimeLayout)
+	}
+	return fmt.Sprint(v)
+}
+
+// airtableTruthy reports whether a formula's value keeps a record: not 0,
+// false, "", an empty cell or #ERROR!.
+func airtableTruthy(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		return x != ""
+	case float64:
+		return x != 0
+	case []any:
+		return len(x) > 0
+	}
+	return true
 }
 
 // newAirtable plays Airtable's Web API with "Authorization: Bearer
@@ -214,15 +570,26 @@ func airtableMatch(w http.ResponseWriter, formula string) (func(airtableRecord) 
 //   - "List records"
 //     (https://airtable.com/developers/web/api/list-records): GET
 //     /v0/{baseId}/{tableIdOrName}?filterByFormula=&maxRecords=&pageSize=&view=&offset=
-//     answers 200 {"records": [...], "offset"?}, pages of pageSize (at
-//     most 100) records with an offset until the last page or maxRecords.
-//     The fake evaluates formulas of the form {Field} = "text" (or
-//     'text'); another formula, or one naming an unknown field, answers
-//     422 INVALID_FILTER_BY_FORMULA; an unknown view 422
-//     VIEW_NAME_NOT_FOUND; a bad offset 422 INVALID_OFFSET_VALUE.
+//     answers 200 {"records": [...], "offset"?}, in created order, pages
+//     of pageSize (1 to 100, the default; another answers 422
+//     INVALID_REQUEST_UNKNOWN) records, or fewer under SetPageCap, with an
+//     offset until the last page or maxRecords. A view (its name or id)
+//     keeps its records; an unknown view answers 422 VIEW_NAME_NOT_FOUND,
+//     a bad offset 422 INVALID_OFFSET_VALUE.
 //
-// The table is AirtableTableName (AirtableTableID) of base AirtableBaseID;
-// another base or table answers 403 INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND
+// The fake evaluates formulas made of text literals ("..." or '...'),
+// fields ({Name}), = and !=, parentheses, and the functions AND, OR, NOT,
+// CREATED_TIME(), DATETIME_PARSE(text) (ISO 8601 only), IS_BEFORE and
+// IS_AFTER (to the millisecond), as Airtable's formula field reference
+// describes them (https://support.airtable.com/docs/formula-field-reference);
+// a record is kept unless the value is false, 0, "", empty or an error.
+// Another formula, or one naming an unknown field, answers 422
+// INVALID_FILTER_BY_FORMULA.
+//
+// It holds the table AirtableTableName (AirtableTableID) of base
+// AirtableBaseID, with its view AirtableView (AirtableViewID), and the
+// tables, views and records a test adds through Fake.Airtable. Another
+// base or table answers 403 INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND
 // ("Invalid permissions, or the requested model was not found. ..."), as
 // Airtable does for a base the token cannot reach too
 // (https://airtable.com/developers/web/api/errors). A missing, invalid or
@@ -238,20 +605,30 @@ func newAirtable() (*Fake, *spec) {
 		Tokens:  map[string]string{Expired: "oaaExpiredAccessToken.v1.expired", Internal: "patNoEmailScope.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
 		Account: "ada@example.com",
 	}
-	t := &airtableTable{}
-	t.create(map[string]any{"Name": "Ada Lovelace", "Email": "ada@example.com", "Age": float64(36), "Status": "Customer"})
-	t.create(map[string]any{"Name": "O'Brien & Sons", "Email": "orders@obrien.example", "Status": "Lead"})
-	t.create(map[string]any{"Name": "Grace Hopper", "Email": "grace@example.com", "Age": float64(85), "Status": "Customer"})
+	a := &Airtable{}
+	contacts := &airtableTable{
+		base: AirtableBaseID, id: AirtableTableID, name: AirtableTableName,
+		fields: map[string]string{"Name": "singleLineText", "Email": "email", "Age": "number", "Status": "singleSelect"},
+		views: []airtableView{{id: AirtableViewID, name: AirtableView, keep: func(_ string, fields map[string]any) bool {
+			return fields["Status"] == "Customer"
+		}}},
+	}
+	a.tables = append(a.tables, contacts)
+	a.create(contacts, map[string]any{"Name": "Ada Lovelace", "Email": "ada@example.com", "Age": float64(36), "Status": "Customer"})
+	a.create(contacts, map[string]any{"Name": "O'Brien & Sons", "Email": "orders@obrien.example", "Status": "Lead"})
+	a.create(contacts, map[string]any{"Name": "Grace Hopper", "Email": "grace@example.com", "Age": float64(85), "Status": "Customer"})
+	key := weak.Make(f)
+	airtables.Store(key, a)
+	runtime.AddCleanup(f, func(k weak.Pointer[Fake]) { airtables.Delete(k) }, key)
 
-	// table answers 403 unless r names the fake's base and table.
-	table := func(w http.ResponseWriter, r *http.Request) bool {
-		name := r.PathValue("table")
-		if r.PathValue("baseId") != AirtableBaseID || (name != AirtableTableName && name != AirtableTableID) {
+	// table returns the table r names, or answers 403; a.mu is held.
+	table := func(w http.ResponseWriter, r *http.Request) *airtableTable {
+		t := a.table(r.PathValue("baseId"), r.PathValue("table"))
+		if t == nil {
 			airtableError(w, http.StatusForbidden, "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND",
 				"Invalid permissions, or the requested model was not found. Check that both your user and your token have the required permissions, and that the model names and/or ids are correct.")
-			return false
 		}
-		return true
+		return t
 	}
 	invalid := func(w http.ResponseWriter) {
 		airtableError(w, http.StatusUnprocessableEntity, "INVALID_REQUEST_UNKNOWN", "Invalid request: parameter validation failed. Check your request data.")
@@ -262,7 +639,13 @@ func newAirtable() (*Fake, *spec) {
 			// More specific than the table patterns, which it would match.
 			"GET /v0/meta/whoami": airtableWhoami,
 			"POST /v0/{baseId}/{table}": func(f *Fake, w http.ResponseWriter, r *http.Request, body []byte) {
-				if _, ok := airtableAuth(f, w, r); !ok || !table(w, r) {
+				if _, ok := airtableAuth(f, w, r); !ok {
+					return
+				}
+				a.mu.Lock()
+				defer a.mu.Unlock()
+				t := table(w, r)
+				if t == nil {
 					return
 				}
 				var req struct {
@@ -278,15 +661,13 @@ func newAirtable() (*Fake, *spec) {
 					return
 				}
 				typecast := req.Typecast != nil && *req.Typecast
-				t.mu.Lock()
-				defer t.mu.Unlock()
 				switch {
 				case req.Fields != nil && req.Records == nil:
 					cells, ok := t.cells(w, req.Fields, typecast)
 					if !ok {
 						return
 					}
-					writeJSON(w, http.StatusOK, t.create(cells).json())
+					writeJSON(w, http.StatusOK, a.create(t, cells).json())
 				case req.Records != nil && req.Fields == nil:
 					if len(req.Records) == 0 || len(req.Records) > 10 {
 						invalid(w)
@@ -302,7 +683,7 @@ func newAirtable() (*Fake, *spec) {
 					}
 					out := []any{}
 					for _, cells := range all {
-						out = append(out, t.create(cells).json())
+						out = append(out, a.create(t, cells).json())
 					}
 					writeJSON(w, http.StatusOK, map[string]any{"records": out})
 				default:
@@ -310,7 +691,13 @@ func newAirtable() (*Fake, *spec) {
 				}
 			},
 			"GET /v0/{baseId}/{table}": func(f *Fake, w http.ResponseWriter, r *http.Request, _ []byte) {
-				if _, ok := airtableAuth(f, w, r); !ok || !table(w, r) {
+				if _, ok := airtableAuth(f, w, r); !ok {
+					return
+				}
+				a.mu.Lock()
+				defer a.mu.Unlock()
+				t := table(w, r)
+				if t == nil {
 					return
 				}
 				q := r.URL.Query()
@@ -334,19 +721,22 @@ func newAirtable() (*Fake, *spec) {
 				if !ok {
 					return
 				}
-				keep, ok := airtableMatch(w, q.Get("filterByFormula"))
+				keep, ok := airtableMatch(w, t, q.Get("filterByFormula"))
 				if !ok {
 					return
 				}
-				if v := q.Get("view"); v != "" && v != AirtableView {
-					airtableError(w, http.StatusUnprocessableEntity, "VIEW_NAME_NOT_FOUND", fmt.Sprintf("Could not find view %s in table %s", v, AirtableTableName))
-					return
+				inView := func(airtableRecord) bool { return true }
+				if v := q.Get("view"); v != "" {
+					view, ok := t.view(v)
+					if !ok {
+						airtableError(w, http.StatusUnprocessableEntity, "VIEW_NAME_NOT_FOUND", fmt.Sprintf("Could not find view %s in table %s", v, t.name))
+						return
+					}
+					inView = func(rec airtableRecord) bool { return view.keep(rec.id, rec.fields) }
 				}
-				t.mu.Lock()
-				defer t.mu.Unlock()
 				var matched []airtableRecord
 				for _, rec := range t.records {
-					if keep(rec) && (q.Get("view") == "" || rec.fields["Status"] == "Customer") {
+					if inView(rec) && keep(rec) {
 						matched = append(matched, rec)
 					}
 				}
@@ -360,6 +750,9 @@ func newAirtable() (*Fake, *spec) {
 						airtableError(w, http.StatusUnprocessableEntity, "INVALID_OFFSET_VALUE", "The value of offset "+off+" is invalid")
 						return
 					}
+				}
+				if a.pageCap > 0 {
+					pageSize = min(pageSize, a.pageCap)
 				}
 				end := min(start+pageSize, len(matched))
 				page := []any{}
