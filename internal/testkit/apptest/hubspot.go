@@ -107,13 +107,12 @@ var hubspotDates = []string{"createdate", "lastmodifieddate"}
 // or ISO 8601 ("2019-10-30T03:30:17.883Z"), as epoch milliseconds.
 func hubspotMillis(v any) (int64, bool) {
 	s, _ := v.(string)
-	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return ms, true
+	if strings.Contains(s, "T") {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		return t.UnixMilli(), err == nil
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UnixMilli(), true
-	}
-	return 0, false
+	ms, err := strconv.ParseInt(s, 10, 64)
+	return ms, err == nil
 }
 
 // AddContact adds a contact with props to the HubSpot fake (f must be
@@ -394,8 +393,19 @@ func (c *hubspotCRM) search(w http.ResponseWriter, body []byte) {
 		return
 	}
 
-	// Filter groups are ORed, the filters of a group ANDed.
-	var ids []string
+	// Filter groups are ORed, the filters of a group ANDed. Each hit
+	// carries its sort keys, read once: a query may hold thousands.
+	type hit struct {
+		id    string
+		n     int64 // the id as a number, for ties
+		stamp int64 // a datetime sort property's value
+	}
+	var sortBy *hubspotSort
+	if len(req.Sorts) == 1 {
+		sortBy = &req.Sorts[0]
+	}
+	dateSort := sortBy != nil && slices.Contains(hubspotDates, sortBy.PropertyName)
+	var hits []hit
 	for id, props := range c.contacts {
 		ok := len(req.FilterGroups) == 0
 		for _, g := range req.FilterGroups {
@@ -406,25 +416,30 @@ func (c *hubspotCRM) search(w http.ResponseWriter, body []byte) {
 			ok = ok || every
 		}
 		if ok {
-			ids = append(ids, id)
+			h := hit{id: id}
+			h.n, _ = strconv.ParseInt(id, 10, 64)
+			if dateSort {
+				h.stamp, _ = hubspotMillis(props[sortBy.PropertyName])
+			}
+			hits = append(hits, h)
 		}
 	}
-	byID := func(a, b string) int {
-		x, _ := strconv.ParseInt(a, 10, 64)
-		y, _ := strconv.ParseInt(b, 10, 64)
-		return cmpInt(x, y)
-	}
-	slices.SortFunc(ids, func(a, b string) int {
-		if len(req.Sorts) == 1 {
-			s := req.Sorts[0]
-			if r := hubspotCompare(s.PropertyName, c.contacts[a][s.PropertyName], c.contacts[b][s.PropertyName]); r != 0 {
-				if s.Direction == "DESCENDING" {
+	slices.SortFunc(hits, func(a, b hit) int {
+		if sortBy != nil {
+			var r int
+			if dateSort {
+				r = cmpInt(a.stamp, b.stamp)
+			} else {
+				r = hubspotCompare(sortBy.PropertyName, c.contacts[a.id][sortBy.PropertyName], c.contacts[b.id][sortBy.PropertyName])
+			}
+			if r != 0 {
+				if sortBy.Direction == "DESCENDING" {
 					return -r
 				}
 				return r
 			}
 		}
-		return byID(a, b)
+		return cmpInt(a.n, b.n)
 	})
 
 	size := limit
@@ -436,11 +451,11 @@ func (c *hubspotCRM) search(w http.ResponseWriter, body []byte) {
 		only = []string{"email", "firstname", "lastname"}
 	}
 	results := []any{}
-	for _, id := range ids[min(after, len(ids)):min(after+size, len(ids))] {
-		results = append(results, c.record(id, c.contacts[id], only))
+	for _, h := range hits[min(after, len(hits)):min(after+size, len(hits))] {
+		results = append(results, c.record(h.id, c.contacts[h.id], only))
 	}
-	answer := map[string]any{"total": len(ids), "results": results}
-	if next := after + len(results); next < len(ids) && len(results) > 0 {
+	answer := map[string]any{"total": len(hits), "results": results}
+	if next := after + len(results); next < len(hits) && len(results) > 0 {
 		answer["paging"] = map[string]any{"next": map[string]any{"after": strconv.Itoa(next)}}
 	}
 	writeJSON(w, http.StatusOK, answer)
