@@ -546,3 +546,19 @@ func TestGoogleCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestGmailRefusedSearch: a search Gmail answers 400 for (here one the
+// fake cannot evaluate) is an error, a permanent one.
+func TestGmailRefusedSearch(t *testing.T) {
+	r := newRig(t, "gmail", "new_message", map[string]string{"query": "newer_than:2d"})
+	in := r.in
+	in.Cursor = r.seed(t)
+	_, err := r.ev.Source.Poll(t.Context(), in)
+	var ae *appcall.Error
+	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || ae.Kind != appcall.KindPermanent {
+		t.Fatalf("Poll = %v, want Gmail's 400 as a permanent *appcall.Error", err)
+	}
+	if n := len(r.f.Received(gmailList)); n != 1 {
+		t.Errorf("%d list requests, want 1 (no retry)", n)
+	}
+}
