@@ -19,9 +19,9 @@ import (
 	"wiresk/internal/wiresk"
 )
 
-// now is when the tests' triggers are made: after every message and file
-// the fakes start with.
-var now = time.Date(2026, time.March, 1, 10, 0, 0, 0, time.UTC)
+// googleNow is when the tests' triggers are made: after every message
+// and file the fakes start with.
+var googleNow = time.Date(2026, time.March, 1, 10, 0, 0, 0, time.UTC)
 
 // Routes of the list requests.
 const (
@@ -29,18 +29,18 @@ const (
 	driveList = "GET /drive/v3/files"
 )
 
-// rig is a trigger's event with its app's fake and the Input of its
+// googleRig is a trigger's event with its app's fake and the Input of its
 // polls, as the framework makes them.
-type rig struct {
+type googleRig struct {
 	f  *apptest.Fake
 	ev poll.Event
 	in poll.Input
 }
 
-// newRig starts the fake of app and returns the event app.event polling
+// newGoogleRig starts the fake of app and returns the event app.event polling
 // it with params, through appcall and egress as a trigger's Connection
 // would.
-func newRig(t *testing.T, app, event string, params map[string]string) *rig {
+func newGoogleRig(t *testing.T, app, event string, params map[string]string) *googleRig {
 	t.Helper()
 	f, ok := apptest.New(t, app)
 	if !ok {
@@ -74,11 +74,11 @@ func newRig(t *testing.T, app, event string, params map[string]string) *rig {
 	call := func(ctx context.Context, req *catalog.Request) (*appcall.Response, error) {
 		return client.Do(ctx, a, f.Config, cred, req)
 	}
-	return &rig{f: f, ev: ev, in: poll.Input{Call: call, BaseURL: base, Params: params, Now: now}}
+	return &googleRig{f: f, ev: ev, in: poll.Input{Call: call, BaseURL: base, Params: params, Now: googleNow}}
 }
 
 // poll polls from cursor with max.
-func (r *rig) poll(t *testing.T, cursor string, max int) poll.Result {
+func (r *googleRig) poll(t *testing.T, cursor string, max int) poll.Result {
 	t.Helper()
 	in := r.in
 	in.Cursor, in.Max = cursor, max
@@ -90,7 +90,7 @@ func (r *rig) poll(t *testing.T, cursor string, max int) poll.Result {
 }
 
 // seed makes the trigger's first poll and returns its cursor.
-func (r *rig) seed(t *testing.T) string {
+func (r *googleRig) seed(t *testing.T) string {
 	t.Helper()
 	res := r.poll(t, "", 0)
 	if len(res.Items) != 0 || res.More || res.Cursor == "" {
@@ -102,15 +102,15 @@ func (r *rig) seed(t *testing.T) string {
 // add adds an item at at to the rig's fake: a message from from with
 // subject name (Gmail), or a file named name in folder from (Drive). It
 // returns the item's ID.
-func (r *rig) add(from, name string, at time.Time) string {
+func (r *googleRig) add(from, name string, at time.Time) string {
 	if r.f.App == "gmail" {
 		return r.f.AddMessage(from, name, at)
 	}
 	return r.f.AddFile(name, from, at)
 }
 
-// ids returns the items' IDs, checking each is its data's id.
-func ids(t *testing.T, items []poll.Item) []string {
+// googleIDs returns the items' IDs, checking each is its data's id.
+func googleIDs(t *testing.T, items []poll.Item) []string {
 	t.Helper()
 	var out []string
 	for _, it := range items {
@@ -122,9 +122,9 @@ func ids(t *testing.T, items []poll.Item) []string {
 	return out
 }
 
-// sources are the two events, each with the params of a trigger, where
+// googleSources are the two events, each with the params of a trigger, where
 // items come from (a sender or a folder) and one it ignores.
-var sources = []struct {
+var googleSources = []struct {
 	app, event    string
 	params        map[string]string
 	from, ignored string
@@ -150,13 +150,13 @@ func TestGoogleEventsRegistered(t *testing.T) {
 }
 
 func TestGoogleFirstPollSeeds(t *testing.T) {
-	for _, src := range sources {
+	for _, src := range googleSources {
 		t.Run(src.app, func(t *testing.T) {
-			r := newRig(t, src.app, src.event, src.params)
-			r.add(src.from, "before.pdf", now.Add(-time.Second))
-			r.add(src.from, "same-instant.pdf", now)
+			r := newGoogleRig(t, src.app, src.event, src.params)
+			r.add(src.from, "before.pdf", googleNow.Add(-time.Second))
+			r.add(src.from, "same-instant.pdf", googleNow)
 			cursor := r.seed(t)
-			want := strconv.FormatInt(now.UnixMilli(), 10)
+			want := strconv.FormatInt(googleNow.UnixMilli(), 10)
 			if src.app == "google_drive" {
 				want = "2026-03-01T10:00:00.000Z"
 			}
@@ -175,53 +175,53 @@ func TestGoogleFirstPollSeeds(t *testing.T) {
 // most 40: one poll returns each once, oldest first, from 3 list
 // requests; the next returns nothing, and then only what is new.
 func TestGoogleHundredItemsThreePages(t *testing.T) {
-	for _, src := range sources {
+	for _, src := range googleSources {
 		t.Run(src.app, func(t *testing.T) {
-			r := newRig(t, src.app, src.event, src.params)
+			r := newGoogleRig(t, src.app, src.event, src.params)
 			r.f.SetGooglePageCap(40)
 			cursor := r.seed(t)
 			byTime := make([]string, 100)
 			for k := range 100 {
 				i := k * 37 % 100 // every index once, out of order
-				at := now.Add(time.Duration(i+1)*time.Second + time.Duration(i)*time.Millisecond)
+				at := googleNow.Add(time.Duration(i+1)*time.Second + time.Duration(i)*time.Millisecond)
 				byTime[i] = r.add(src.from, fmt.Sprintf("item %03d.pdf", i), at)
 				if k%5 == 0 {
 					r.add(src.ignored, fmt.Sprintf("other %03d.pdf", i), at)
 				}
 			}
 			res := r.poll(t, cursor, 0)
-			if got := ids(t, res.Items); !slices.Equal(got, byTime) || res.More {
+			if got := googleIDs(t, res.Items); !slices.Equal(got, byTime) || res.More {
 				t.Fatalf("poll = %d items %q (more %v), want the 100 oldest first %q", len(got), got, res.More, byTime)
 			}
 			lists := r.f.Received(src.list)
 			if len(lists) != 3 {
 				t.Fatalf("%d list requests, want 3", len(lists))
 			}
-			checkListQuery(t, src.app, lists[0], lists[1:])
+			googleCheckListQuery(t, src.app, lists[0], lists[1:])
 
 			before := len(r.f.Received(src.list))
 			again := r.poll(t, res.Cursor, 0)
 			if len(again.Items) != 0 || again.More || again.Cursor != res.Cursor {
-				t.Errorf("second poll = %q (cursor %q), want nothing and cursor %q", ids(t, again.Items), again.Cursor, res.Cursor)
+				t.Errorf("second poll = %q (cursor %q), want nothing and cursor %q", googleIDs(t, again.Items), again.Cursor, res.Cursor)
 			}
 			if n := len(r.f.Received(src.list)) - before; n != 1 {
 				t.Errorf("second poll: %d list requests, want 1", n)
 			}
 
-			late := r.add(src.from, "late.pdf", now.Add(2*time.Minute))
-			if got := ids(t, r.poll(t, again.Cursor, 0).Items); !slices.Equal(got, []string{late}) {
+			late := r.add(src.from, "late.pdf", googleNow.Add(2*time.Minute))
+			if got := googleIDs(t, r.poll(t, again.Cursor, 0).Items); !slices.Equal(got, []string{late}) {
 				t.Errorf("third poll = %q, want the new %s only", got, late)
 			}
 		})
 	}
 }
 
-// checkListQuery checks the query of the first list request and that
+// googleCheckListQuery checks the query of the first list request and that
 // the others ask for the next pages.
-func checkListQuery(t *testing.T, app string, first apptest.Request, next []apptest.Request) {
+func googleCheckListQuery(t *testing.T, app string, first apptest.Request, next []apptest.Request) {
 	t.Helper()
 	want := map[string]string{
-		"q":          fmt.Sprintf("(from:billing@example.com) after:%d", now.Unix()-1),
+		"q":          fmt.Sprintf("(from:billing@example.com) after:%d", googleNow.Unix()-1),
 		"maxResults": "100",
 	}
 	if app == "google_drive" {
@@ -253,25 +253,25 @@ func checkListQuery(t *testing.T, app string, first apptest.Request, next []appt
 // again, and one of that millisecond found late, or of the cursor's
 // second, still comes.
 func TestGoogleBoundary(t *testing.T) {
-	for _, src := range sources {
+	for _, src := range googleSources {
 		t.Run(src.app, func(t *testing.T) {
-			r := newRig(t, src.app, src.event, src.params)
+			r := newGoogleRig(t, src.app, src.event, src.params)
 			cursor := r.seed(t)
-			sec := now.Add(5 * time.Second)
+			sec := googleNow.Add(5 * time.Second)
 			a := r.add(src.from, "a.pdf", sec.Add(100*time.Millisecond))
 			b := r.add(src.from, "b.pdf", sec.Add(900*time.Millisecond))
 			res := r.poll(t, cursor, 0)
-			if got := ids(t, res.Items); !slices.Equal(got, []string{a, b}) {
+			if got := googleIDs(t, res.Items); !slices.Equal(got, []string{a, b}) {
 				t.Fatalf("poll = %q, want %q", got, []string{a, b})
 			}
 			again := r.poll(t, res.Cursor, 0)
 			if len(again.Items) != 0 {
-				t.Errorf("again = %q, want nothing", ids(t, again.Items))
+				t.Errorf("again = %q, want nothing", googleIDs(t, again.Items))
 			}
 			tie := r.add(src.from, "tie.pdf", sec.Add(900*time.Millisecond))
 			c := r.add(src.from, "c.pdf", sec.Add(950*time.Millisecond))
 			res = r.poll(t, again.Cursor, 0)
-			if got := ids(t, res.Items); !slices.Equal(got, []string{tie, c}) {
+			if got := googleIDs(t, res.Items); !slices.Equal(got, []string{tie, c}) {
 				t.Errorf("after the boundary = %q, want %q", got, []string{tie, c})
 			}
 		})
@@ -282,16 +282,16 @@ func TestGoogleBoundary(t *testing.T) {
 // Max, oldest first, with More until the last; together they return
 // every item once, items of one millisecond included.
 func TestGoogleMax(t *testing.T) {
-	for _, src := range sources {
+	for _, src := range googleSources {
 		for _, max := range []int{1, 2, 3, 7, 10, 11} {
 			t.Run(fmt.Sprintf("%s/max%d", src.app, max), func(t *testing.T) {
-				r := newRig(t, src.app, src.event, src.params)
+				r := newGoogleRig(t, src.app, src.event, src.params)
 				r.f.SetGooglePageCap(4)
 				cursor := r.seed(t)
 				var want []string
 				for i := range 10 {
 					// Pairs share a millisecond.
-					at := now.Add(time.Duration(i/2+1) * time.Second)
+					at := googleNow.Add(time.Duration(i/2+1) * time.Second)
 					want = append(want, r.add(src.from, fmt.Sprintf("item %d.pdf", i), at))
 				}
 				var got []string
@@ -303,13 +303,13 @@ func TestGoogleMax(t *testing.T) {
 					if len(res.Items) > max {
 						t.Fatalf("poll %d returned %d items, more than %d", polls, len(res.Items), max)
 					}
-					got = append(got, ids(t, res.Items)...)
+					got = append(got, googleIDs(t, res.Items)...)
 					cursor = res.Cursor
 					if !res.More {
 						break
 					}
 				}
-				if !sameItems(got, want) {
+				if !googleSameItems(got, want) {
 					t.Errorf("polls returned %q, want each of %q once, in time order", got, want)
 				}
 			})
@@ -317,10 +317,10 @@ func TestGoogleMax(t *testing.T) {
 	}
 }
 
-// sameItems reports whether got holds want's items once each, in want's
+// googleSameItems reports whether got holds want's items once each, in want's
 // order except within a pair of one millisecond (want[2k], want[2k+1]),
 // which is ordered by ID.
-func sameItems(got, want []string) bool {
+func googleSameItems(got, want []string) bool {
 	if len(got) != len(want) {
 		return false
 	}
@@ -338,7 +338,7 @@ func sameItems(got, want []string) bool {
 // the retries and a server error come back as errors wrapping the
 // *appcall.Error.
 func TestGoogleFailures(t *testing.T) {
-	for _, src := range sources {
+	for _, src := range googleSources {
 		for _, tc := range []struct {
 			status int
 			kind   appcall.ErrorKind
@@ -348,7 +348,7 @@ func TestGoogleFailures(t *testing.T) {
 			{http.StatusInternalServerError, appcall.KindTransient},
 		} {
 			t.Run(fmt.Sprintf("%s/%d", src.app, tc.status), func(t *testing.T) {
-				r := newRig(t, src.app, src.event, src.params)
+				r := newGoogleRig(t, src.app, src.event, src.params)
 				cursor := r.seed(t)
 				r.f.Fail(-1, tc.status, "")
 				in := r.in
@@ -369,9 +369,9 @@ func TestGoogleFailures(t *testing.T) {
 // TestGmailMetadataFailure: a failure of a message's metadata is an
 // error, not a skipped message.
 func TestGmailMetadataFailure(t *testing.T) {
-	r := newRig(t, "gmail", "new_message", nil)
+	r := newGoogleRig(t, "gmail", "new_message", nil)
 	cursor := r.seed(t)
-	r.f.AddMessage("billing@example.com", "Invoice", now.Add(time.Second))
+	r.f.AddMessage("billing@example.com", "Invoice", googleNow.Add(time.Second))
 	r.f.Before = func(req *http.Request) bool {
 		if req.URL.Path != "/gmail/v1/users/me/messages" {
 			r.f.Fail(-1, http.StatusInternalServerError, "")
@@ -401,7 +401,7 @@ func TestGmailNewMessageFilters(t *testing.T) {
 		{"none", "from:nobody@example.com", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, "gmail", "new_message", map[string]string{"query": tc.query})
+			r := newGoogleRig(t, "gmail", "new_message", map[string]string{"query": tc.query})
 			cursor := r.seed(t)
 			subjects := map[string]string{}
 			for i, m := range []struct{ from, subject string }{
@@ -410,7 +410,7 @@ func TestGmailNewMessageFilters(t *testing.T) {
 				{"billing@example.com", "Invoice 2"},
 				{"Billing <billing@example.com>", "Receipt"},
 			} {
-				subjects[r.f.AddMessage(m.from, m.subject, now.Add(time.Duration(i+1)*time.Minute))] = m.subject
+				subjects[r.f.AddMessage(m.from, m.subject, googleNow.Add(time.Duration(i+1)*time.Minute))] = m.subject
 			}
 			var got []string
 			for _, it := range r.poll(t, cursor, 0).Items {
@@ -424,13 +424,13 @@ func TestGmailNewMessageFilters(t *testing.T) {
 }
 
 func TestGmailNewMessageData(t *testing.T) {
-	r := newRig(t, "gmail", "new_message", map[string]string{"query": "has:attachment OR subject:hello"})
+	r := newGoogleRig(t, "gmail", "new_message", map[string]string{"query": "has:attachment OR subject:hello"})
 	cursor := r.seed(t)
-	at := now.Add(90*time.Second + 250*time.Millisecond)
+	at := googleNow.Add(90*time.Second + 250*time.Millisecond)
 	id := r.f.AddMessage("Billing <billing@example.com>", "Hello there", at)
 	res := r.poll(t, cursor, 0)
 	if len(res.Items) != 1 {
-		t.Fatalf("items %q, want %s", ids(t, res.Items), id)
+		t.Fatalf("items %q, want %s", googleIDs(t, res.Items), id)
 	}
 	want := map[string]any{
 		"id": id, "threadId": id, "labelIds": []any{"INBOX", "UNREAD"}, "snippet": "Message Hello there.",
@@ -463,9 +463,9 @@ func TestDriveNewFileFilters(t *testing.T) {
 		{"empty mime type", map[string]string{"folder_id": apptest.DriveFolderID, "mime_type": ""}, []string{"a.pdf", "b.txt", "c.pdf"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, "google_drive", "new_file", tc.params)
+			r := newGoogleRig(t, "google_drive", "new_file", tc.params)
 			cursor := r.seed(t)
-			sub := r.f.AddFolder("Sub", apptest.DriveFolderID, now.Add(time.Second))
+			sub := r.f.AddFolder("Sub", apptest.DriveFolderID, googleNow.Add(time.Second))
 			names := map[string]string{sub: "Sub"}
 			for i, f := range []struct{ name, folder string }{
 				{"a.pdf", apptest.DriveFolderID},
@@ -474,7 +474,7 @@ func TestDriveNewFileFilters(t *testing.T) {
 				{"top.pdf", "root"},
 				{"c.pdf", apptest.DriveFolderID},
 			} {
-				names[r.f.AddFile(f.name, f.folder, now.Add(time.Duration(i+2)*time.Second))] = f.name
+				names[r.f.AddFile(f.name, f.folder, googleNow.Add(time.Duration(i+2)*time.Second))] = f.name
 			}
 			var got []string
 			for _, it := range r.poll(t, cursor, 0).Items {
@@ -488,13 +488,13 @@ func TestDriveNewFileFilters(t *testing.T) {
 }
 
 func TestDriveNewFileData(t *testing.T) {
-	r := newRig(t, "google_drive", "new_file", map[string]string{"folder_id": apptest.DriveFolderID})
+	r := newGoogleRig(t, "google_drive", "new_file", map[string]string{"folder_id": apptest.DriveFolderID})
 	cursor := r.seed(t)
-	at := now.Add(90*time.Second + 250*time.Millisecond)
+	at := googleNow.Add(90*time.Second + 250*time.Millisecond)
 	id := r.f.AddFile("report.pdf", apptest.DriveFolderID, at)
 	res := r.poll(t, cursor, 0)
 	if len(res.Items) != 1 {
-		t.Fatalf("items %q, want %s", ids(t, res.Items), id)
+		t.Fatalf("items %q, want %s", googleIDs(t, res.Items), id)
 	}
 	want := map[string]any{
 		"id": id, "name": "report.pdf", "mimeType": "application/pdf",
@@ -550,7 +550,7 @@ func TestGoogleCheck(t *testing.T) {
 // TestGmailRefusedSearch: a search Gmail answers 400 for (here one the
 // fake cannot evaluate) is an error, a permanent one.
 func TestGmailRefusedSearch(t *testing.T) {
-	r := newRig(t, "gmail", "new_message", map[string]string{"query": "newer_than:2d"})
+	r := newGoogleRig(t, "gmail", "new_message", map[string]string{"query": "newer_than:2d"})
 	in := r.in
 	in.Cursor = r.seed(t)
 	_, err := r.ev.Source.Poll(t.Context(), in)
