@@ -2,21 +2,27 @@ package apptest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
 	"net/http"
 	"net/mail"
 	"net/textproto"
+	"path"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+	"weak"
 )
 
 // googleErrors are the parts of Google's JSON error answers (the
@@ -360,11 +366,14 @@ type gmailStored struct {
 	internalDate int64
 }
 
-// gmailBox is the Gmail fake's mailbox, oldest message first.
+// gmailBox is the Gmail fake's mailbox, in the order the messages came.
 type gmailBox struct {
 	mu       sync.Mutex
 	next     uint64
 	messages []*gmailStored
+	// pageCap, when > 0, caps the messages of a list page
+	// (SetGooglePageCap).
+	pageCap int
 }
 
 // thread reports whether the mailbox has a thread with id.
@@ -377,14 +386,21 @@ func (b *gmailBox) thread(id string) bool {
 	return false
 }
 
-// add stores raw with labels, in the thread threadID (a new one when "").
+// add stores raw with labels, in the thread threadID (a new one when ""),
+// with an internalDate a minute after the last message's from 1 January
+// 2026 on.
 func (b *gmailBox) add(raw []byte, e *Email, threadID string, labels ...string) *gmailStored {
+	return b.addAt(raw, e, threadID, 1767225600000+int64(b.next+1)*60000, labels...)
+}
+
+// addAt is add with the internalDate at (Unix milliseconds).
+func (b *gmailBox) addAt(raw []byte, e *Email, threadID string, at int64, labels ...string) *gmailStored {
 	b.next++
 	id := strconv.FormatUint(0x18c2f0a1b2c30000+b.next, 16)
 	if threadID == "" {
 		threadID = id
 	}
-	m := &gmailStored{id: id, threadID: threadID, labels: labels, raw: raw, email: e, internalDate: 1767225600000 + int64(b.next)*60000}
+	m := &gmailStored{id: id, threadID: threadID, labels: labels, raw: raw, email: e, internalDate: at}
 	b.messages = append(b.messages, m)
 	return m
 }
@@ -399,79 +415,326 @@ var gmailSeed = []string{
 	"From: Bob <bob@example.com>\r\nTo: ada@example.com\r\nSubject: Lunch?\r\nDate: Thu, 01 Jan 2026 11:00:00 +0000\r\nMessage-ID: <lunch@example.com>\r\n\r\nLunch on Friday?\r\n",
 }
 
-// gmailMatch reports whether m matches the Gmail search q: terms are
-// ANDed; from:, to:, cc:, bcc:, subject:, filename:, label:, in:, is:
-// (unread, read) and has:attachment narrow by field, a leading "-"
-// negates, "quoted phrases" and other words match the sender, recipients,
-// subject and body, ignoring case.
-func gmailMatch(m *gmailStored, q string) bool {
-	for _, term := range gmailTerms(q) {
-		neg := strings.HasPrefix(term, "-") && len(term) > 1
-		term = strings.TrimPrefix(term, "-")
-		if gmailTerm(m, term) == neg {
-			return false
+// gmailMetadata is the payload of a format=metadata answer: the
+// message's top MIME type and the headers named in metadataHeaders
+// (any case; all of them, sorted by name, when none is named), each
+// {"name", "value"} as Gmail writes them.
+func gmailMetadata(m *gmailStored, names []string) map[string]any {
+	if len(names) == 0 {
+		names = slices.Sorted(maps.Keys(m.email.Header))
+	}
+	headers := []any{}
+	for _, name := range names {
+		key := textproto.CanonicalMIMEHeaderKey(name)
+		for _, v := range m.email.Header[key] {
+			headers = append(headers, map[string]any{"name": key, "value": v})
 		}
 	}
-	return true
+	mt, _, _ := strings.Cut(m.email.Structure, "[")
+	return map[string]any{"partId": "", "mimeType": mt, "filename": "", "headers": headers}
 }
 
-// gmailTerms splits a Gmail search into terms, keeping quoted phrases.
-func gmailTerms(q string) []string {
-	var out []string
+// googleState is what a test adds to a Gmail or Drive fake besides its
+// requests: the fake's mailbox or files.
+type googleState struct {
+	box   *gmailBox
+	drive *driveStore
+}
+
+// googleStates maps a Gmail or Drive fake (weakly, so that a finished
+// test's fake goes) to its googleState.
+var googleStates sync.Map
+
+// setGoogleState records s as f's state, until f is collected.
+func setGoogleState(f *Fake, s *googleState) {
+	key := weak.Make(f)
+	googleStates.Store(key, s)
+	runtime.AddCleanup(f, func(key weak.Pointer[Fake]) { googleStates.Delete(key) }, key)
+}
+
+// googleStateOf returns the state of the Gmail or Drive fake f; it
+// panics for another fake, as a test calling a Google method on it is
+// wrong.
+func googleStateOf(f *Fake, app string) *googleState {
+	v, ok := googleStates.Load(weak.Make(f))
+	s, _ := v.(*googleState)
+	if !ok || (app == "gmail" && s.box == nil) || (app == "google_drive" && s.drive == nil) {
+		panic(fmt.Sprintf("apptest: the %s fake is not a %s fake", f.App, app))
+	}
+	return s
+}
+
+// SetGooglePageCap makes the Gmail or Drive fake f answer at most n
+// messages or files a list page whatever maxResults or pageSize asks (0:
+// only the API's own limits, 500 for Gmail, 1000 for Drive), as Google's
+// lists may answer fewer than asked before their last page: a test can
+// force a poll across several pages.
+func (f *Fake) SetGooglePageCap(n int) {
+	v, _ := googleStates.Load(weak.Make(f))
+	s, _ := v.(*googleState)
+	switch {
+	case s != nil && s.box != nil:
+		s.box.mu.Lock()
+		s.box.pageCap = n
+		s.box.mu.Unlock()
+	case s != nil && s.drive != nil:
+		s.drive.mu.Lock()
+		s.drive.pageCap = n
+		s.drive.mu.Unlock()
+	default:
+		panic("apptest: SetGooglePageCap on the " + f.App + " fake")
+	}
+}
+
+// AddMessage delivers to the Gmail fake's inbox (labels INBOX and UNREAD)
+// a plain-text message from from to the mailbox, with subject, the body
+// "Message <subject>." and internalDate at (to the millisecond), as if it
+// arrived then; it returns the message's id. from is an address, like
+// "Billing <billing@example.com>".
+func (f *Fake) AddMessage(from, subject string, at time.Time) string {
+	box := googleStateOf(f, "gmail").box
+	raw := "From: " + from + "\r\nTo: Ada Lovelace <ada@example.com>\r\nSubject: " + mime.QEncoding.Encode("utf-8", subject) +
+		"\r\nDate: " + at.Format(time.RFC1123Z) + "\r\nMessage-ID: <" + strconv.FormatInt(at.UnixNano(), 36) + "@example.com>\r\n\r\nMessage " + subject + ".\r\n"
+	e, err := ParseEmail([]byte(raw))
+	if err != nil {
+		panic("apptest: AddMessage: " + err.Error())
+	}
+	box.mu.Lock()
+	defer box.mu.Unlock()
+	return box.addAt([]byte(raw), e, "", at.UnixMilli(), "INBOX", "UNREAD").id
+}
+
+// gmailQuery compiles the Gmail search q into a message filter. The fake
+// plays this subset of Gmail's operators
+// (https://support.google.com/mail/answer/7190):
+//
+//   - from:, to:, cc:, bcc: (an address or a part of it; "me" is the
+//     mailbox's address), subject:, filename:, label:, in: (a label, like
+//     in:inbox), is: (unread, read, or a label such as starred) and
+//     has:attachment narrow by field, ignoring case;
+//   - after:<epoch seconds> keeps the messages whose internalDate is at
+//     or after that second, before:<epoch seconds> those before it (Gmail
+//     takes the epoch-seconds form as well as dates; the fake plays only
+//     it);
+//   - other words and "quoted phrases" match the sender, recipients,
+//     subject and body;
+//   - terms next to each other are ANDed, OR (upper case) between two
+//     terms or groups joins them and binds tighter than the AND, as in
+//     Gmail; ( ) group; a leading - negates a term or a group.
+//
+// A search the fake cannot evaluate (another operator such as
+// newer_than: or category:, a date in after:, op:(...) or { } groups,
+// unbalanced parentheses) is an error: the list answers Gmail's 400
+// invalidArgument rather than a silently wrong result.
+func gmailQuery(q string) (func(*gmailStored) bool, error) {
+	toks, err := gmailTokens(q)
+	if err != nil {
+		return nil, err
+	}
+	p := &gmailParser{toks: toks}
+	match, err := p.and()
+	if err != nil {
+		return nil, err
+	}
+	if p.i != len(p.toks) {
+		return nil, errors.New("unbalanced parentheses")
+	}
+	return match, nil
+}
+
+// gmailToken is a token of a Gmail search: a term, or (when op) one of
+// "(", ")", "-".
+type gmailToken struct {
+	text string
+	op   bool
+}
+
+// gmailTokens splits a Gmail search into terms and operators, keeping
+// quoted phrases (quotes dropped) in their term.
+func gmailTokens(q string) ([]gmailToken, error) {
+	var out []gmailToken
 	var cur strings.Builder
-	quoted := false
-	for _, r := range q {
+	quoted, hadQuote := false, false
+	flush := func() {
+		if cur.Len() > 0 || hadQuote {
+			out = append(out, gmailToken{text: cur.String()})
+		}
+		cur.Reset()
+		hadQuote = false
+	}
+	rs := []rune(q)
+	for i, r := range rs {
 		switch {
 		case r == '"':
-			quoted = !quoted
-		case (r == ' ' || r == '\t') && !quoted:
-			if cur.Len() > 0 {
-				out = append(out, cur.String())
-				cur.Reset()
-			}
+			quoted, hadQuote = !quoted, true
+		case quoted:
+			cur.WriteRune(r)
+		case r == ' ' || r == '\t' || r == '\n' || r == '\r':
+			flush()
+		case r == '{' || r == '}':
+			return nil, errors.New("the fake plays no { } groups")
+		case r == '(' && strings.HasSuffix(cur.String(), ":"):
+			return nil, errors.New("the fake plays no op:(...) groups")
+		case r == '(' || r == ')':
+			flush()
+			out = append(out, gmailToken{text: string(r), op: true})
+		case r == '-' && cur.Len() == 0 && !hadQuote && i+1 < len(rs) && rs[i+1] != ' ':
+			out = append(out, gmailToken{text: "-", op: true})
 		default:
 			cur.WriteRune(r)
 		}
 	}
-	if cur.Len() > 0 {
-		out = append(out, cur.String())
+	if quoted {
+		return nil, errors.New("an unterminated quote")
 	}
-	return out
+	flush()
+	return out, nil
 }
 
-// gmailTerm reports whether m matches one search term.
-func gmailTerm(m *gmailStored, term string) bool {
-	e := m.email
+// gmailParser parses the tokens of a Gmail search.
+type gmailParser struct {
+	toks []gmailToken
+	i    int
+}
+
+// is reports whether the next token is the operator op and consumes it.
+func (p *gmailParser) is(op string) bool {
+	if p.i < len(p.toks) && p.toks[p.i].op && p.toks[p.i].text == op {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// word reports whether the next token is the unquoted keyword w and
+// consumes it.
+func (p *gmailParser) word(w string) bool {
+	if p.i < len(p.toks) && !p.toks[p.i].op && p.toks[p.i].text == w {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// and parses terms up to the end or a ")": all must match (none: every
+// message matches).
+func (p *gmailParser) and() (func(*gmailStored) bool, error) {
+	var all []func(*gmailStored) bool
+	for p.i < len(p.toks) && !(p.toks[p.i].op && p.toks[p.i].text == ")") {
+		if p.word("AND") {
+			continue
+		}
+		m, err := p.or()
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, m)
+	}
+	return func(m *gmailStored) bool {
+		for _, f := range all {
+			if !f(m) {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+func (p *gmailParser) or() (func(*gmailStored) bool, error) {
+	left, err := p.unary()
+	if err != nil {
+		return nil, err
+	}
+	for p.word("OR") {
+		right, err := p.unary()
+		if err != nil {
+			return nil, err
+		}
+		l := left
+		left = func(m *gmailStored) bool { return l(m) || right(m) }
+	}
+	return left, nil
+}
+
+func (p *gmailParser) unary() (func(*gmailStored) bool, error) {
+	switch {
+	case p.i >= len(p.toks):
+		return nil, errors.New("a search that ends with an operator")
+	case p.is("-"):
+		m, err := p.unary()
+		if err != nil {
+			return nil, err
+		}
+		return func(s *gmailStored) bool { return !m(s) }, nil
+	case p.is("("):
+		m, err := p.and()
+		if err != nil {
+			return nil, err
+		}
+		if !p.is(")") {
+			return nil, errors.New("unbalanced parentheses")
+		}
+		return m, nil
+	case p.toks[p.i].op:
+		return nil, fmt.Errorf("an unexpected %q", p.toks[p.i].text)
+	}
+	p.i++
+	return gmailTerm(p.toks[p.i-1].text)
+}
+
+// gmailTerm compiles one search term.
+func gmailTerm(term string) (func(*gmailStored) bool, error) {
 	has := func(s, sub string) bool { return strings.Contains(strings.ToLower(s), strings.ToLower(sub)) }
-	hasLabel := func(l string) bool { return slices.Contains(m.labels, strings.ToUpper(l)) }
+	hasLabel := func(m *gmailStored, l string) bool { return slices.Contains(m.labels, strings.ToUpper(l)) }
 	op, value, ok := strings.Cut(term, ":")
-	if ok {
-		switch strings.ToLower(op) {
+	if ok && op != "" && strings.Trim(strings.ToLower(op), "abcdefghijklmnopqrstuvwxyz_") == "" {
+		if value == "" {
+			return nil, fmt.Errorf("%s: without a value", op)
+		}
+		switch op = strings.ToLower(op); op {
 		case "from", "to", "cc", "bcc":
-			name := map[string]string{"from": "From", "to": "To", "cc": "Cc", "bcc": "Bcc"}[strings.ToLower(op)]
+			name := map[string]string{"from": "From", "to": "To", "cc": "Cc", "bcc": "Bcc"}[op]
 			if strings.EqualFold(value, "me") {
 				value = "ada@example.com"
 			}
-			return has(e.Header.Get(name), value)
+			return func(m *gmailStored) bool { return has(m.email.Header.Get(name), value) }, nil
 		case "subject":
-			return has(e.Subject, value)
+			return func(m *gmailStored) bool { return has(m.email.Subject, value) }, nil
 		case "filename":
-			return slices.ContainsFunc(e.Attachments, func(a EmailAttachment) bool { return has(a.Filename, value) })
+			return func(m *gmailStored) bool {
+				return slices.ContainsFunc(m.email.Attachments, func(a EmailAttachment) bool { return has(a.Filename, value) })
+			}, nil
 		case "label", "in":
-			return hasLabel(value)
+			return func(m *gmailStored) bool { return hasLabel(m, value) }, nil
 		case "is":
 			switch strings.ToLower(value) {
 			case "unread":
-				return hasLabel("UNREAD")
+				return func(m *gmailStored) bool { return hasLabel(m, "UNREAD") }, nil
 			case "read":
-				return !hasLabel("UNREAD")
+				return func(m *gmailStored) bool { return !hasLabel(m, "UNREAD") }, nil
 			}
-			return hasLabel(value)
+			return func(m *gmailStored) bool { return hasLabel(m, value) }, nil
 		case "has":
-			return strings.EqualFold(value, "attachment") && len(e.Attachments) > 0
+			if !strings.EqualFold(value, "attachment") {
+				return nil, fmt.Errorf("the fake plays has:attachment only, not has:%s", value)
+			}
+			return func(m *gmailStored) bool { return len(m.email.Attachments) > 0 }, nil
+		case "after", "before":
+			sec, err := strconv.ParseInt(value, 10, 64)
+			if err != nil || sec < 0 {
+				return nil, fmt.Errorf("the fake plays %s: with epoch seconds only, not %q", op, value)
+			}
+			if op == "after" {
+				return func(m *gmailStored) bool { return m.internalDate >= sec*1000 }, nil
+			}
+			return func(m *gmailStored) bool { return m.internalDate < sec*1000 }, nil
 		}
+		return nil, fmt.Errorf("the fake cannot evaluate the operator %s", op)
 	}
-	return has(e.Header.Get("From"), term) || has(e.Header.Get("To"), term) || has(e.Subject, term) || has(e.Text, term) || has(e.HTML, term)
+	return func(m *gmailStored) bool {
+		e := m.email
+		return has(e.Header.Get("From"), term) || has(e.Header.Get("To"), term) || has(e.Subject, term) || has(e.Text, term) || has(e.HTML, term)
+	}, nil
 }
 
 // gmailBadRequest writes Gmail's 400 for an invalid argument:
@@ -519,13 +782,20 @@ func decodeProtoBytes(s string) ([]byte, error) {
 //     "nextPageToken", "resultSizeEstimate"}, newest first, maxResults
 //     100 by default and at most 500; no match answers
 //     {"resultSizeEstimate": 0} without "messages". The search is a
-//     subset of Gmail's operators (gmailMatch).
+//     subset of Gmail's operators (gmailQuery); a search it cannot
+//     evaluate answers 400 invalidArgument "Invalid search query: ...".
+//     The page size is also capped by SetGooglePageCap.
 //   - GET /gmail/v1/users/me/messages/{id}?format=raw (users.messages.get)
 //     answers the message with raw (base64url); format=minimal without
-//     it. The fake plays no other format.
+//     it; format=metadata with payload {"partId": "", "mimeType",
+//     "filename": "", "headers": [{"name", "value"}]}, the headers named
+//     by the repeated metadataHeaders parameter (all when none is). All
+//     formats carry id, threadId, labelIds, snippet, sizeEstimate,
+//     historyId and internalDate (Unix milliseconds, a string, as
+//     Google's JSON writes int64). The fake plays no other format.
 //
 // The mailbox starts with two inbox messages (GmailInboxThreadID is the
-// first's thread) and keeps what is sent. A missing, invalid or Expired
+// first's thread) and keeps what is sent; AddMessage delivers more. A missing, invalid or Expired
 // token answers 401 with Google's error object (reason authError or
 // required, status UNAUTHENTICATED) and a WWW-Authenticate header
 // (https://developers.google.com/workspace/gmail/api/guides/handle-errors);
@@ -548,6 +818,7 @@ func newGmail() (*Fake, *spec) {
 		Account: "ada@example.com",
 	}
 	box := &gmailBox{}
+	setGoogleState(f, &googleState{box: box})
 	for _, raw := range gmailSeed {
 		e, err := ParseEmail([]byte(raw))
 		if err != nil {
@@ -599,14 +870,16 @@ func newGmail() (*Fake, *spec) {
 					return
 				}
 				q := r.URL.Query()
-				max := 100
+				size := 100
 				if s := q.Get("maxResults"); s != "" {
 					n, err := strconv.ParseUint(s, 10, 32)
 					if err != nil {
 						googleError(w, http.StatusBadRequest, "invalid", "Invalid value at 'max_results' (TYPE_UINT32), \""+s+"\"")
 						return
 					}
-					max = min(int(n), 500)
+					if n > 0 {
+						size = min(int(n), 500)
+					}
 				}
 				offset := 0
 				if s := q.Get("pageToken"); s != "" {
@@ -617,29 +890,40 @@ func newGmail() (*Fake, *spec) {
 					}
 					offset = n
 				}
+				match, err := gmailQuery(q.Get("q"))
+				if err != nil {
+					gmailBadRequest(w, "Invalid search query: "+err.Error())
+					return
+				}
 				spamTrash := q.Get("includeSpamTrash") == "true"
 				box.mu.Lock()
+				if box.pageCap > 0 {
+					size = min(size, box.pageCap)
+				}
 				var found []*gmailStored
-				for i := len(box.messages) - 1; i >= 0; i-- {
-					m := box.messages[i]
+				for _, m := range box.messages {
 					if !spamTrash && (slices.Contains(m.labels, "SPAM") || slices.Contains(m.labels, "TRASH")) {
 						continue
 					}
-					if gmailMatch(m, q.Get("q")) {
+					if match(m) {
 						found = append(found, m)
 					}
 				}
 				box.mu.Unlock()
+				// Newest first: by internalDate, the later added first
+				// among equals.
+				slices.Reverse(found)
+				slices.SortStableFunc(found, func(a, b *gmailStored) int { return cmp.Compare(b.internalDate, a.internalDate) })
 				out := map[string]any{"resultSizeEstimate": len(found)}
 				if offset < len(found) {
-					page := found[offset:min(offset+max, len(found))]
+					page := found[offset:min(offset+size, len(found))]
 					msgs := make([]any, len(page))
 					for i, m := range page {
 						msgs[i] = map[string]any{"id": m.id, "threadId": m.threadID}
 					}
 					out["messages"] = msgs
-					if offset+max < len(found) {
-						out["nextPageToken"] = strconv.Itoa(offset + max)
+					if offset+size < len(found) {
+						out["nextPageToken"] = strconv.Itoa(offset + size)
 					}
 				}
 				writeJSON(w, http.StatusOK, out)
@@ -667,9 +951,11 @@ func newGmail() (*Fake, *spec) {
 				switch r.URL.Query().Get("format") {
 				case "raw":
 					out["raw"] = base64.URLEncoding.EncodeToString(m.raw)
+				case "metadata":
+					out["payload"] = gmailMetadata(m, r.URL.Query()["metadataHeaders"])
 				case "minimal":
 				default:
-					googleError(w, http.StatusBadRequest, "invalidArgument", "the Gmail fake plays format=raw and format=minimal only")
+					googleError(w, http.StatusBadRequest, "invalidArgument", "the Gmail fake plays format=raw, format=metadata and format=minimal only")
 					return
 				}
 				writeJSON(w, http.StatusOK, out)
@@ -707,7 +993,14 @@ type driveFile struct {
 	parents                         []string
 	trashed                         bool
 	data                            []byte
+	// created and modified are the createdTime and modifiedTime, to the
+	// millisecond as Drive keeps them.
+	created, modified time.Time
 }
+
+// driveTime writes t as Drive writes times: RFC 3339 in UTC with
+// milliseconds, like "2026-01-01T09:00:00.000Z".
+func driveTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 // resource is the file's Drive file resource.
 func (d *driveFile) resource() map[string]any {
@@ -718,6 +1011,7 @@ func (d *driveFile) resource() map[string]any {
 	m := map[string]any{
 		"kind": "drive#file", "id": d.id, "name": d.name, "mimeType": d.mimeType,
 		"parents": d.parents, "webViewLink": link, "trashed": d.trashed,
+		"createdTime": driveTime(d.created), "modifiedTime": driveTime(d.modified),
 	}
 	if d.description != "" {
 		m["description"] = d.description
@@ -733,6 +1027,51 @@ type driveStore struct {
 	mu    sync.Mutex
 	next  int
 	files []*driveFile
+	// pageCap, when > 0, caps the files of a list page
+	// (SetGooglePageCap).
+	pageCap int
+}
+
+// add stores a file named name of mimeType in the folder parent ("root"
+// is My Drive), created and modified at at, and returns it.
+func (s *driveStore) add(name, mimeType, parent string, data []byte, at time.Time) *driveFile {
+	if parent == "root" {
+		parent = DriveRootID
+	}
+	if p := s.get(parent); p == nil || p.mimeType != driveFolderType {
+		panic("apptest: the Drive fake has no folder " + parent)
+	}
+	s.next++
+	at = at.UTC().Truncate(time.Millisecond)
+	d := &driveFile{id: fmt.Sprintf("1AdDeDExampleId%018d", s.next), name: name, mimeType: mimeType,
+		parents: []string{parent}, data: data, created: at, modified: at}
+	s.files = append(s.files, d)
+	return d
+}
+
+// AddFile puts in the Drive fake's folder ("root" for My Drive) a file
+// named name, created and modified at at (to the millisecond), as if it
+// was uploaded then; its MIME type follows the name's extension
+// (application/pdf for .pdf, application/octet-stream when the extension
+// says nothing). It returns the file's id.
+func (f *Fake) AddFile(name, folder string, at time.Time) string {
+	store := googleStateOf(f, "google_drive").drive
+	mt, _, _ := mime.ParseMediaType(mime.TypeByExtension(path.Ext(name)))
+	if mt == "" {
+		mt = "application/octet-stream"
+	}
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	return store.add(name, mt, folder, []byte("content of "+name), at).id
+}
+
+// AddFolder is AddFile for a folder (MIME type
+// application/vnd.google-apps.folder) in parent.
+func (f *Fake) AddFolder(name, parent string, at time.Time) string {
+	store := googleStateOf(f, "google_drive").drive
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	return store.add(name, driveFolderType, parent, nil, at).id
 }
 
 // get returns the file with id, nil when there is none.
@@ -869,15 +1208,23 @@ type driveMetadata struct {
 //     other uploadType.
 //   - POST /drive/v3/files (files.create, metadata only, like a folder
 //     with mimeType application/vnd.google-apps.folder) answers the same.
-//   - GET /drive/v3/files?q&fields&pageSize&spaces (files.list) answers
-//     {"kind": "drive#fileList", "incompleteSearch": false, "files": [...],
-//     "nextPageToken"}, files(...) picking the files' fields. q is Drive's
-//     query language
+//   - GET /drive/v3/files?q&fields&pageSize&pageToken&orderBy&spaces
+//     (files.list) answers {"kind": "drive#fileList", "incompleteSearch":
+//     false, "files": [...], "nextPageToken"}, files(...) picking the
+//     files' fields (id, name, mimeType, parents, webViewLink, size,
+//     createdTime, modifiedTime, trashed, ...). pageSize is 100 by default
+//     and at most 1000 (and SetGooglePageCap's cap). q is Drive's query
+//     language
 //     (https://developers.google.com/workspace/drive/api/guides/search-files):
 //     name, mimeType and fullText with =, != or contains, trashed and
-//     starred = true or false, 'id' in parents, joined by and, or, not and
-//     parentheses; strings in single quotes with ' and \ escaped by a
-//     backslash. A query the fake cannot parse answers 400 {"error":
+//     starred = true or false, 'id' in parents ('root' is My Drive),
+//     createdTime and modifiedTime with =, !=, <, <=, > or >= and an RFC
+//     3339 time in quotes (UTC when it has no zone), joined by and, or,
+//     not and parentheses; strings in single quotes with ' and \ escaped
+//     by a backslash. orderBy takes createdTime, modifiedTime and name,
+//     each optionally desc, comma-separated (the files come in creation
+//     order without it); another key answers 400 invalid (location
+//     orderBy). A query the fake cannot parse answers 400 {"error":
 //     {"errors": [{"domain": "global", "reason": "invalid", "message":
 //     "Invalid Value", "locationType": "parameter", "location": "q"}],
 //     "code": 400, "message": "Invalid Value"}}. Without trashed = false
@@ -889,7 +1236,9 @@ type driveMetadata struct {
 // An unknown fileId or parent answers 404 notFound "File not found:
 // <id>." (location fileId). The fake starts with DriveRootID (My Drive),
 // the folder DriveFolderID in it, the file DriveFileID in the folder and a
-// trashed file of the same name. Auth failures and rate limiting are
+// trashed file of the same name, created in December 2025; a file created
+// through the API is created now, and a test adds files created when it
+// says with AddFile and AddFolder. Auth failures and rate limiting are
 // Google's, as for Gmail; a token without a Drive scope (NoScope) answers
 // 403 insufficientPermissions.
 func newDrive() (*Fake, *spec) {
@@ -898,19 +1247,26 @@ func newDrive() (*Fake, *spec) {
 		Tokens:  map[string]string{Expired: "ya29.drive-expired-token", NoScope: "ya29.drive-no-scope-token", RateLimitedForbidden: "ya29.drive-user-rate-limited"},
 		Account: "ada@example.com",
 	}
+	day := func(d int) time.Time { return time.Date(2025, time.December, d, 9, 0, 0, 0, time.UTC) }
 	store := &driveStore{files: []*driveFile{
-		{id: DriveRootID, name: "My Drive", mimeType: driveFolderType},
-		{id: DriveFolderID, name: DriveFolderName, mimeType: driveFolderType, parents: []string{DriveRootID}},
-		{id: DriveFileID, name: DriveFileName, mimeType: "application/pdf", parents: []string{DriveFolderID}, data: []byte("%PDF-1.7 invoice 42")},
-		{id: "1FiLeTrashedInvoice42ExampleIdAbC", name: DriveFileName, mimeType: "application/pdf", parents: []string{DriveFolderID}, trashed: true, data: []byte("%PDF-1.7 old")},
+		{id: DriveRootID, name: "My Drive", mimeType: driveFolderType, created: day(1), modified: day(1)},
+		{id: DriveFolderID, name: DriveFolderName, mimeType: driveFolderType, parents: []string{DriveRootID}, created: day(2), modified: day(2)},
+		{id: DriveFileID, name: DriveFileName, mimeType: "application/pdf", parents: []string{DriveFolderID}, data: []byte("%PDF-1.7 invoice 42"), created: day(3), modified: day(3)},
+		{id: "1FiLeTrashedInvoice42ExampleIdAbC", name: DriveFileName, mimeType: "application/pdf", parents: []string{DriveFolderID}, trashed: true, data: []byte("%PDF-1.7 old"), created: day(4), modified: day(4)},
 	}}
+	setGoogleState(f, &googleState{drive: store})
 	// create stores a file from its metadata and answers its resource.
 	create := func(w http.ResponseWriter, r *http.Request, meta driveMetadata, mediaType string, data []byte) {
 		store.mu.Lock()
 		defer store.mu.Unlock()
-		parents := meta.Parents
+		parents := slices.Clone(meta.Parents)
 		if len(parents) == 0 {
 			parents = []string{DriveRootID}
+		}
+		for i, p := range parents {
+			if p == "root" {
+				parents[i] = DriveRootID
+			}
 		}
 		for _, p := range parents {
 			if store.get(p) == nil {
@@ -930,8 +1286,9 @@ func newDrive() (*Fake, *spec) {
 			name = "Untitled"
 		}
 		store.next++
+		now := time.Now().UTC().Truncate(time.Millisecond)
 		d := &driveFile{id: fmt.Sprintf("1UpLoAdEdExampleId%015d", store.next), name: name, mimeType: mt,
-			description: meta.Description, parents: parents, data: slices.Clone(data)}
+			description: meta.Description, parents: parents, data: slices.Clone(data), created: now, modified: now}
 		store.files = append(store.files, d)
 		writeJSON(w, http.StatusOK, driveSelect(d.resource(), r.URL.Query().Get("fields"), driveFileDefaults...))
 	}
@@ -1044,6 +1401,11 @@ func newDrive() (*Fake, *spec) {
 						return
 					}
 				}
+				order, err := driveOrder(q.Get("orderBy"))
+				if err != nil {
+					driveError(w, http.StatusBadRequest, "invalid", "Invalid Value", "orderBy")
+					return
+				}
 				offset := 0
 				if s := q.Get("pageToken"); s != "" {
 					n, err := strconv.Atoi(s)
@@ -1054,11 +1416,19 @@ func newDrive() (*Fake, *spec) {
 					offset = n
 				}
 				store.mu.Lock()
-				var found []map[string]any
+				if store.pageCap > 0 {
+					size = min(size, store.pageCap)
+				}
+				var picked []*driveFile
 				for _, d := range store.files {
 					if d.id != DriveRootID && match(d) {
-						found = append(found, d.resource())
+						picked = append(picked, d)
 					}
+				}
+				slices.SortStableFunc(picked, order)
+				found := make([]map[string]any, len(picked))
+				for i, d := range picked {
+					found[i] = d.resource()
 				}
 				store.mu.Unlock()
 				out := map[string]any{"kind": "drive#fileList", "incompleteSearch": false, "files": []map[string]any{}}
@@ -1300,7 +1670,11 @@ func (p *driveParser) cond() (func(*driveFile) bool, error) {
 		if !p.keyword("in") || !p.keyword("parents") {
 			return nil, errors.New("a string term must be 'id' in parents")
 		}
-		return func(d *driveFile) bool { return slices.Contains(d.parents, t.text) }, nil
+		id := t.text
+		if id == "root" {
+			id = DriveRootID
+		}
+		return func(d *driveFile) bool { return slices.Contains(d.parents, id) }, nil
 	}
 	field := t.text
 	op, err := p.next()
@@ -1337,6 +1711,26 @@ func (p *driveParser) cond() (func(*driveFile) bool, error) {
 		case "contains":
 			return func(d *driveFile) bool { return strings.Contains(strings.ToLower(get(d)), strings.ToLower(v.text)) }, nil
 		}
+	case "createdTime", "modifiedTime":
+		if !v.str {
+			return nil, errors.New("a time value must be quoted")
+		}
+		at, err := driveParseTime(v.text)
+		if err != nil {
+			return nil, err
+		}
+		get := func(d *driveFile) time.Time { return d.created }
+		if field == "modifiedTime" {
+			get = func(d *driveFile) time.Time { return d.modified }
+		}
+		cmps := map[string]func(int) bool{
+			"=": func(c int) bool { return c == 0 }, "!=": func(c int) bool { return c != 0 },
+			"<": func(c int) bool { return c < 0 }, "<=": func(c int) bool { return c <= 0 },
+			">": func(c int) bool { return c > 0 }, ">=": func(c int) bool { return c >= 0 },
+		}
+		if ok := cmps[op.text]; ok != nil {
+			return func(d *driveFile) bool { return ok(get(d).Compare(at)) }, nil
+		}
 	case "trashed", "starred":
 		if v.str || (v.text != "true" && v.text != "false") || (op.text != "=" && op.text != "!=") {
 			return nil, errors.New("a boolean term takes = or != and true or false")
@@ -1348,6 +1742,60 @@ func (p *driveParser) cond() (func(*driveFile) bool, error) {
 		return func(d *driveFile) bool { return d.trashed == want }, nil
 	}
 	return nil, fmt.Errorf("%s %s is not a term the fake plays", field, op.text)
+}
+
+// driveParseTime parses a time of a Drive query: RFC 3339, with or
+// without fractional seconds, the zone UTC when it has none, as Drive's
+// search guide says ("Dates use RFC 3339 format, the default time zone is
+// UTC").
+func driveParseTime(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time", s)
+}
+
+// driveOrder compiles a files.list orderBy ("createdTime", "name,
+// modifiedTime desc") into a comparison; the fake plays the keys
+// createdTime, modifiedTime and name, each ascending or with desc. Without
+// orderBy the files keep the store's order (creation).
+func driveOrder(orderBy string) (func(a, b *driveFile) int, error) {
+	var keys []func(a, b *driveFile) int
+	for item := range strings.SplitSeq(orderBy, ",") {
+		fields := strings.Fields(item)
+		if len(fields) == 0 && strings.TrimSpace(orderBy) == "" {
+			break
+		}
+		if len(fields) == 0 || len(fields) > 2 || len(fields) == 2 && fields[1] != "desc" {
+			return nil, fmt.Errorf("orderBy %q", orderBy)
+		}
+		var key func(a, b *driveFile) int
+		switch fields[0] {
+		case "createdTime":
+			key = func(a, b *driveFile) int { return a.created.Compare(b.created) }
+		case "modifiedTime":
+			key = func(a, b *driveFile) int { return a.modified.Compare(b.modified) }
+		case "name":
+			key = func(a, b *driveFile) int { return strings.Compare(a.name, b.name) }
+		default:
+			return nil, fmt.Errorf("the fake cannot order by %s", fields[0])
+		}
+		if len(fields) == 2 {
+			asc := key
+			key = func(a, b *driveFile) int { return -asc(a, b) }
+		}
+		keys = append(keys, key)
+	}
+	return func(a, b *driveFile) int {
+		for _, k := range keys {
+			if c := k(a, b); c != 0 {
+				return c
+			}
+		}
+		return 0
+	}, nil
 }
 
 // Drive scopes: what files.create, files.list and files.get accept.
