@@ -1,0 +1,214 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+)
+
+type runSummary struct {
+	ID, Mode, TriggerID, Status string
+	Request                     struct{ Body map[string]any }
+}
+
+// flowRuns lists every Run of flow, following the pages.
+func flowRuns(t *testing.T, r *runner, flow string) []runSummary {
+	t.Helper()
+	var out []runSummary
+	cursor := ""
+	for {
+		var page struct {
+			Runs       []runSummary
+			NextCursor string
+		}
+		r.mustCall(t, 200, "GET", "/v1/groups/grp_dev/runs?limit=200&flowId="+flow+"&cursor="+cursor, nil, &page)
+		out = append(out, page.Runs...)
+		if cursor = page.NextCursor; cursor == "" {
+			return out
+		}
+	}
+}
+
+// waitRuns waits until flow has n Runs, all ended, and returns them; it
+// fails if more than n appear.
+func waitRuns(t *testing.T, r *runner, flow string, n int) []runSummary {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		runs := flowRuns(t, r, flow)
+		ended := 0
+		for _, rn := range runs {
+			if rn.Status == "succeeded" || rn.Status == "failed" || rn.Status == "filtered" {
+				ended++
+			}
+		}
+		if len(runs) > n {
+			t.Fatalf("flow %s has %d Runs, want %d", flow, len(runs), n)
+		}
+		if ended == n {
+			return runs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("flow %s has %d Runs (%d ended) after 60 s, want %d", flow, len(runs), ended, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitPolled waits until app trigger tr has recorded a fire after since.
+func waitPolled(t *testing.T, r *runner, flow, tr string, since time.Time) scheduleView {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var v scheduleView
+		r.mustCall(t, 200, "GET", "/v1/groups/grp_dev/flows/"+flow+"/app-triggers/"+tr, nil, &v)
+		if v.LastFireAt != nil && !v.LastFireAt.Before(since) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("app trigger %s has not polled since %v: %+v", tr, since, v)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestAnAppTriggerStartsOneRunPerNewContact runs the README's app trigger
+// example against the HubSpot fake and then polls as a user would: the
+// first poll starts no Run for the contacts there already; 100 new
+// contacts, read in 3 pages, start 100 Runs; two overlapping polls and a
+// restart of the runner between polls start no Run twice.
+func TestAnAppTriggerStartsOneRunPerNewContact(t *testing.T) {
+	dir := t.TempDir()
+	e := startWithApps(t, dir, []string{"hubspot"})
+	hs := e.fakes["hubspot"]
+	conn := e.connectOAuth(t, "hubspot", "HubSpot")
+	hs.AddContact(map[string]string{"email": "old@example.com"}, time.Now().Add(-time.Hour))
+	tg := newTarget(t)
+	var f struct{ ID string }
+	e.r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{
+		"name": "Welcome",
+		"steps": []any{map[string]any{"id": "welcome", "app": "http", "method": "request", "input": map[string]any{
+			"method": "POST", "url": tg.URL + "/welcome", "body": map[string]any{"id": "{{ trigger.body.id }}", "email": "{{ trigger.body.properties.email }}"}}}},
+	}, &f)
+
+	// The README's block: create the trigger, poll it now (the seed), list.
+	var created scheduleView
+	script := readmeBlock(t, "### App triggers: a Flow on each new item in an app")
+	seedAt := time.Now().Add(-time.Second)
+	cmd := exec.Command("bash", "-e", "-c", script)
+	cmd.Env = append(os.Environ(), "WIRESK="+e.r.URL, "G=grp_dev", "TOKEN="+e.r.Token, "FLOW_ID="+f.ID, "HUBSPOT_CONNECTION_ID="+conn,
+		// The block polls $APP_TRIGGER_ID, the one it creates: find it
+		// from the first answer, as a user reads it.
+		"APP_TRIGGER_ID=pending")
+	// Run the block in two parts: the create, then the rest with the id.
+	first, rest, ok := bytes.Cut([]byte(script), []byte("\n# Poll now"))
+	if !ok {
+		t.Fatal("the README block has no \"# Poll now\" step")
+	}
+	cmd.Args[len(cmd.Args)-1] = string(first)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("the README's create failed: %v\n%s", err, out)
+	}
+	if err := json.Unmarshal(out, &created); err != nil || created.Kind != "app" || created.Expression != "rate(5 minutes)" || len(created.NextFires) != 5 {
+		t.Fatalf("the README's create printed %s (%v), want an app trigger polling every 5 minutes", out, err)
+	}
+	cmd = exec.Command("bash", "-e", "-c", "# Poll now"+string(rest))
+	cmd.Env = append(os.Environ(), "WIRESK="+e.r.URL, "G=grp_dev", "TOKEN="+e.r.Token, "FLOW_ID="+f.ID, "APP_TRIGGER_ID="+created.ID)
+	out, err = cmd.Output()
+	if err != nil {
+		t.Fatalf("the README's poll and listing failed: %v\n%s", err, out)
+	}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	var polled struct{ TriggerID string }
+	var listing struct {
+		Triggers []struct {
+			Kind, ID, Event string
+			RunsPerDay      []struct{ Day string }
+		}
+	}
+	if err := dec.Decode(&polled); err != nil || polled.TriggerID != created.ID {
+		t.Fatalf("the README's poll printed %s (%v)", out, err)
+	}
+	if err := dec.Decode(&listing); err != nil || len(listing.Triggers) != 1 || listing.Triggers[0].Kind != "app" ||
+		listing.Triggers[0].Event != "hubspot.new_contact" || len(listing.Triggers[0].RunsPerDay) != 7 {
+		t.Fatalf("the README's listing printed %s (%v)", out, err)
+	}
+	if err := dec.Decode(new(any)); !errors.Is(err, io.EOF) {
+		t.Fatalf("the README block printed more than three answers: %s", out)
+	}
+	waitPolled(t, e.r, f.ID, created.ID, seedAt)
+	time.Sleep(20 * time.Millisecond)
+	if runs := flowRuns(t, e.r, f.ID); len(runs) != 0 {
+		t.Fatalf("the first poll started %d Runs for contacts there before the trigger, want none", len(runs))
+	}
+
+	poll := func() time.Time {
+		t.Helper()
+		at := time.Now().Truncate(time.Millisecond) // a fire's time is in whole milliseconds
+		e.r.mustCall(t, 202, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/app-triggers/"+created.ID+"/poll", nil, nil)
+		return at
+	}
+	add := func(n int) []string {
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = hs.AddContact(map[string]string{"email": fmt.Sprintf("c%d@example.com", i)}, time.Now())
+		}
+		return ids
+	}
+
+	// 100 new contacts, in pages of 40.
+	hs.SetSearchPageMax(40)
+	searches := len(hs.Received("POST /crm/v3/objects/contacts/search"))
+	want := add(100)
+	waitPolled(t, e.r, f.ID, created.ID, poll())
+	runs := waitRuns(t, e.r, f.ID, 100)
+	if got := len(hs.Received("POST /crm/v3/objects/contacts/search")) - searches; got != 3 {
+		t.Errorf("the poll sent %d searches, want 3 pages", got)
+	}
+	seen := map[string]int{}
+	for _, rn := range runs {
+		if rn.Mode != "app_trigger" || rn.TriggerID != created.ID || rn.Status != "succeeded" {
+			t.Fatalf("a Run = %+v, want a succeeded app_trigger Run of %s", rn, created.ID)
+		}
+		seen[fmt.Sprint(rn.Request.Body["id"])]++
+	}
+	for _, id := range want {
+		if seen[id] != 1 {
+			t.Errorf("contact %s started %d Runs, want 1", id, seen[id])
+		}
+	}
+	if calls := tg.Calls(); len(calls) != 100 {
+		t.Errorf("the Flow's step ran %d times, want 100", len(calls))
+	}
+
+	// Two overlapping polls over 5 new contacts.
+	add(5)
+	var wg sync.WaitGroup
+	at := time.Now().Truncate(time.Millisecond)
+	for range 2 {
+		wg.Go(func() { e.r.call(t, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/app-triggers/"+created.ID+"/poll", nil, nil) })
+	}
+	wg.Wait()
+	waitPolled(t, e.r, f.ID, created.ID, at)
+	time.Sleep(200 * time.Millisecond)
+	waitRuns(t, e.r, f.ID, 105)
+
+	// A restart between polls: the cursor is where it was.
+	e.r.Stop(t)
+	e.r = startRunner(t, dir, true, e.env...)
+	add(3)
+	waitPolled(t, e.r, f.ID, created.ID, poll())
+	time.Sleep(200 * time.Millisecond)
+	waitRuns(t, e.r, f.ID, 108)
+	if calls := tg.Calls(); len(calls) != 108 {
+		t.Errorf("the Flow's step ran %d times, want 108", len(calls))
+	}
+}
