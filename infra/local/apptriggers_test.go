@@ -194,7 +194,9 @@ func TestAnAppTriggerStartsOneRunPerNewContact(t *testing.T) {
 	var wg sync.WaitGroup
 	at := time.Now().Truncate(time.Millisecond)
 	for range 2 {
-		wg.Go(func() { e.r.call(t, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/app-triggers/"+created.ID+"/poll", nil, nil) })
+		wg.Go(func() {
+			e.r.call(t, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/app-triggers/"+created.ID+"/poll", nil, nil)
+		})
 	}
 	wg.Wait()
 	waitPolled(t, e.r, f.ID, created.ID, at)
