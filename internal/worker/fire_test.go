@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -11,9 +12,12 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"wiresk/internal/bolt"
+	"wiresk/internal/connection"
 	"wiresk/internal/flow"
 	"wiresk/internal/run"
+	"wiresk/internal/step"
 	"wiresk/internal/trigger"
+	"wiresk/internal/wiresk"
 	"wiresk/internal/worker"
 )
 
@@ -158,5 +162,76 @@ func TestAFireWithoutItsTimeIsRefused(t *testing.T) {
 	resp, _ := scheduleWorker(store, &got).Handle(t.Context(), ev)
 	if len(resp.BatchItemFailures) != 1 {
 		t.Fatalf("failures = %+v, want the record failed (on to the dead-letter queue)", resp.BatchItemFailures)
+	}
+}
+
+// conns is a worker.Connections of function fields.
+type conns struct {
+	bind func(groupID, id string) (step.Connection, error)
+}
+
+func (c conns) Bind(_ context.Context, groupID, id string) (step.Connection, []string, error) {
+	conn, err := c.bind(groupID, id)
+	return conn, nil, err
+}
+
+func (c conns) Rejected(context.Context, string, string) (connection.Status, error) {
+	return connection.StatusBroken, nil
+}
+
+// polls is a worker.Polls of a function field.
+type polls func(t trigger.Schedule, at time.Time, conn step.Connection) error
+
+func (p polls) Poll(_ context.Context, t trigger.Schedule, at time.Time, conn step.Connection) error {
+	return p(t, at, conn)
+}
+
+func TestAnAppTriggerPollsWithItsConnectionOrPauses(t *testing.T) {
+	at := time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name       string
+		bind       error
+		wantPolled bool
+		wantErr    bool
+		wantPaused bool
+	}{
+		{"active Connection", nil, true, false, false},
+		{"broken Connection", wiresk.Errorf(wiresk.EConflict, "Connection HubSpot is broken: reconnect it"), false, false, true},
+		{"deleted Connection", wiresk.Errorf(wiresk.ENotFound, "no Connection con_1"), false, false, true},
+		{"the vault is down", errors.New("vault unavailable"), false, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, store := MustStore(t)
+			tr := mustScheduleFlow(t, store, "grp_a", "flw_1", "trg_1")
+			tr.Poll = &trigger.Poll{App: "hubspot", Event: "new_contact", ConnectionID: "con_1"}
+			if err := store.UpdateSchedule(t.Context(), tr); err != nil {
+				t.Fatal(err)
+			}
+			polled := false
+			var got []map[string]any
+			w := scheduleWorker(store, &got)
+			w.Connections = conns{bind: func(g, id string) (step.Connection, error) {
+				if g != "grp_a" || id != "con_1" {
+					t.Errorf("bound %s/%s, want the trigger's Connection", g, id)
+				}
+				return step.Connection{ID: id, App: "hubspot"}, tt.bind
+			}}
+			w.Polls = polls(func(pt trigger.Schedule, pat time.Time, conn step.Connection) error {
+				polled = pt.ID == tr.ID && pat.Equal(at) && conn.ID == "con_1"
+				return nil
+			})
+			err := w.Execute(t.Context(), run.Job{GroupID: "grp_a", FlowID: "flw_1", TriggerID: "trg_1", Mode: run.ModeSchedule, ScheduledAt: &at}, 1)
+			if (err != nil) != tt.wantErr || polled != tt.wantPolled {
+				t.Fatalf("Execute = %v, polled %v; want error %v, polled %v", err, polled, tt.wantErr, tt.wantPolled)
+			}
+			if page, _ := store.ListRuns(t.Context(), run.Query{GroupID: "grp_a"}); len(page.Runs) != 0 {
+				t.Fatalf("an app trigger's fire started a Run of its own: %+v", page.Runs)
+			}
+			stored, _ := store.GetSchedule(t.Context(), "grp_a", "flw_1", "trg_1")
+			if stored.Poll.Paused != tt.wantPaused || tt.wantPaused && !strings.Contains(stored.LastError, "con_1") {
+				t.Fatalf("paused %v, lastError %q; want paused %v naming the Connection", stored.Poll.Paused, stored.LastError, tt.wantPaused)
+			}
+		})
 	}
 }
