@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"wiresk/internal/connection"
 	"wiresk/internal/flow"
 	"wiresk/internal/manage"
 	"wiresk/internal/run"
+	"wiresk/internal/testkit/storetest"
 	"wiresk/internal/trigger"
 	"wiresk/internal/wiresk"
 )
@@ -244,4 +246,74 @@ func TestFireNowQueuesAFireOfAnEnabledTrigger(t *testing.T) {
 	if j.Mode != run.ModeSchedule || j.TriggerID != tr.ID || j.ScheduledAt == nil || !j.ScheduledAt.Equal(at) {
 		t.Fatalf("queued %+v, want a fire of %s at %v", j, tr.ID, at)
 	}
+}
+
+func TestAppTriggersPollWithTheGroupsConnectionOfTheirApp(t *testing.T) {
+	f, sch, s, _, flowID := mustScheduleFixture(t)
+	ctx := t.Context()
+	hub := storetest.NewConnection(f.groupID, "con_hub")
+	hub.App, hub.Name = "hubspot", "HubSpot"
+	zoho := storetest.NewConnection(f.groupID, "con_zoho")
+	other := storetest.NewConnection("grp_other", "con_theirs")
+	other.App = "hubspot"
+	for _, c := range []connection.Connection{hub, zoho, other} {
+		if err := f.store.CreateConnection(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ok := manage.AppTriggerInput{App: "hubspot", Event: "new_contact", ConnectionID: "con_hub", Params: map[string]string{"properties": "email"}}
+	tests := []struct {
+		name  string
+		in    func(manage.AppTriggerInput) manage.AppTriggerInput
+		field string
+	}{
+		{"unknown event", func(in manage.AppTriggerInput) manage.AppTriggerInput { in.Event = "new_planet"; return in }, "event"},
+		{"no Connection", func(in manage.AppTriggerInput) manage.AppTriggerInput { in.ConnectionID = ""; return in }, "connectionId"},
+		{"another app's Connection", func(in manage.AppTriggerInput) manage.AppTriggerInput { in.ConnectionID = "con_zoho"; return in }, "connectionId"},
+		{"another Group's Connection", func(in manage.AppTriggerInput) manage.AppTriggerInput { in.ConnectionID = "con_theirs"; return in }, "connectionId"},
+		{"unknown param", func(in manage.AppTriggerInput) manage.AppTriggerInput {
+			in.Params = map[string]string{"nope": "x"}
+			return in
+		}, "params.nope"},
+		{"interval too short", func(in manage.AppTriggerInput) manage.AppTriggerInput { in.IntervalMinutes = -1; return in }, "intervalMinutes"},
+		{"interval too long", func(in manage.AppTriggerInput) manage.AppTriggerInput { in.IntervalMinutes = 1441; return in }, "intervalMinutes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.CreateAppTrigger(ctx, f.bob, f.groupID, flowID, tt.in(ok))
+			wantCode(t, "create", err, wiresk.EValidation)
+			if got := wiresk.ErrorField(err); got != tt.field {
+				t.Errorf("field = %q, want %q (%v)", got, tt.field, err)
+			}
+		})
+	}
+	tr, err := s.CreateAppTrigger(ctx, f.bob, f.groupID, flowID, ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Kind() != "app" || tr.Expression != "rate(5 minutes)" || tr.Poll.Cursor != "" || len(sch.puts) != 1 {
+		t.Fatalf("created %+v (poll %+v), want an app trigger polling every 5 minutes, put on the scheduler", tr, tr.Poll)
+	}
+	// It is not a schedule trigger, at that address or in that list.
+	_, err = s.GetSchedule(ctx, f.bob, f.groupID, flowID, tr.ID)
+	wantCode(t, "read as a schedule", err, wiresk.ENotFound)
+	if list, _ := s.ListSchedules(ctx, f.bob, f.groupID, flowID); len(list) != 0 {
+		t.Errorf("ListSchedules lists the app trigger: %+v", list)
+	}
+	// A change keeps the cursor.
+	if _, err := f.store.AdvanceCursor(ctx, f.groupID, flowID, tr.ID, "", "1796371200000"); err != nil {
+		t.Fatal(err)
+	}
+	one := 1
+	got, err := s.UpdateAppTrigger(ctx, f.bob, f.groupID, flowID, tr.ID, manage.AppTriggerPatch{IntervalMinutes: &one})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := f.store.GetSchedule(ctx, f.groupID, flowID, tr.ID)
+	if got.Expression != "rate(1 minute)" || stored.Poll.Cursor != "1796371200000" {
+		t.Fatalf("after the change: %q, cursor %q", got.Expression, stored.Poll.Cursor)
+	}
+	zohoID := "con_zoho"
+	_, err = s.UpdateAppTrigger(ctx, f.bob, f.groupID, flowID, tr.ID, manage.AppTriggerPatch{ConnectionID: &zohoID})
+	wantCode(t, "switch to another app's Connection", err, wiresk.EValidation)
 }
