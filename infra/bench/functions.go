@@ -25,13 +25,19 @@ var lambdaFunctions = []string{"trigger", "manage", "worker", "connections", "oa
 // with go1.26.8 and that commit's go.mod. A bootstrap may shrink; one that
 // grows past its ceiling fails make bench, and whoever grows it decides
 // with the team whether the ceiling moves.
+//
+// Moved once, for issue 12 (schedule and app triggers), to the sizes
+// with them: manage links the EventBridge Scheduler client (about 650 KB)
+// and every function the schedule, trigger and poll code (130 to 260 KB;
+// expr's reflection keeps the methods of every type the App holds, so a
+// function links the use cases of the others, see the README).
 var lambdaMaxBootstrap = map[string]int64{
 	"trigger":       15_466_658,
-	"manage":        16_318_626,
-	"worker":        16_973_986,
+	"manage":        17_105_058,
+	"worker":        17_039_522,
 	"connections":   16_777_378,
 	"oauthcallback": 16_908_450,
-	"health":        15_466_658,
+	"health":        15_597_730,
 }
 
 const (
