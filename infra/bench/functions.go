@@ -30,7 +30,7 @@ var lambdaFunctions = []string{"trigger", "manage", "worker", "connections", "oa
 // with them: manage links the EventBridge Scheduler client (about 650 KB)
 // and every function the schedule, trigger and poll code (130 to 260 KB;
 // expr's reflection keeps the methods of every type the App holds, so a
-// function links the use cases of the others, see the README).
+// function links the use cases of the others).
 var lambdaMaxBootstrap = map[string]int64{
 	"trigger":       15_466_658,
 	"manage":        17_105_058,
