@@ -71,6 +71,9 @@ func lambdaEnv(runtimeAPI string) []string {
 		"WIRESK_QUEUE_URL=https://sqs.us-east-1.amazonaws.com/123456789012/wiresk-bench",
 		"WIRESK_MAX_RECEIVES=5",
 		"WIRESK_SECRET_PREFIX=wiresk/bench",
+		"WIRESK_SCHEDULE_GROUP=wiresk-bench",
+		"WIRESK_SCHEDULER_ROLE_ARN=arn:aws:iam::123456789012:role/wiresk-bench-scheduler",
+		"WIRESK_RUN_QUEUE_ARN=arn:aws:sqs:us-east-1:123456789012:wiresk-bench",
 		"WIRESK_LOG_LEVEL=warn",
 		"WIRESK_GROUP_RUNS_PER_MINUTE=0",
 	}
