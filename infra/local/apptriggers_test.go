@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"wiresk/internal/testkit/apptest"
 )
 
 type runSummary struct {
@@ -212,5 +213,113 @@ func TestAnAppTriggerStartsOneRunPerNewContact(t *testing.T) {
 	waitRuns(t, e.r, f.ID, 108)
 	if calls := tg.Calls(); len(calls) != 108 {
 		t.Errorf("the Flow's step ran %d times, want 108", len(calls))
+	}
+}
+
+// TestAppTriggersOfEveryAppStartOneRunPerItem polls Gmail, Google Drive
+// and Airtable as the HubSpot test does, on their fakes: the first poll
+// starts no Run, 100 new items read in 3 pages start 100 Runs, two
+// overlapping polls and a restart between polls start none twice.
+func TestAppTriggersOfEveryAppStartOneRunPerItem(t *testing.T) {
+	const base = "appAAAAAAAAAAAAAA"
+	tests := []struct {
+		app, event string
+		params     map[string]string
+		// key: connect with an API key (the fake takes no OAuth token).
+		key bool
+		// setup prepares the fake (pages of 40) and returns how to add an
+		// item (returning its id) and the route its list calls take.
+		setup func(f *apptest.Fake, params map[string]string) (add func(i int) string, list string)
+	}{
+		{"gmail", "new_message", map[string]string{"query": "from:billing@example.com"}, false, func(f *apptest.Fake, _ map[string]string) (func(int) string, string) {
+			f.SetGooglePageCap(40)
+			return func(i int) string {
+				return f.AddMessage("Billing <billing@example.com>", fmt.Sprintf("Invoice %d", i), time.Now())
+			}, "GET /gmail/v1/users/me/messages"
+		}},
+		{"google_drive", "new_file", map[string]string{"folder_id": "root"}, false, func(f *apptest.Fake, _ map[string]string) (func(int) string, string) {
+			f.SetGooglePageCap(40)
+			return func(i int) string { return f.AddFile(fmt.Sprintf("scan-%d.pdf", i), "root", time.Now()) }, "GET /drive/v3/files"
+		}},
+		{"airtable", "new_record", map[string]string{"base_id": base, "table": "Leads"}, true, func(f *apptest.Fake, params map[string]string) (func(int) string, string) {
+			at := f.Airtable()
+			at.AddTable(base, "Leads")
+			at.SetPageCap(40)
+			return func(i int) string {
+				return at.AddRecord(base, "Leads", map[string]any{"Name": fmt.Sprintf("Lead %d", i)}, time.Now())
+			}, "GET /v0/" + base + "/Leads"
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.app, func(t *testing.T) {
+			dir := t.TempDir()
+			e := startWithApps(t, dir, []string{tt.app})
+			fake := e.fakes[tt.app]
+			add, list := tt.setup(fake, tt.params)
+			add(-1) // there before the trigger: never a Run
+			var conn string
+			if tt.key {
+				conn = e.connectKey(t, tt.app)
+			} else {
+				conn = e.connectOAuth(t, tt.app, tt.app)
+			}
+			var f struct{ ID string }
+			e.r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{"name": "On " + tt.app,
+				"steps": []any{map[string]any{"id": "keep", "app": "data", "method": "set", "input": map[string]any{"fields": map[string]any{"id": "{{ trigger.body.id }}"}}}}}, &f)
+			var tr scheduleView
+			e.r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/app-triggers", map[string]any{
+				"app": tt.app, "event": tt.event, "connectionId": conn, "params": tt.params}, &tr)
+			poll := func() time.Time {
+				t.Helper()
+				at := time.Now().Truncate(time.Millisecond)
+				e.r.mustCall(t, 202, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/app-triggers/"+tr.ID+"/poll", nil, nil)
+				return at
+			}
+			if v := waitPolled(t, e.r, f.ID, tr.ID, poll()); v.LastError != "" {
+				t.Fatalf("the first poll failed: %s", v.LastError)
+			}
+			time.Sleep(5 * time.Millisecond) // new items come strictly after the seed
+			want := map[string]bool{}
+			for i := range 100 {
+				want[add(i)] = true
+			}
+			calls := len(fake.Received(list))
+			if v := waitPolled(t, e.r, f.ID, tr.ID, poll()); v.LastError != "" {
+				t.Fatalf("the poll failed: %s", v.LastError)
+			}
+			runs := waitRuns(t, e.r, f.ID, 100)
+			if got := len(fake.Received(list)) - calls; got != 3 {
+				t.Errorf("the poll made %d list calls, want 3 pages", got)
+			}
+			for _, rn := range runs {
+				id := fmt.Sprint(rn.Request.Body["id"])
+				if !want[id] || rn.Mode != "app_trigger" || rn.Status != "succeeded" {
+					t.Fatalf("a Run for %q: %+v, want one succeeded app_trigger Run per new item", id, rn)
+				}
+				delete(want, id)
+			}
+			for range 5 {
+				add(0)
+			}
+			var wg sync.WaitGroup
+			at := time.Now().Truncate(time.Millisecond)
+			for range 2 {
+				wg.Go(func() {
+					e.r.call(t, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/app-triggers/"+tr.ID+"/poll", nil, nil)
+				})
+			}
+			wg.Wait()
+			waitPolled(t, e.r, f.ID, tr.ID, at)
+			time.Sleep(200 * time.Millisecond)
+			waitRuns(t, e.r, f.ID, 105)
+			e.r.Stop(t)
+			e.r = startRunner(t, dir, true, e.env...)
+			for range 3 {
+				add(0)
+			}
+			waitPolled(t, e.r, f.ID, tr.ID, poll())
+			time.Sleep(200 * time.Millisecond)
+			waitRuns(t, e.r, f.ID, 108)
+		})
 	}
 }
