@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"wiresk/internal/appcall"
@@ -88,11 +89,18 @@ func (p *Poller) Poll(ctx context.Context, t trigger.Schedule, at time.Time, con
 		}
 		return record(trigger.Fire{Error: "polling " + app.Name + " failed: " + err.Error()})
 	}
-	lastRun := ""
+	lastRun, started := "", 0
+	var skipped []string
 	for _, it := range res.Items {
 		body, err := json.Marshal(it.Data)
 		if err != nil {
 			return fmt.Errorf("item %s of %s: %w", it.ID, t.ID, err)
+		}
+		if len(body) > MaxItemBytes {
+			// It cannot travel in a queue message; sending it would fail
+			// every fire from here on and stop the trigger for good.
+			skipped = append(skipped, fmt.Sprintf("%s (%d bytes)", it.ID, len(body)))
+			continue
 		}
 		job := run.Job{RunID: ItemRunID(t.ID, it.ID), GroupID: t.GroupID, FlowID: t.FlowID, TriggerID: t.ID, Mode: run.ModeAppTrigger,
 			Request: run.Request{Headers: map[string]string{"content-type": "application/json"}, Query: map[string]string{}}, Body: body, ReceivedAt: at}
@@ -103,7 +111,7 @@ func (p *Poller) Poll(ctx context.Context, t trigger.Schedule, at time.Time, con
 		if _, err := p.Queue.Send(ctx, data, map[string]string{"runId": job.RunID, "groupId": job.GroupID}); err != nil {
 			return fmt.Errorf("enqueue item %s of %s: %w", it.ID, t.ID, err)
 		}
-		lastRun = job.RunID
+		lastRun, started = job.RunID, started+1
 	}
 	if res.Cursor != t.Poll.Cursor {
 		if _, err := p.Store.AdvanceCursor(ctx, t.GroupID, t.FlowID, t.ID, t.Poll.Cursor, res.Cursor); err != nil && !errors.Is(err, wiresk.ErrNotFound) {
@@ -112,8 +120,17 @@ func (p *Poller) Poll(ctx context.Context, t trigger.Schedule, at time.Time, con
 		// A false: an overlapping poll moved it first, from the same
 		// cursor; the items both sent are the same Runs.
 	}
-	return record(trigger.Fire{RunID: lastRun, Started: len(res.Items)})
+	fire := trigger.Fire{RunID: lastRun, Started: started}
+	if len(skipped) > 0 {
+		fire.Error = fmt.Sprintf("skipped %d items larger than %d bytes, which a Run cannot start with: %s", len(skipped), MaxItemBytes, strings.Join(skipped, ", "))
+		p.logger().WarnContext(ctx, "app trigger skipped items too large for a Run", "trigger", t.ID, "items", skipped)
+	}
+	return record(fire)
 }
+
+// MaxItemBytes caps an item's JSON: its Job, which carries it in base64,
+// must fit in one SQS message (256 KiB).
+const MaxItemBytes = 160 << 10
 
 func (p *Poller) logger() *slog.Logger {
 	if p.Logger != nil {

@@ -143,3 +143,21 @@ func TestAPollTheAppRefusesPausesTheTriggerWhenTheConnectionBreaks(t *testing.T)
 		})
 	}
 }
+
+func TestAnItemTooLargeForARunIsSkippedAndNamed(t *testing.T) {
+	p, st, q, f, conn := pollerRig(t)
+	seed := time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)
+	tr := trigger.Schedule{ID: "trg_1", GroupID: "grp_a", FlowID: "flw_1",
+		Poll: &trigger.Poll{App: "hubspot", Event: "new_contact", ConnectionID: "con_1", Cursor: strconv.FormatInt(seed.UnixMilli(), 10)}}
+	big := f.AddContact(map[string]string{"email": strings.Repeat("x", poll.MaxItemBytes) + "@example.com"}, seed.Add(time.Minute))
+	small := f.AddContact(map[string]string{"email": "ok@example.com"}, seed.Add(2*time.Minute))
+	if err := p.Poll(t.Context(), tr, seed.Add(5*time.Minute), conn); err != nil {
+		t.Fatalf("Poll = %v, want the large item skipped, not the fire retried forever", err)
+	}
+	if len(q.jobs) != 1 || q.jobs[0].RunID != poll.ItemRunID("trg_1", small) {
+		t.Fatalf("jobs = %+v, want the small contact's only", q.jobs)
+	}
+	if got := st.fires[0]; got.Started != 1 || !strings.Contains(got.Error, big) {
+		t.Fatalf("recorded %+v, want 1 started and an error naming %s", got, big)
+	}
+}

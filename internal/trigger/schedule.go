@@ -28,8 +28,9 @@ type Schedule struct {
 	// times before it are not fires it missed.
 	EnabledAt time.Time `json:"enabledAt"`
 	// LastFireAt is the scheduled time of the last fire, LastRunID the
-	// Run it started; LastError says why it started none (the Flow was
-	// disabled, say).
+	// (last) Run it started; LastError says why it started none (the Flow
+	// was disabled, the app refused the poll) or, for an app trigger,
+	// which items it skipped.
 	LastFireAt *time.Time `json:"lastFireAt,omitempty"`
 	LastRunID  string     `json:"lastRunId,omitempty"`
 	LastError  string     `json:"lastError,omitempty"`
