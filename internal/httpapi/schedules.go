@@ -1,11 +1,11 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"wiresk/internal/auth"
-	"wiresk/internal/manage"
 	"wiresk/internal/poll"
 	"wiresk/internal/trigger"
 )
@@ -37,61 +37,79 @@ func scheduleView(t trigger.Schedule, now time.Time) ScheduleView {
 	return v
 }
 
-func (m *Management) createSchedule(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	var in manage.ScheduleInput
-	if err := decode(r, &in); err != nil {
-		return err
+// The handlers of schedule and app triggers, one of each for both kinds:
+// they differ only by the use case they call.
+
+// createTriggerWith decodes an In and creates the trigger with create.
+func createTriggerWith[In any](create func(ctx context.Context, who auth.Identity, g, f string, in In) (trigger.Schedule, error)) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+		var in In
+		if err := decode(r, &in); err != nil {
+			return err
+		}
+		t, err := create(r.Context(), who, r.PathValue("g"), r.PathValue("f"), in)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, scheduleView(t, time.Now()))
+		return nil
 	}
-	t, err := m.svc.Schedules.CreateSchedule(r.Context(), who, r.PathValue("g"), r.PathValue("f"), in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, scheduleView(t, time.Now()))
-	return nil
 }
 
-func (m *Management) getSchedule(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	t, err := m.svc.Schedules.GetSchedule(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t"))
-	if err != nil {
-		return err
+// updateTriggerWith decodes a Patch and applies it with update.
+func updateTriggerWith[Patch any](update func(ctx context.Context, who auth.Identity, g, f, t string, in Patch) (trigger.Schedule, error)) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+		var in Patch
+		if err := decode(r, &in); err != nil {
+			return err
+		}
+		t, err := update(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t"), in)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, scheduleView(t, time.Now()))
+		return nil
 	}
-	writeJSON(w, http.StatusOK, scheduleView(t, time.Now()))
-	return nil
 }
 
-func (m *Management) updateSchedule(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	var in manage.SchedulePatch
-	if err := decode(r, &in); err != nil {
-		return err
+// getTriggerWith answers the trigger get returns.
+func getTriggerWith(get func(ctx context.Context, who auth.Identity, g, f, t string) (trigger.Schedule, error)) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+		t, err := get(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, scheduleView(t, time.Now()))
+		return nil
 	}
-	t, err := m.svc.Schedules.UpdateSchedule(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t"), in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, scheduleView(t, time.Now()))
-	return nil
 }
 
-func (m *Management) listSchedules(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	ts, err := m.svc.Schedules.ListSchedules(r.Context(), who, r.PathValue("g"), r.PathValue("f"))
-	if err != nil {
-		return err
+// listTriggersWith answers {key: [the triggers list returns]}.
+func listTriggersWith(key string, list func(ctx context.Context, who auth.Identity, g, f string) ([]trigger.Schedule, error)) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+		ts, err := list(r.Context(), who, r.PathValue("g"), r.PathValue("f"))
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		out := make([]ScheduleView, len(ts))
+		for i, t := range ts {
+			out[i] = scheduleView(t, now)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{key: out})
+		return nil
 	}
-	now := time.Now()
-	out := make([]ScheduleView, len(ts))
-	for i, t := range ts {
-		out[i] = scheduleView(t, now)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"scheduleTriggers": out})
-	return nil
 }
 
-func (m *Management) deleteSchedule(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	if err := m.svc.Schedules.DeleteSchedule(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t")); err != nil {
-		return err
+// deleteTriggerWith deletes the trigger with del: 204.
+func deleteTriggerWith(del func(ctx context.Context, who auth.Identity, g, f, t string) error) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+		if err := del(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }
 
 // AppEventView is an app event an app trigger may watch.
@@ -112,63 +130,6 @@ func (m *Management) listAppEvents(w http.ResponseWriter, _ *http.Request, _ aut
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": out})
-	return nil
-}
-
-func (m *Management) createAppTrigger(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	var in manage.AppTriggerInput
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	t, err := m.svc.Schedules.CreateAppTrigger(r.Context(), who, r.PathValue("g"), r.PathValue("f"), in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, scheduleView(t, time.Now()))
-	return nil
-}
-
-func (m *Management) getAppTrigger(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	t, err := m.svc.Schedules.GetAppTrigger(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, scheduleView(t, time.Now()))
-	return nil
-}
-
-func (m *Management) updateAppTrigger(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	var in manage.AppTriggerPatch
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	t, err := m.svc.Schedules.UpdateAppTrigger(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t"), in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, scheduleView(t, time.Now()))
-	return nil
-}
-
-func (m *Management) listAppTriggers(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	ts, err := m.svc.Schedules.ListAppTriggers(r.Context(), who, r.PathValue("g"), r.PathValue("f"))
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	out := make([]ScheduleView, len(ts))
-	for i, t := range ts {
-		out[i] = scheduleView(t, now)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"appTriggers": out})
-	return nil
-}
-
-func (m *Management) deleteAppTrigger(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	if err := m.svc.Schedules.DeleteAppTrigger(r.Context(), who, r.PathValue("g"), r.PathValue("f"), r.PathValue("t")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
