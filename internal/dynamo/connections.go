@@ -307,33 +307,10 @@ func (s *Store) DeleteConnection(ctx context.Context, groupID, id string) error 
 // before before, earliest first: one Query of GSI1, GSI1PK = DUE and
 // GSI1SK < timePos(before) (all its pages). GSI1 is eventually consistent.
 func (s *Store) ListConnectionsDue(ctx context.Context, before time.Time) ([]connection.Connection, error) {
-	const what = "list connections due"
 	kc := expression.Key(attrGSI1PK).Equal(expression.Value(pkDue)).And(expression.Key(attrGSI1SK).LessThan(expression.Value(timePos(before))))
-	e, err := expression.NewBuilder().WithKeyCondition(kc).Build()
+	out, err := queryGSI1(ctx, s, kc, func(it connectionItem) (connection.Connection, error) { return it.connection() })
 	if err != nil {
-		return nil, failure(what, err)
-	}
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName: aws.String(s.table), IndexName: aws.String(indexGSI1),
-		KeyConditionExpression: e.KeyCondition(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
-	})
-	out := []connection.Connection{}
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, failure(what, err)
-		}
-		for _, av := range page.Items {
-			var it connectionItem
-			if err := attributevalue.UnmarshalMap(av, &it); err != nil {
-				return nil, failure(what, err)
-			}
-			c, err := it.connection()
-			if err != nil {
-				return nil, failure(what, err)
-			}
-			out = append(out, c)
-		}
+		return nil, failure("list connections due", err)
 	}
 	return out, nil
 }

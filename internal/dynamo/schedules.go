@@ -7,10 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"wiresk/internal/trigger"
@@ -163,28 +160,10 @@ func (s *Store) ListSchedules(ctx context.Context, groupID, flowID string) ([]tr
 // AllSchedules returns the schedule triggers of every Group: one Query of
 // GSI1 (all its pages), eventually consistent.
 func (s *Store) AllSchedules(ctx context.Context) ([]trigger.Schedule, error) {
-	const what = "list all schedules"
-	e, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrGSI1PK).Equal(expression.Value(pkSchedules))).Build()
+	kc := expression.Key(attrGSI1PK).Equal(expression.Value(pkSchedules))
+	out, err := queryGSI1(ctx, s, kc, func(it scheduleItem) (trigger.Schedule, error) { return it.schedule(), nil })
 	if err != nil {
-		return nil, failure(what, err)
-	}
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName: aws.String(s.table), IndexName: aws.String(indexGSI1),
-		KeyConditionExpression: e.KeyCondition(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
-	})
-	out := []trigger.Schedule{}
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, failure(what, err)
-		}
-		for _, av := range page.Items {
-			var it scheduleItem
-			if err := attributevalue.UnmarshalMap(av, &it); err != nil {
-				return nil, failure(what, err)
-			}
-			out = append(out, it.schedule())
-		}
+		return nil, failure("list all schedules", err)
 	}
 	return out, nil
 }

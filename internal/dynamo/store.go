@@ -371,3 +371,35 @@ func typeIs(t string) *expression.ConditionBuilder {
 	c := expression.Name(attrType).Equal(expression.Value(t))
 	return &c
 }
+
+// queryGSI1 returns every item of GSI1 that kc selects (all pages, in
+// index order), each converted by conv. GSI1 is eventually consistent.
+func queryGSI1[I, T any](ctx context.Context, s *Store, kc expression.KeyConditionBuilder, conv func(I) (T, error)) ([]T, error) {
+	e, err := expression.NewBuilder().WithKeyCondition(kc).Build()
+	if err != nil {
+		return nil, err
+	}
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName: aws.String(s.table), IndexName: aws.String(indexGSI1),
+		KeyConditionExpression: e.KeyCondition(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+	})
+	out := []T{}
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, av := range page.Items {
+			var it I
+			if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+				return nil, err
+			}
+			v, err := conv(it)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
