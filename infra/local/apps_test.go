@@ -80,14 +80,18 @@ func startWithApps(t *testing.T, dataDir string, apps []string, env ...string) *
 }
 
 // connectOAuth creates an oauth2_advanced Connection to app with the
-// authorization server's client, follows its authorize link like a
+// authorization server's client (and scopes, if given, beside the app's
+// default ones), follows its authorize link like a
 // browser (the runner's start link, the provider's login and consent, the
 // redirect to the runner's callback) and returns the Connection, active.
-func (e *appsEnv) connectOAuth(t *testing.T, app, name string) string {
+func (e *appsEnv) connectOAuth(t *testing.T, app, name string, scopes ...string) string {
 	t.Helper()
 	var c struct{ ID, AuthorizeURL string }
-	e.r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/connections", map[string]any{"name": name, "app": app,
-		"authType": "oauth2_advanced", "clientId": oauthtest.ClientID, "clientSecret": oauthtest.ClientSecret}, &c)
+	body := map[string]any{"name": name, "app": app, "authType": "oauth2_advanced", "clientId": oauthtest.ClientID, "clientSecret": oauthtest.ClientSecret}
+	if len(scopes) > 0 {
+		body["scopes"] = scopes
+	}
+	e.r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/connections", body, &c)
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)

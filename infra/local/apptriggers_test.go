@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -239,21 +240,24 @@ func TestAppTriggersOfEveryAppStartOneRunPerItem(t *testing.T) {
 		params     map[string]string
 		// key: connect with an API key (the fake takes no OAuth token).
 		key bool
+		// scope is the OAuth scope the event reads with, beside the app's
+		// default ones (which do not read: Gmail's send, Drive's own files).
+		scope string
 		// setup prepares the fake (pages of 40) and returns how to add an
 		// item (returning its id) and the route its list calls take.
 		setup func(f *apptest.Fake, params map[string]string) (add func(i int) string, list string)
 	}{
-		{"gmail", "new_message", map[string]string{"query": "from:billing@example.com"}, false, func(f *apptest.Fake, _ map[string]string) (func(int) string, string) {
+		{"gmail", "new_message", map[string]string{"query": "from:billing@example.com"}, false, "https://www.googleapis.com/auth/gmail.readonly", func(f *apptest.Fake, _ map[string]string) (func(int) string, string) {
 			f.SetGooglePageCap(40)
 			return func(i int) string {
 				return f.AddMessage("Billing <billing@example.com>", fmt.Sprintf("Invoice %d", i), time.Now())
 			}, "GET /gmail/v1/users/me/messages"
 		}},
-		{"google_drive", "new_file", map[string]string{"folder_id": "root"}, false, func(f *apptest.Fake, _ map[string]string) (func(int) string, string) {
+		{"google_drive", "new_file", map[string]string{"folder_id": "root"}, false, "https://www.googleapis.com/auth/drive.readonly", func(f *apptest.Fake, _ map[string]string) (func(int) string, string) {
 			f.SetGooglePageCap(40)
 			return func(i int) string { return f.AddFile(fmt.Sprintf("scan-%d.pdf", i), "root", time.Now()) }, "GET /drive/v3/files"
 		}},
-		{"airtable", "new_record", map[string]string{"base_id": base, "table": "Leads"}, true, func(f *apptest.Fake, params map[string]string) (func(int) string, string) {
+		{"airtable", "new_record", map[string]string{"base_id": base, "table": "Leads"}, true, "", func(f *apptest.Fake, params map[string]string) (func(int) string, string) {
 			at := f.Airtable()
 			at.AddTable(base, "Leads")
 			at.SetPageCap(40)
@@ -269,15 +273,28 @@ func TestAppTriggersOfEveryAppStartOneRunPerItem(t *testing.T) {
 			fake := e.fakes[tt.app]
 			add, list := tt.setup(fake, tt.params)
 			add(-1) // there before the trigger: never a Run
+			var f struct{ ID string }
+			e.r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{"name": "On " + tt.app,
+				"steps": []any{map[string]any{"id": "keep", "app": "data", "method": "set", "input": map[string]any{"fields": map[string]any{"id": "{{ trigger.body.id }}"}}}}}, &f)
 			var conn string
 			if tt.key {
 				conn = e.connectKey(t, tt.app)
 			} else {
-				conn = e.connectOAuth(t, tt.app, tt.app)
+				// A Connection with the default scopes only is refused,
+				// naming the scope to add.
+				plain := e.connectOAuth(t, tt.app, tt.app+" (default scopes)")
+				var raw json.RawMessage
+				var refused struct {
+					Error struct{ Code, Field, Message string }
+				}
+				got := e.r.call(t, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/app-triggers", map[string]any{
+					"app": tt.app, "event": tt.event, "connectionId": plain, "params": tt.params}, &raw)
+				_ = json.Unmarshal(raw, &refused)
+				if got != 400 || refused.Error.Field != "connectionId" || !strings.Contains(refused.Error.Message, tt.scope) {
+					t.Fatalf("an app trigger on a Connection without %s = %d %+v, want 400 on connectionId naming the scope", tt.scope, got, refused)
+				}
+				conn = e.connectOAuth(t, tt.app, tt.app, tt.scope)
 			}
-			var f struct{ ID string }
-			e.r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{"name": "On " + tt.app,
-				"steps": []any{map[string]any{"id": "keep", "app": "data", "method": "set", "input": map[string]any{"fields": map[string]any{"id": "{{ trigger.body.id }}"}}}}}, &f)
 			var tr scheduleView
 			e.r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/app-triggers", map[string]any{
 				"app": tt.app, "event": tt.event, "connectionId": conn, "params": tt.params}, &tr)

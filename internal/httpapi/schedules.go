@@ -118,13 +118,15 @@ type AppEventView struct {
 	Event  string       `json:"event"`
 	Label  string       `json:"label"`
 	Params []poll.Param `json:"params"`
+	// AnyScope: an OAuth Connection needs one of these scopes.
+	AnyScope []string `json:"anyScope,omitempty"`
 }
 
 func (m *Management) listAppEvents(w http.ResponseWriter, _ *http.Request, _ auth.Identity) error {
 	evs := poll.Events()
 	out := make([]AppEventView, len(evs))
 	for i, e := range evs {
-		out[i] = AppEventView{App: e.App, Event: e.Name, Label: e.Label, Params: e.Params}
+		out[i] = AppEventView{App: e.App, Event: e.Name, Label: e.Label, Params: e.Params, AnyScope: e.AnyScope}
 		if out[i].Params == nil {
 			out[i].Params = []poll.Param{}
 		}

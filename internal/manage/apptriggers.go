@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 
 	"wiresk/internal/auth"
 	"wiresk/internal/poll"
@@ -77,6 +79,10 @@ func (s *Schedules) checkPoll(ctx context.Context, groupID string, p trigger.Pol
 	}
 	if c.App != p.App {
 		return wiresk.FieldError("connectionId", "Connection %q is for %s, not %s", c.Name, c.App, p.App)
+	}
+	if c.AuthType.IsOAuth() && len(ev.AnyScope) > 0 && len(c.Scopes) > 0 && !slices.ContainsFunc(c.Scopes, func(s string) bool { return slices.Contains(ev.AnyScope, s) }) {
+		return wiresk.FieldError("connectionId", "Connection %q was authorized without a scope this event reads with: reconnect it with one of %s",
+			c.Name, strings.Join(ev.AnyScope, ", "))
 	}
 	return nil
 }

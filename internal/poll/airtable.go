@@ -27,7 +27,8 @@ func init() {
 			{Name: "table", Required: true, Label: "Table"},
 			{Name: "view", Label: "View"},
 		},
-		Source: airtableNewRecord{},
+		AnyScope: []string{"data.records:read"},
+		Source:   airtableNewRecord{},
 	})
 }
 

@@ -23,7 +23,8 @@ func init() {
 			{Name: "folder_id", Required: true, Label: "Folder ID"},
 			{Name: "mime_type", Label: "MIME type"},
 		},
-		Source: driveNewFile{},
+		AnyScope: []string{"https://www.googleapis.com/auth/drive", "https://www.googleapis.com/auth/drive.readonly", "https://www.googleapis.com/auth/drive.metadata.readonly", "https://www.googleapis.com/auth/drive.metadata"},
+		Source:   driveNewFile{},
 	})
 }
 

@@ -21,11 +21,12 @@ import (
 
 func init() {
 	register(Event{
-		App:    "gmail",
-		Name:   "new_message",
-		Label:  "New email matching a search",
-		Params: []Param{{Name: "query", Label: "Search"}},
-		Source: gmailNewMessage{},
+		App:      "gmail",
+		Name:     "new_message",
+		Label:    "New email matching a search",
+		Params:   []Param{{Name: "query", Label: "Search"}},
+		AnyScope: []string{"https://www.googleapis.com/auth/gmail.readonly", "https://www.googleapis.com/auth/gmail.modify", "https://mail.google.com/"},
+		Source:   gmailNewMessage{},
 	})
 }
 

@@ -18,9 +18,10 @@ import (
 // init registers HubSpot's contact events, hubspot.new_contact and
 // hubspot.updated_contact (see hubspotContacts).
 func init() {
+	hubspotRead := []string{"crm.objects.contacts.read"}
 	params := []Param{{Name: "properties", Label: "Properties to fetch (comma-separated internal names; email, firstname, lastname, createdate and lastmodifieddate when left out)"}}
-	register(Event{App: "hubspot", Name: "new_contact", Label: "New contact", Params: params, Source: hubspotContacts{name: "new_contact", date: "createdate"}})
-	register(Event{App: "hubspot", Name: "updated_contact", Label: "Contact updated", Params: params, Source: hubspotContacts{name: "updated_contact", date: "lastmodifieddate", updated: true}})
+	register(Event{App: "hubspot", Name: "new_contact", Label: "New contact", Params: params, AnyScope: hubspotRead, Source: hubspotContacts{name: "new_contact", date: "createdate"}})
+	register(Event{App: "hubspot", Name: "updated_contact", Label: "Contact updated", Params: params, AnyScope: hubspotRead, Source: hubspotContacts{name: "updated_contact", date: "lastmodifieddate", updated: true}})
 }
 
 // hubspotDefaultProperties are the properties a contact event fetches when

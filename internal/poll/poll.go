@@ -88,7 +88,11 @@ type Event struct {
 	Label string
 	// Params lists the params the event takes, required first.
 	Params []Param
-	Source Source
+	// AnyScope lists the OAuth scopes of which an OAuth Connection needs
+	// one to poll the event (its app's default scopes may not include
+	// one: Gmail's send only).
+	AnyScope []string `json:"anyScope,omitempty"`
+	Source   Source
 }
 
 // Param is one param of an event.
