@@ -69,7 +69,7 @@ func (a *App) LocalScheduler(catchUp int, wake *Wake) *schedule.Scheduler {
 			if _, err := a.d.Queue.Send(ctx, body, map[string]string{"runId": runID, "groupId": t.GroupID}); err != nil {
 				return fmt.Errorf("enqueue fire of %s: %w", t.ID, err)
 			}
-			fire := trigger.Fire{At: at, RunID: runID}
+			fire := trigger.Fire{At: at, RunID: runID, Sent: true}
 			if t.Poll != nil {
 				// An app trigger's fire starts no Run of its own: the
 				// worker records what its poll started.

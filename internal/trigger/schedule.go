@@ -92,13 +92,17 @@ type Fire struct {
 	// it could not poll (a broken Connection).
 	Started int
 	Paused  bool
+	// Sent marks the record of the scheduler that sent the fire (the
+	// local runner's): it does not replace a record of the same fire,
+	// which the worker may have written first, with what the fire did.
+	Sent bool
 }
 
 // RecordFire applies f as s's last fire, and reports false (changing
 // nothing) when a later fire is recorded already: stores call it inside
 // their write, so a late older fire never replaces a newer one.
 func (s *Schedule) RecordFire(f Fire) bool {
-	if s.LastFireAt != nil && s.LastFireAt.After(f.At) {
+	if s.LastFireAt != nil && (s.LastFireAt.After(f.At) || f.Sent && s.LastFireAt.Equal(f.At)) {
 		return false
 	}
 	at := f.At.UTC()

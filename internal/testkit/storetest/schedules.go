@@ -156,6 +156,15 @@ func testScheduleFires(t *testing.T, s Store) {
 	if !got.Last().Equal(t2) {
 		t.Fatalf("Last() = %v, want %v", got.Last(), t2)
 	}
+	// The scheduler's record of sending that fire, arriving after the
+	// worker's, keeps what the worker recorded.
+	_, err = s.RecordFire(ctx, "grp_a", "flw_1", "trg_a", trigger.Fire{At: t2, RunID: "run_2", Sent: true})
+	must(t, err)
+	got, err = s.GetSchedule(ctx, "grp_a", "flw_1", "trg_a")
+	must(t, err)
+	if got.LastError != "the Flow is disabled" || got.LastRunID != "" {
+		t.Fatalf("the scheduler's late record replaced the worker's: %+v", got)
+	}
 }
 
 func testScheduleFiresConcurrent(t *testing.T, s Store) {
