@@ -89,9 +89,14 @@ type SchedulePatch struct {
 
 // checkSchedule refuses an expression or zone EventBridge Scheduler would
 // refuse, naming the field.
-func checkSchedule(t trigger.Schedule) error {
+// With requireNext, an enabled trigger must fire after now (a new one, or
+// one whose times or enabled state change): an at() in the past is refused.
+func checkSchedule(t trigger.Schedule, now time.Time, requireNext bool) error {
 	if err := checkDescription(t.Description); err != nil {
 		return err
+	}
+	if len(t.Timezone) > 64 {
+		return wiresk.FieldError("timezone", "is longer than 64 characters: an IANA zone name such as Europe/Paris")
 	}
 	if t.Expression == "" {
 		return wiresk.FieldError("expression", "is required: rate(5 minutes), cron(0 9 ? * MON-FRI *) or at(2027-01-01T09:00:00)")
@@ -99,12 +104,16 @@ func checkSchedule(t trigger.Schedule) error {
 	if len(t.Expression) > 256 {
 		return wiresk.FieldError("expression", "is longer than 256 characters")
 	}
-	if _, err := t.Parsed(); err != nil {
+	sch, err := t.Parsed()
+	if err != nil {
 		field := "expression"
 		if strings.Contains(err.Error(), "time zone") {
 			field = "timezone"
 		}
 		return wiresk.FieldError(field, "%s", strings.TrimPrefix(err.Error(), schedule.ErrInvalid.Error()+": "))
+	}
+	if _, ok := sch.Next(now); requireNext && t.Enabled && !ok {
+		return wiresk.FieldError("expression", "%s does not fire after now (%s in %s)", t.Expression, now.In(sch.Location()).Format("2006-01-02T15:04:05"), t.Timezone)
 	}
 	return nil
 }
@@ -126,7 +135,7 @@ func (s *Schedules) create(ctx context.Context, who auth.Identity, groupID, flow
 	if t.Timezone == "" {
 		t.Timezone = "UTC"
 	}
-	if err := s.check(ctx, t); err != nil {
+	if err := s.check(ctx, t, true); err != nil {
 		return trigger.Schedule{}, err
 	}
 	if _, err := s.Store.GetFlow(ctx, groupID, flowID); err != nil {
@@ -149,10 +158,11 @@ func (s *Schedules) create(ctx context.Context, who auth.Identity, groupID, flow
 	return t, nil
 }
 
-// check refuses a trigger EventBridge Scheduler would refuse, or an app
-// trigger whose event, params or Connection does not fit.
-func (s *Schedules) check(ctx context.Context, t trigger.Schedule) error {
-	if err := checkSchedule(t); err != nil {
+// check refuses a trigger EventBridge Scheduler would refuse, one that
+// would never fire (requireNext: see checkSchedule), or an app trigger
+// whose event, params or Connection does not fit.
+func (s *Schedules) check(ctx context.Context, t trigger.Schedule, requireNext bool) error {
+	if err := checkSchedule(t, now(s.Now), requireNext); err != nil {
 		return err
 	}
 	if t.Poll != nil {
@@ -228,7 +238,8 @@ func (s *Schedules) update(ctx context.Context, who auth.Identity, groupID, flow
 		}
 		t.Enabled = *enabled
 	}
-	if err := s.check(ctx, t); err != nil {
+	retimed := t.Expression != old.Expression || t.Timezone != old.Timezone || t.Enabled && !old.Enabled
+	if err := s.check(ctx, t, retimed); err != nil {
 		return trigger.Schedule{}, err
 	}
 	if err := s.Store.UpdateSchedule(ctx, t); err != nil {

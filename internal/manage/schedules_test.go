@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,6 +67,8 @@ func TestScheduleInputIsCheckedField(t *testing.T) {
 		{"never fires", "cron(0 0 30 2 ? *)", "", "expression"},
 		{"unknown zone", "rate(5 minutes)", "Mars/Olympus", "timezone"},
 		{"the process's zone", "rate(5 minutes)", "Local", "timezone"},
+		{"a zone name too long", "rate(5 minutes)", strings.Repeat("Europe/", 100), "timezone"},
+		{"an at() in the past", "at(2020-01-01T09:00:00)", "Europe/Paris", "expression"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,11 +255,13 @@ func TestAppTriggersPollWithTheGroupsConnectionOfTheirApp(t *testing.T) {
 	f, sch, s, _, flowID := mustScheduleFixture(t)
 	ctx := t.Context()
 	hub := storetest.NewConnection(f.groupID, "con_hub")
-	hub.App, hub.Name = "hubspot", "HubSpot"
+	hub.App, hub.Name, hub.Scopes = "hubspot", "HubSpot", []string{"oauth", "crm.objects.contacts.read"}
+	deals := storetest.NewConnection(f.groupID, "con_deals")
+	deals.App, deals.Scopes = "hubspot", []string{"oauth", "crm.objects.deals.read"}
 	zoho := storetest.NewConnection(f.groupID, "con_zoho")
 	other := storetest.NewConnection("grp_other", "con_theirs")
 	other.App = "hubspot"
-	for _, c := range []connection.Connection{hub, zoho, other} {
+	for _, c := range []connection.Connection{hub, deals, zoho, other} {
 		if err := f.store.CreateConnection(ctx, c); err != nil {
 			t.Fatal(err)
 		}
@@ -271,6 +276,7 @@ func TestAppTriggersPollWithTheGroupsConnectionOfTheirApp(t *testing.T) {
 		{"no Connection", func(in manage.AppTriggerInput) manage.AppTriggerInput { in.ConnectionID = ""; return in }, "connectionId"},
 		{"another app's Connection", func(in manage.AppTriggerInput) manage.AppTriggerInput { in.ConnectionID = "con_zoho"; return in }, "connectionId"},
 		{"another Group's Connection", func(in manage.AppTriggerInput) manage.AppTriggerInput { in.ConnectionID = "con_theirs"; return in }, "connectionId"},
+		{"a Connection without the read scope", func(in manage.AppTriggerInput) manage.AppTriggerInput { in.ConnectionID = "con_deals"; return in }, "connectionId"},
 		{"unknown param", func(in manage.AppTriggerInput) manage.AppTriggerInput {
 			in.Params = map[string]string{"nope": "x"}
 			return in
