@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+	"wiresk/internal/testkit/emulator"
 )
 
 // readmeBlock returns the first sh block after heading in the README.
@@ -43,7 +46,23 @@ type scheduleView struct {
 // next fire times there, an at() a few seconds ahead starts one Run of the
 // Flow, recorded on the trigger, and a PATCH pauses a trigger.
 func TestTheScheduleTriggerExamplesRunAsPrinted(t *testing.T) {
-	r := startRunner(t, t.TempDir(), true)
+	scheduleExamples(t, startRunner(t, t.TempDir(), true))
+}
+
+// TestTheScheduleTriggerExamplesOnEmulators runs them on the AWS adapters:
+// the triggers in DynamoDB Local (the scheduler lists them from GSI1), the
+// fire through goaws's SQS.
+func TestTheScheduleTriggerExamplesOnEmulators(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	scheduleExamples(t, startRunner(t, t.TempDir(), true,
+		"WIRESK_BACKEND=aws", "WIRESK_TABLE=wiresk-local", "WIRESK_CREATE_RESOURCES=1", "WIRESK_VAULT=embedded",
+		"AWS_ENDPOINT_URL_DYNAMODB="+emulator.DynamoDB(t), "AWS_ENDPOINT_URL_SQS="+emulator.GoAWS(t),
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER="+closed.URL,
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=wiresk", "AWS_SECRET_ACCESS_KEY=wiresk", "AWS_EC2_METADATA_DISABLED=true"))
+}
+
+func scheduleExamples(t *testing.T, r *runner) {
 	tg := newTarget(t)
 	var f struct{ ID string }
 	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{
