@@ -10,6 +10,7 @@ import (
 	"wiresk/internal/appcall"
 	"wiresk/internal/connect"
 	"wiresk/internal/connection"
+	"wiresk/internal/trigger"
 	"wiresk/internal/wiresk"
 )
 
@@ -291,4 +292,34 @@ func mustEncode(t *testing.T, c connection.Credentials) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestAConnectionAnAppTriggerPollsWithIsInUse: a Flow whose only use of a
+// Connection is an app trigger names it in UsedBy, and Delete refuses.
+func TestAConnectionAnAppTriggerPollsWithIsInUse(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	d, err := e.svc.Create(ctx, e.owner, e.groupID, connect.CreateInput{Name: "OpenAI", App: "openai", APIKey: e.openai.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := e.addFlow("Polls", "")
+	now := e.clock.Now().UTC()
+	tr := trigger.Schedule{ID: "trg_poll", GroupID: e.groupID, FlowID: fl.ID, Expression: "rate(5 minutes)", Timezone: "UTC", Enabled: true,
+		CreatedAt: now, EnabledAt: now, Poll: &trigger.Poll{App: "openai", Event: "new_thing", ConnectionID: d.ID}}
+	if err := e.store.CreateSchedule(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.svc.Get(ctx, e.owner, e.groupID, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.UsedBy) != 1 || got.UsedBy[0].ID != fl.ID || !slices.Equal(got.UsedBy[0].Triggers, []string{"trg_poll"}) || len(got.UsedBy[0].Steps) != 0 {
+		t.Fatalf("UsedBy = %+v, want the Flow %s by its trigger trg_poll", got.UsedBy, fl.ID)
+	}
+	err = e.svc.Delete(ctx, e.owner, e.groupID, d.ID)
+	wantCode(t, err, wiresk.EConflict, "")
+	if !strings.Contains(wiresk.ErrorMessage(err), fl.Name) {
+		t.Errorf("Delete refusal %q, want it to name %q", wiresk.ErrorMessage(err), fl.Name)
+	}
 }

@@ -72,6 +72,7 @@ import (
 	"wiresk/internal/flow"
 	"wiresk/internal/group"
 	"wiresk/internal/oauth"
+	"wiresk/internal/trigger"
 	"wiresk/internal/wiresk"
 )
 
@@ -82,6 +83,9 @@ type Store interface {
 	connection.Store
 	// ListFlows returns the Flows of groupID; none is an empty list.
 	ListFlows(ctx context.Context, groupID string) ([]flow.Flow, error)
+	// ListSchedules returns the schedule and app triggers of groupID
+	// (flowID ""); none is an empty list.
+	ListSchedules(ctx context.Context, groupID, flowID string) ([]trigger.Schedule, error)
 }
 
 // BaseStore is what every Connections use case needs of the store port,
@@ -97,6 +101,9 @@ type BaseStore interface {
 	// ListFlows returns the Flows of groupID (to name those that use a
 	// Connection); none is an empty list.
 	ListFlows(ctx context.Context, groupID string) ([]flow.Flow, error)
+	// ListSchedules returns the schedule and app triggers of groupID when
+	// flowID is "" (to name the app triggers that poll with a Connection).
+	ListSchedules(ctx context.Context, groupID, flowID string) ([]trigger.Schedule, error)
 }
 
 // ConnectionStore is what Connections needs of the store port: the
@@ -766,11 +773,16 @@ func flowNames(refs []connection.FlowRef) string {
 	return "Flows " + strings.Join(names, ", ")
 }
 
-// usedBy returns the Flows of the Connection's Group that use it.
+// usedBy returns the Flows of the Connection's Group that use it, in their
+// steps or their app triggers.
 func (s *core) usedBy(ctx context.Context, c connection.Connection) ([]connection.FlowRef, error) {
 	flows, err := s.store.ListFlows(ctx, c.GroupID)
 	if err != nil {
 		return nil, err
 	}
-	return connection.UsedBy(flows, c.ID), nil
+	triggers, err := s.store.ListSchedules(ctx, c.GroupID, "")
+	if err != nil {
+		return nil, err
+	}
+	return connection.UsedBy(flows, triggers, c.ID), nil
 }

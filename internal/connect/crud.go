@@ -510,7 +510,7 @@ func (s *Connections) Delete(ctx context.Context, who auth.Identity, groupID, id
 		return err
 	}
 	if len(used) > 0 {
-		return wiresk.Errorf(wiresk.EConflict, "connection %q is used by %s; remove it from their steps (or delete those Flows) first",
+		return wiresk.Errorf(wiresk.EConflict, "connection %q is used by %s; remove it from their steps and app triggers (or delete those Flows) first",
 			c.Name, flowNames(used))
 	}
 	app, err := s.appOf(c)

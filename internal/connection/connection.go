@@ -16,6 +16,7 @@ import (
 
 	"wiresk/internal/catalog"
 	"wiresk/internal/flow"
+	"wiresk/internal/trigger"
 	"wiresk/internal/wiresk"
 )
 
@@ -140,25 +141,32 @@ type FlowRef struct {
 	ID    string   `json:"id"`
 	Name  string   `json:"name"`
 	Steps []string `json:"steps"`
+	// Triggers are the Flow's app triggers that poll with the Connection.
+	Triggers []string `json:"triggers,omitempty"`
 }
 
-// UsedBy returns the Flows among flows whose steps name connectionID, in
-// the order of flows, each with the ids of those steps. It is what refuses
-// the deletion of a Connection in use, and what a broken Connection reports.
-func UsedBy(flows []flow.Flow, connectionID string) []FlowRef {
+// UsedBy returns the Flows among flows whose steps, or whose app
+// triggers among triggers, name connectionID, in flows' order.
+func UsedBy(flows []flow.Flow, triggers []trigger.Schedule, connectionID string) []FlowRef {
 	out := []FlowRef{}
 	if connectionID == "" {
 		return out
 	}
+	polling := map[string][]string{}
+	for _, t := range triggers {
+		if t.Poll != nil && t.Poll.ConnectionID == connectionID {
+			polling[t.FlowID] = append(polling[t.FlowID], t.ID)
+		}
+	}
 	for _, f := range flows {
-		var steps []string
+		steps := []string{}
 		for _, s := range f.Steps {
 			if s.ConnectionID == connectionID {
 				steps = append(steps, s.ID)
 			}
 		}
-		if steps != nil {
-			out = append(out, FlowRef{ID: f.ID, Name: f.Name, Steps: steps})
+		if len(steps) > 0 || len(polling[f.ID]) > 0 {
+			out = append(out, FlowRef{ID: f.ID, Name: f.Name, Steps: steps, Triggers: polling[f.ID]})
 		}
 	}
 	return out

@@ -14,6 +14,7 @@ import (
 	"wiresk/internal/catalog"
 	"wiresk/internal/connection"
 	"wiresk/internal/flow"
+	"wiresk/internal/trigger"
 	"wiresk/internal/wiresk"
 )
 
@@ -86,13 +87,21 @@ func TestUsedBy(t *testing.T) {
 		{ID: "flw_2", Name: "Other", Steps: []flow.Step{step("a", "con_2"), step("b", "")}},
 		{ID: "flw_3", Name: "Also", Steps: []flow.Step{step("x", "con_1")}},
 	}
-	got := connection.UsedBy(flows, "con_1")
-	want := []connection.FlowRef{{ID: "flw_1", Name: "Leads", Steps: []string{"a", "c"}}, {ID: "flw_3", Name: "Also", Steps: []string{"x"}}}
+	flows = append(flows, flow.Flow{ID: "flw_4", Name: "Polls", Steps: []flow.Step{step("a", "")}})
+	triggers := []trigger.Schedule{
+		{ID: "trg_1", FlowID: "flw_4", Poll: &trigger.Poll{App: "hubspot", Event: "new_contact", ConnectionID: "con_1"}},
+		{ID: "trg_2", FlowID: "flw_3", Poll: &trigger.Poll{App: "hubspot", Event: "new_contact", ConnectionID: "con_1"}},
+		{ID: "trg_3", FlowID: "flw_2", Poll: &trigger.Poll{App: "hubspot", Event: "new_contact", ConnectionID: "con_2"}},
+		{ID: "trg_4", FlowID: "flw_2", Expression: "rate(5 minutes)"},
+	}
+	got := connection.UsedBy(flows, triggers, "con_1")
+	want := []connection.FlowRef{{ID: "flw_1", Name: "Leads", Steps: []string{"a", "c"}}, {ID: "flw_3", Name: "Also", Steps: []string{"x"}, Triggers: []string{"trg_2"}},
+		{ID: "flw_4", Name: "Polls", Steps: []string{}, Triggers: []string{"trg_1"}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("UsedBy(con_1) = %+v, want %+v", got, want)
 	}
 	for _, id := range []string{"con_9", ""} {
-		got := connection.UsedBy(flows, id)
+		got := connection.UsedBy(flows, triggers, id)
 		if got == nil || len(got) != 0 {
 			t.Errorf("UsedBy(%q) = %#v, want an empty list", id, got)
 		}
