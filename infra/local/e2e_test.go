@@ -106,13 +106,20 @@ var sdkWarning = regexp.MustCompile(`(?m)^SDK .*\bWARN\b.*$`)
 // the data directory. Secrets Manager's endpoint is a closed port, so any
 // call to it fails the start or the journey.
 func TestEndToEndOnEmulatorsWithEmbeddedVault(t *testing.T) {
+	endToEnd(t, startRunner(t, t.TempDir(), true, emulatorsWithEmbeddedVault(t)...))
+}
+
+// emulatorsWithEmbeddedVault is the runner's environment of the README's
+// "runner on emulators": DynamoDB Local and goaws, secrets in the data
+// directory, and Secrets Manager's endpoint a closed port, so that any
+// call to it fails.
+func emulatorsWithEmbeddedVault(t *testing.T) []string {
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
-	endToEnd(t, startRunner(t, t.TempDir(), true,
-		"WIRESK_BACKEND=aws", "WIRESK_TABLE=wiresk-local", "WIRESK_CREATE_RESOURCES=1", "WIRESK_VAULT=embedded",
-		"AWS_ENDPOINT_URL_DYNAMODB="+emulator.DynamoDB(t), "AWS_ENDPOINT_URL_SQS="+emulator.GoAWS(t),
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER="+closed.URL,
-		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=wiresk", "AWS_SECRET_ACCESS_KEY=wiresk", "AWS_EC2_METADATA_DISABLED=true"))
+	return []string{"WIRESK_BACKEND=aws", "WIRESK_TABLE=wiresk-local", "WIRESK_CREATE_RESOURCES=1", "WIRESK_VAULT=embedded",
+		"AWS_ENDPOINT_URL_DYNAMODB=" + emulator.DynamoDB(t), "AWS_ENDPOINT_URL_SQS=" + emulator.GoAWS(t),
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + closed.URL,
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=wiresk", "AWS_SECRET_ACCESS_KEY=wiresk", "AWS_EC2_METADATA_DISABLED=true"}
 }
 
 func endToEnd(t *testing.T, r *runner) {

@@ -5,14 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
-	"wiresk/internal/testkit/emulator"
 )
 
 // readmeBlock returns the first sh block after heading in the README.
@@ -53,13 +50,7 @@ func TestTheScheduleTriggerExamplesRunAsPrinted(t *testing.T) {
 // the triggers in DynamoDB Local (the scheduler lists them from GSI1), the
 // fire through goaws's SQS.
 func TestTheScheduleTriggerExamplesOnEmulators(t *testing.T) {
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closed.Close()
-	scheduleExamples(t, startRunner(t, t.TempDir(), true,
-		"WIRESK_BACKEND=aws", "WIRESK_TABLE=wiresk-local", "WIRESK_CREATE_RESOURCES=1", "WIRESK_VAULT=embedded",
-		"AWS_ENDPOINT_URL_DYNAMODB="+emulator.DynamoDB(t), "AWS_ENDPOINT_URL_SQS="+emulator.GoAWS(t),
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER="+closed.URL,
-		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=wiresk", "AWS_SECRET_ACCESS_KEY=wiresk", "AWS_EC2_METADATA_DISABLED=true"))
+	scheduleExamples(t, startRunner(t, t.TempDir(), true, emulatorsWithEmbeddedVault(t)...))
 }
 
 func scheduleExamples(t *testing.T, r *runner) {
