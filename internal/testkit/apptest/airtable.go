@@ -2,9 +2,17 @@ package apptest
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
 	"net/http"
+	"net/url"
 	"runtime"
 	"slices"
 	"strconv"
@@ -123,6 +131,10 @@ type Airtable struct {
 	next    int // the last record, table or view number handed out
 	pageCap int
 	tables  []*airtableTable
+	// webhooks are the webhooks made through the API, in creation order.
+	webhooks []*airtableWebhook
+	// now is the fake's clock for webhook expiries; zero: time.Now.
+	now time.Time
 }
 
 // airtables maps each Airtable fake to what it holds. The key is weak and
@@ -576,6 +588,16 @@ func airtableTruthy(v any) bool {
 //     offset until the last page or maxRecords. A view (its name or id)
 //     keeps its records; an unknown view answers 422 VIEW_NAME_NOT_FOUND,
 //     a bad offset 422 INVALID_OFFSET_VALUE.
+//   - "Get base schema"
+//     (https://airtable.com/developers/web/api/get-base-schema): GET
+//     /v0/meta/bases/{baseId}/tables answers {"tables": [{"id", "name",
+//     "primaryFieldId", "fields", "views"}]}.
+//   - The webhooks API
+//     (https://airtable.com/developers/web/api/webhooks-overview), : POST
+//     /v0/bases/{baseId}/webhooks (serveCreateWebhook), GET (list), POST
+//     .../webhooks/{webhookId}/refresh and DELETE .../webhooks/{webhookId}
+//     (a webhook gone or expired answers 404 {"error": "NOT_FOUND"});
+//     Airtable.Notify sends a notification, Airtable.Webhooks reads them.
 //
 // The fake evaluates formulas made of text literals ("..." or '...'),
 // fields ({Name}), = and !=, parentheses, and the functions AND, OR, NOT,
@@ -637,7 +659,12 @@ func newAirtable() (*Fake, *spec) {
 		failure: airtableFailure,
 		methods: map[string]Handler{
 			// More specific than the table patterns, which it would match.
-			"GET /v0/meta/whoami": airtableWhoami,
+			"GET /v0/meta/whoami":                                  airtableWhoami,
+			"GET /v0/meta/bases/{baseId}/tables":                   a.serveSchema,
+			"GET /v0/bases/{baseId}/webhooks":                      a.serveListWebhooks,
+			"POST /v0/bases/{baseId}/webhooks":                     a.serveCreateWebhook,
+			"POST /v0/bases/{baseId}/webhooks/{webhookId}/refresh": a.serveRefreshWebhook,
+			"DELETE /v0/bases/{baseId}/webhooks/{webhookId}":       a.serveDeleteWebhook,
 			"POST /v0/{baseId}/{table}": func(f *Fake, w http.ResponseWriter, r *http.Request, body []byte) {
 				if _, ok := airtableAuth(f, w, r); !ok {
 					return
@@ -787,4 +814,358 @@ func airtableWhoami(f *Fake, w http.ResponseWriter, r *http.Request, _ []byte) {
 		out["email"] = "ada@example.com"
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// AirtableWebhookLife is how long a webhook of the Airtable fake lives
+// after it is made or refreshed, as Airtable's do.
+const AirtableWebhookLife = 7 * 24 * time.Hour
+
+// airtableWebhook is a webhook made through the fake's webhooks API.
+type airtableWebhook struct {
+	id, base, notificationURL string
+	spec                      map[string]any
+	secret                    []byte
+	created, expires          time.Time
+	refreshes                 int
+}
+
+// AirtableWebhook is a webhook the Airtable fake holds, as Webhooks
+// reads it.
+type AirtableWebhook struct {
+	// ID is its id (ach...), Base its base's.
+	ID, Base string
+	// NotificationURL is where Notify posts; "" when none was given.
+	NotificationURL string
+	// Specification is the specification it was made with, as decoded
+	// JSON.
+	Specification map[string]any
+	// MACSecret is the key that signs its notifications (Airtable gives
+	// it base64 as macSecretBase64).
+	MACSecret []byte
+	// ExpiresAt is when it expires unless refreshed; Refreshes counts
+	// the refreshes.
+	ExpiresAt time.Time
+	Refreshes int
+}
+
+// SetNow sets the fake's clock for webhook expiries (zero: the real
+// time): a webhook expires AirtableWebhookLife after it was made or
+// refreshed, and the fake answers an expired one as gone (404).
+func (a *Airtable) SetNow(t time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.now = t
+}
+
+// clock is the fake's time; a.mu is held.
+func (a *Airtable) clock() time.Time {
+	if a.now.IsZero() {
+		return time.Now().UTC()
+	}
+	return a.now.UTC()
+}
+
+// Webhooks returns the webhooks the fake holds (not deleted nor
+// expired), in creation order.
+func (a *Airtable) Webhooks() []AirtableWebhook {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []AirtableWebhook
+	for _, h := range a.webhooks {
+		if h.expires.After(a.clock()) {
+			out = append(out, AirtableWebhook{
+				ID: h.id, Base: h.base, NotificationURL: h.notificationURL, Specification: h.spec,
+				MACSecret: slices.Clone(h.secret), ExpiresAt: h.expires, Refreshes: h.refreshes,
+			})
+		}
+	}
+	return out
+}
+
+// AirtableNotification is a notification Notify sent.
+type AirtableNotification struct {
+	// URL is where it went, Header and Body what it held.
+	URL    string
+	Header http.Header
+	Body   []byte
+	// Status is the receiver's answer (Airtable expects 200 or 204).
+	Status int
+}
+
+// Notify sends the notification Airtable sends when a change webhookID
+// watches happens (a record a test added, say): POST to its notification
+// URL with the body {"base": {"id"}, "webhook": {"id"}, "timestamp"} and
+// the header X-Airtable-Content-MAC: hmac-sha256=<hex HMAC-SHA256 of the
+// body keyed with the webhook's MAC secret>. The fake sends nothing on
+// its own when records change. It answers an error for a webhook it does
+// not hold, one without a notification URL or a request that got no
+// answer; a receiver's non-2xx answer is in Status, not an error.
+func (a *Airtable) Notify(webhookID string) (AirtableNotification, error) {
+	a.mu.Lock()
+	var hook *airtableWebhook
+	if i := a.webhook("", webhookID); i >= 0 {
+		hook = a.webhooks[i]
+	}
+	var body []byte
+	var secret []byte
+	var to string
+	if hook != nil {
+		to, secret = hook.notificationURL, hook.secret
+		body, _ = json.Marshal(map[string]any{
+			"base":      map[string]any{"id": hook.base},
+			"webhook":   map[string]any{"id": hook.id},
+			"timestamp": a.clock().Format(airtableTimeLayout),
+		})
+	}
+	a.mu.Unlock()
+	switch {
+	case hook == nil:
+		return AirtableNotification{}, fmt.Errorf("apptest: the Airtable fake holds no webhook %q", webhookID)
+	case to == "":
+		return AirtableNotification{}, fmt.Errorf("apptest: Airtable webhook %s has no notification URL", webhookID)
+	}
+	mac := hmac.New(sha256.New, secret)
+	mac.Write(body)
+	n := AirtableNotification{URL: to, Body: body, Header: http.Header{
+		"Content-Type":           {"application/json"},
+		"X-Airtable-Content-Mac": {"hmac-sha256=" + hex.EncodeToString(mac.Sum(nil))},
+	}}
+	req, err := http.NewRequest(http.MethodPost, to, bytes.NewReader(body))
+	if err != nil {
+		return n, fmt.Errorf("apptest: Airtable webhook %s: %w", webhookID, err)
+	}
+	req.Header = n.Header.Clone()
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return n, fmt.Errorf("apptest: Airtable webhook %s: notify: %w", webhookID, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	n.Status = resp.StatusCode
+	return n, nil
+}
+
+// webhook returns the index of the live webhook id (of base, unless base
+// is ""), -1 when there is none; a.mu is held.
+func (a *Airtable) webhook(base, id string) int {
+	return slices.IndexFunc(a.webhooks, func(h *airtableWebhook) bool {
+		return h.id == id && (base == "" || h.base == base) && h.expires.After(a.clock())
+	})
+}
+
+// hasBase reports whether the fake holds base; a.mu is held.
+func (a *Airtable) hasBase(base string) bool {
+	return slices.ContainsFunc(a.tables, func(t *airtableTable) bool { return t.base == base })
+}
+
+// airtableNoBase answers 403 for a base the fake does not hold.
+func airtableNoBase(w http.ResponseWriter) {
+	airtableError(w, http.StatusForbidden, "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND",
+		"Invalid permissions, or the requested model was not found. Check that both your user and your token have the required permissions, and that the model names and/or ids are correct.")
+}
+
+// serveSchema answers "Get base schema".
+func (a *Airtable) serveSchema(f *Fake, w http.ResponseWriter, r *http.Request, _ []byte) {
+	if _, ok := airtableAuth(f, w, r); !ok {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	base := r.PathValue("baseId")
+	if !a.hasBase(base) {
+		airtableNoBase(w)
+		return
+	}
+	tables := []any{}
+	for _, t := range a.tables {
+		if t.base != base {
+			continue
+		}
+		names := slices.Sorted(maps.Keys(t.fields))
+		fields := []any{}
+		for i, name := range names {
+			fields = append(fields, map[string]any{"id": fmt.Sprintf("fld%s%03d", t.id[3:14], i), "name": name, "type": t.fields[name]})
+		}
+		views := []any{}
+		for _, v := range t.views {
+			views = append(views, map[string]any{"id": v.id, "name": v.name, "type": "grid"})
+		}
+		out := map[string]any{"id": t.id, "name": t.name, "fields": fields, "views": views}
+		if len(fields) > 0 {
+			out["primaryFieldId"] = fields[0].(map[string]any)["id"]
+		}
+		tables = append(tables, out)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tables": tables})
+}
+
+// airtableWebhookSpec is the specification of "Create a webhook".
+type airtableWebhookSpec struct {
+	Options *struct {
+		Filters *struct {
+			DataTypes              []string `json:"dataTypes"`
+			RecordChangeScope      *string  `json:"recordChangeScope"`
+			ChangeTypes            []string `json:"changeTypes"`
+			FromSources            []string `json:"fromSources"`
+			SourceOptions          any      `json:"sourceOptions"`
+			WatchDataInFieldIDs    []string `json:"watchDataInFieldIds"`
+			WatchSchemasOfFieldIDs []string `json:"watchSchemasOfFieldIds"`
+		} `json:"filters"`
+		Includes any `json:"includes"`
+	} `json:"options"`
+}
+
+// serveCreateWebhook answers "Create a webhook": 200 {"id",
+// "macSecretBase64", "expirationTime"}; a body that is not {"notificationUrl"
+// (an absolute http or https URL, or null), "specification": {"options":
+// {"filters": {"dataTypes": [tableData, tableFields or tableMetadata...],
+// "recordChangeScope" (a table or view id of the base), "changeTypes":
+// [add, remove or update...], ...}}}} answers 422
+// INVALID_REQUEST_UNKNOWN.
+func (a *Airtable) serveCreateWebhook(f *Fake, w http.ResponseWriter, r *http.Request, body []byte) {
+	if _, ok := airtableAuth(f, w, r); !ok {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	base := r.PathValue("baseId")
+	if !a.hasBase(base) {
+		airtableNoBase(w)
+		return
+	}
+	invalid := func(why string) {
+		airtableError(w, http.StatusUnprocessableEntity, "INVALID_REQUEST_UNKNOWN", "Invalid request: parameter validation failed. Check your request data. ("+why+")")
+	}
+	var req struct {
+		NotificationURL *string              `json:"notificationUrl"`
+		Specification   *airtableWebhookSpec `json:"specification"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		invalid("the body is not a webhook")
+		return
+	}
+	to := ""
+	if req.NotificationURL != nil {
+		u, err := url.Parse(*req.NotificationURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			invalid("notificationUrl is not a URL")
+			return
+		}
+		to = *req.NotificationURL
+	}
+	spec := req.Specification
+	if spec == nil || spec.Options == nil || spec.Options.Filters == nil || len(spec.Options.Filters.DataTypes) == 0 {
+		invalid("specification.options.filters.dataTypes is required")
+		return
+	}
+	flt := spec.Options.Filters
+	for _, d := range flt.DataTypes {
+		if d != "tableData" && d != "tableFields" && d != "tableMetadata" {
+			invalid("unknown dataType " + strconv.Quote(d))
+			return
+		}
+	}
+	for _, c := range flt.ChangeTypes {
+		if c != "add" && c != "remove" && c != "update" {
+			invalid("unknown changeType " + strconv.Quote(c))
+			return
+		}
+	}
+	if sc := flt.RecordChangeScope; sc != nil {
+		found := slices.ContainsFunc(a.tables, func(t *airtableTable) bool {
+			_, isView := t.view(*sc)
+			return t.base == base && (t.id == *sc || isView && strings.HasPrefix(*sc, "viw"))
+		})
+		if !found {
+			invalid("recordChangeScope must be a table or view id")
+			return
+		}
+	}
+	var decoded map[string]any
+	_ = json.Unmarshal(body, &struct {
+		Specification *map[string]any `json:"specification"`
+	}{&decoded})
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	a.next++
+	now := a.clock()
+	h := &airtableWebhook{
+		id: fmt.Sprintf("ach%014d", a.next), base: base, notificationURL: to, spec: decoded,
+		secret: secret, created: now, expires: now.Add(AirtableWebhookLife),
+	}
+	a.webhooks = append(a.webhooks, h)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id":              h.id,
+		"macSecretBase64": base64.StdEncoding.EncodeToString(secret),
+		"expirationTime":  h.expires.Format(airtableTimeLayout),
+	})
+}
+
+// serveListWebhooks answers "List webhooks": {"webhooks": [...]}.
+func (a *Airtable) serveListWebhooks(f *Fake, w http.ResponseWriter, r *http.Request, _ []byte) {
+	if _, ok := airtableAuth(f, w, r); !ok {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	base := r.PathValue("baseId")
+	if !a.hasBase(base) {
+		airtableNoBase(w)
+		return
+	}
+	out := []any{}
+	for _, h := range a.webhooks {
+		if h.base != base || !h.expires.After(a.clock()) {
+			continue
+		}
+		var to any
+		if h.notificationURL != "" {
+			to = h.notificationURL
+		}
+		out = append(out, map[string]any{
+			"id": h.id, "type": "client", "isHookEnabled": true, "notificationUrl": to,
+			"cursorForNextPayload": 1, "areNotificationsEnabled": to != nil, "lastSuccessfulNotificationTime": nil,
+			"lastNotificationResult": nil, "expirationTime": h.expires.Format(airtableTimeLayout), "specification": h.spec,
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"webhooks": out})
+}
+
+// serveRefreshWebhook answers "Refresh a webhook": {"expirationTime"},
+// AirtableWebhookLife from now; an unknown or expired webhook answers 404
+// {"error": "NOT_FOUND"}.
+func (a *Airtable) serveRefreshWebhook(f *Fake, w http.ResponseWriter, r *http.Request, _ []byte) {
+	if _, ok := airtableAuth(f, w, r); !ok {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	i := a.webhook(r.PathValue("baseId"), r.PathValue("webhookId"))
+	if i < 0 {
+		airtableFailure(w, http.StatusNotFound)
+		return
+	}
+	h := a.webhooks[i]
+	h.expires = a.clock().Add(AirtableWebhookLife)
+	h.refreshes++
+	writeJSON(w, http.StatusOK, map[string]any{"expirationTime": h.expires.Format(airtableTimeLayout)})
+}
+
+// serveDeleteWebhook answers "Delete a webhook": 200 {}; an unknown or
+// expired webhook answers 404 {"error": "NOT_FOUND"}.
+func (a *Airtable) serveDeleteWebhook(f *Fake, w http.ResponseWriter, r *http.Request, _ []byte) {
+	if _, ok := airtableAuth(f, w, r); !ok {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	i := a.webhook(r.PathValue("baseId"), r.PathValue("webhookId"))
+	if i < 0 {
+		airtableFailure(w, http.StatusNotFound)
+		return
+	}
+	a.webhooks = slices.Delete(a.webhooks, i, i+1)
+	writeJSON(w, http.StatusOK, map[string]any{})
 }
