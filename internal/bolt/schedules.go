@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"time"
 
 	"go.etcd.io/bbolt"
 
@@ -124,6 +125,24 @@ func (s *Store) AdvanceCursor(ctx context.Context, groupID, flowID, id, from, to
 		return put(tx, bSchedules, k, t)
 	})
 	return moved, err
+}
+
+// SetHook records an instant app trigger's subscription, and reports false
+// when it has no hook. ErrNotFound if the trigger does not exist.
+func (s *Store) SetHook(ctx context.Context, groupID, flowID, id, subscriptionID string, expiresAt *time.Time) (bool, error) {
+	set := false
+	err := s.write(ctx, func(tx *bbolt.Tx) error {
+		k := key(groupID, flowID, id)
+		var t trigger.Schedule
+		if !get(tx, bSchedules, k, &t) {
+			return fmt.Errorf("set hook of %s: %w", id, wiresk.ErrNotFound)
+		}
+		if set = t.SetHook(subscriptionID, expiresAt); !set {
+			return nil
+		}
+		return put(tx, bSchedules, k, t)
+	})
+	return set, err
 }
 
 // DeleteSchedule removes a schedule trigger, or returns ErrNotFound.

@@ -63,6 +63,15 @@ type pollItem struct {
 	Cursor       string            `dynamodbav:"cursor,omitempty"`
 	Paused       bool              `dynamodbav:"paused,omitempty"`
 	LastStarted  int               `dynamodbav:"lastStarted"`
+	Instant      bool              `dynamodbav:"instant,omitempty"`
+	Hook         *hookItem         `dynamodbav:"hook,omitempty"`
+}
+
+// hookItem is an instant trigger's hook; its secret is in the vault.
+type hookItem struct {
+	Token          string     `dynamodbav:"token"`
+	SubscriptionID string     `dynamodbav:"subscriptionId,omitempty"`
+	ExpiresAt      *time.Time `dynamodbav:"expiresAt,omitempty"`
 }
 
 func toScheduleItem(t trigger.Schedule, rev int64) scheduleItem {
@@ -74,7 +83,10 @@ func toScheduleItem(t trigger.Schedule, rev int64) scheduleItem {
 		LastFireAt: utcPtr(t.LastFireAt), LastRunID: t.LastRunID, LastError: t.LastError, Rev: rev,
 	}
 	if p := t.Poll; p != nil {
-		it.Poll = &pollItem{App: p.App, Event: p.Event, ConnectionID: p.ConnectionID, Params: p.Params, Cursor: p.Cursor, Paused: p.Paused, LastStarted: p.LastStarted}
+		it.Poll = &pollItem{App: p.App, Event: p.Event, ConnectionID: p.ConnectionID, Params: p.Params, Cursor: p.Cursor, Paused: p.Paused, LastStarted: p.LastStarted, Instant: p.Instant}
+		if h := p.Hook; h != nil {
+			it.Poll.Hook = &hookItem{Token: h.Token, SubscriptionID: h.SubscriptionID, ExpiresAt: utcPtr(h.ExpiresAt)}
+		}
 	}
 	return it
 }
@@ -84,7 +96,10 @@ func (i scheduleItem) schedule() trigger.Schedule {
 		Expression: i.Expression, Timezone: i.Timezone, Enabled: i.Enabled, CreatedAt: i.CreatedAt, EnabledAt: i.EnabledAt,
 		LastFireAt: i.LastFireAt, LastRunID: i.LastRunID, LastError: i.LastError}
 	if p := i.Poll; p != nil {
-		t.Poll = &trigger.Poll{App: p.App, Event: p.Event, ConnectionID: p.ConnectionID, Params: p.Params, Cursor: p.Cursor, Paused: p.Paused, LastStarted: p.LastStarted}
+		t.Poll = &trigger.Poll{App: p.App, Event: p.Event, ConnectionID: p.ConnectionID, Params: p.Params, Cursor: p.Cursor, Paused: p.Paused, LastStarted: p.LastStarted, Instant: p.Instant}
+		if h := p.Hook; h != nil {
+			t.Poll.Hook = &trigger.Hook{Token: h.Token, SubscriptionID: h.SubscriptionID, ExpiresAt: h.ExpiresAt}
+		}
 	}
 	return t
 }
@@ -222,6 +237,17 @@ func (s *Store) RecordFire(ctx context.Context, groupID, flowID, id string, f tr
 	return s.changeSchedule(ctx, "record fire of schedule "+id, groupID, flowID, id, func(t *trigger.Schedule) bool {
 		return t.RecordFire(f)
 	})
+}
+
+// SetHook records an instant app trigger's subscription, and reports false
+// when it has no hook. ErrNotFound if the trigger does not exist.
+func (s *Store) SetHook(ctx context.Context, groupID, flowID, id, subscriptionID string, expiresAt *time.Time) (bool, error) {
+	set := false
+	_, err := s.changeSchedule(ctx, "set hook of "+id, groupID, flowID, id, func(t *trigger.Schedule) bool {
+		set = t.SetHook(subscriptionID, expiresAt)
+		return set
+	})
+	return set, err
 }
 
 // DeleteSchedule removes a schedule trigger, or returns ErrNotFound.

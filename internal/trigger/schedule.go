@@ -55,6 +55,37 @@ type Poll struct {
 	Paused bool `json:"paused,omitempty"`
 	// LastStarted counts the Runs the last poll started.
 	LastStarted int `json:"lastStarted"`
+	// Instant asks the app to notify Wiresk of new items (where its event
+	// can: poll.Subscriber), so that a notification starts a poll at once;
+	// the schedule still polls, as a fallback.
+	Instant bool `json:"instant,omitempty"`
+	// Hook is an instant trigger's notification address and subscription.
+	Hook *Hook `json:"hook,omitempty"`
+}
+
+// Hook is where an instant app trigger's notifications come to, and the
+// app's subscription that sends them. Its secret is in the vault, under
+// HookSecretName.
+type Hook struct {
+	// Token is the last part of the notification URL: 192 random bits,
+	// so that only the app, which was given the URL, can reach it.
+	Token string `json:"token"`
+	// SubscriptionID is the app's id of the subscription; "" until the
+	// first poll made it.
+	SubscriptionID string     `json:"subscriptionId,omitempty"`
+	ExpiresAt      *time.Time `json:"expiresAt,omitempty"`
+}
+
+// HookSecretName is the vault name of an instant trigger's notification
+// secret.
+func HookSecretName(triggerID string) string { return "hooks/" + triggerID }
+
+// HookPath is the path an instant trigger's notifications are sent to.
+func HookPath(t Schedule) string {
+	if t.Poll == nil || t.Poll.Hook == nil {
+		return ""
+	}
+	return "/v1/app-hooks/" + t.GroupID + "/" + t.FlowID + "/" + t.ID + "/" + t.Poll.Hook.Token
 }
 
 // Kind is "app" for an app trigger, "schedule" for a schedule trigger.
@@ -124,6 +155,9 @@ func (s *Schedule) Redefine(def Schedule) {
 	}
 	p := *def.Poll
 	p.Cursor, p.Paused, p.LastStarted = s.Poll.Cursor, s.Poll.Paused, s.Poll.LastStarted
+	if p.Hook == nil {
+		p.Hook = s.Poll.Hook
+	}
 	s.Poll = &p
 }
 
@@ -135,5 +169,15 @@ func (s *Schedule) AdvanceCursor(from, to string) bool {
 		return false
 	}
 	s.Poll.Cursor = to
+	return true
+}
+
+// SetHook records an instant trigger's subscription, and reports false
+// when the trigger has no hook (it is not, or no longer, instant).
+func (s *Schedule) SetHook(subscriptionID string, expiresAt *time.Time) bool {
+	if s.Poll == nil || s.Poll.Hook == nil {
+		return false
+	}
+	s.Poll.Hook.SubscriptionID, s.Poll.Hook.ExpiresAt = subscriptionID, expiresAt
 	return true
 }

@@ -292,6 +292,29 @@ func testAppTriggerCursor(t *testing.T, s Store) {
 	if got.Poll.Paused || got.Poll.LastStarted != 3 || got.LastError != "" || got.LastRunID != "run_9" {
 		t.Fatalf("after a poll that started 3 Runs: %+v %+v", got, got.Poll)
 	}
+	// An instant trigger's hook: its subscription is recorded, and kept
+	// by a change of the definition.
+	inst := NewAppTrigger("grp_a", "flw_1", "trg_i")
+	inst.Poll.Instant, inst.Poll.Hook = true, &trigger.Hook{Token: "tok-tok-tok-tok-tok-tok-tok-tok-"}
+	must(t, s.CreateSchedule(ctx, inst))
+	exp := t0.Add(7 * 24 * time.Hour)
+	if ok, err := s.SetHook(ctx, "grp_a", "flw_1", "trg_i", "ach1", &exp); err != nil || !ok {
+		t.Fatalf("SetHook = %v, %v", ok, err)
+	}
+	upd = inst
+	upd.Description = "changed"
+	upd.Poll = &trigger.Poll{App: "hubspot", Event: "new_contact", ConnectionID: "con_1", Instant: true}
+	must(t, s.UpdateSchedule(ctx, upd))
+	got, err = s.GetSchedule(ctx, "grp_a", "flw_1", "trg_i")
+	must(t, err)
+	if h := got.Poll.Hook; h == nil || h.Token != inst.Poll.Hook.Token || h.SubscriptionID != "ach1" || h.ExpiresAt == nil || !h.ExpiresAt.Equal(exp) || !got.Poll.Instant {
+		t.Fatalf("hook after SetHook and an update = %+v", got.Poll.Hook)
+	}
+	if ok, err := s.SetHook(ctx, "grp_a", "flw_1", "trg_a", "x", nil); err != nil || ok {
+		t.Fatalf("SetHook of a trigger without a hook = %v, %v; want false", ok, err)
+	}
+	_, err = s.SetHook(ctx, "grp_a", "flw_1", "trg_missing", "x", nil)
+	wantErr(t, err, wiresk.ErrNotFound)
 	// A schedule trigger has no cursor to move.
 	must(t, s.CreateSchedule(ctx, NewSchedule("grp_a", "flw_1", "trg_s")))
 	if ok, err := s.AdvanceCursor(ctx, "grp_a", "flw_1", "trg_s", "", "x"); err != nil || ok {
