@@ -332,7 +332,7 @@ func TestRoutesMatchHandlers(t *testing.T) {
 			t.Errorf("%s has an HTTP route %s; only TriggerFunction, ManageFunction, ConnectionsFunction and OAuthCallbackFunction serve HTTP", e.function, e.route)
 		}
 	}
-	if got, want := byFunction["TriggerFunction"], []string{hookRoute}; !slices.Equal(got, want) {
+	if got, want := byFunction["TriggerFunction"], []string{hookRoute, httpapi.AppHooksPattern}; !slices.Equal(got, want) {
 		t.Errorf("TriggerFunction routes: got %q, want %q", got, want)
 	}
 	mgmt := httpapi.NewManagement(manage.Services{}, auth.APIGateway{}, "https://hooks.example", nil)
@@ -508,7 +508,8 @@ func TestEnvironment(t *testing.T) {
 			"WIRESK_SCHEDULE_GROUP": deploy.Ref("ScheduleGroup"), "WIRESK_SCHEDULER_ROLE_ARN": deploy.GetAtt("SchedulerRole", "Arn"),
 			"WIRESK_RUN_QUEUE_ARN": deploy.GetAtt("RunQueue", "Arn"), "WIRESK_DEAD_LETTER_ARN": deploy.GetAtt("DeadLetterQueue", "Arn")},
 		"WorkerFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_SECRET_PREFIX": deploy.Sub("wiresk/${Stage}"), "WIRESK_MAX_RECEIVES": deploy.Ref("MaxReceives"), "WIRESK_HTTP_ALLOW_CIDRS": deploy.Ref("HttpAllowCidrs"),
-			"WIRESK_RUN_RETENTION_DAYS": deploy.Ref("RunRetentionDays")},
+			"WIRESK_RUN_RETENTION_DAYS": deploy.Ref("RunRetentionDays"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl"),
+			"WIRESK_API_URL": deploy.Sub("https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}")},
 		"ConnectionsFunction": {"WIRESK_SECRET_PREFIX": deploy.Sub("wiresk/${Stage}"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl"),
 			"WIRESK_GROUPS_CLAIM": deploy.Ref("GroupsClaim"), "WIRESK_HTTP_ALLOW_CIDRS": deploy.Ref("HttpAllowCidrs"),
 			"WIRESK_OAUTH_RETURN_URL": deploy.Ref("OAuthReturnUrl")},

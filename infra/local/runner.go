@@ -117,11 +117,12 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	// soon as its message comes back.
 	wake := app.NewWake()
 	a := app.Build(app.Config{Guard: guard, MaxBody: cfg.MaxBody, RunsPerMinute: int(cfg.GroupRunsPerMinute), MaxReceives: int(cfg.MaxReceives),
-		ReturnURL: cfg.OAuthReturnURL, Lease: cfg.Visibility, RenderBudget: cfg.RenderBudget},
+		ReturnURL: cfg.OAuthReturnURL, Lease: cfg.Visibility, RenderBudget: cfg.RenderBudget, NotifyBase: public},
 		app.Deps{Store: store, Queue: q, Vault: b.vault, Catalog: cat, Scheduler: wake, Logger: log})
 	conns := a.ConnectService(stateKey, public)
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.HooksPrefix, a.Hooks())
+	mux.Handle(httpapi.AppHooksPattern, a.AppHooks())
 	mux.Handle("/v1/", a.ManagementAPI(jwtAuth, public))
 	connsAPI := httpapi.NewConnections(conns.Connections, jwtAuth, log)
 	for _, pattern := range connsAPI.Routes() {

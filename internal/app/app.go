@@ -54,7 +54,7 @@ type HTTPHandler = func(context.Context, events.APIGatewayV2HTTPRequest) (events
 // Trigger serves POST /v1/hooks/{routingKey}: httpapi.Hooks over the store
 // and the run queue, answering 202 {"runId"} only once SQS has the job.
 func (a *App) Trigger() HTTPHandler {
-	proxy := httpadapter.NewV2(exactHeaders{a.Hooks()}).ProxyWithContext
+	proxy := httpadapter.NewV2(exactHeaders{a.Ingress()}).ProxyWithContext
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		return proxy(context.WithValue(ctx, eventHeadersKey{}, ev.Headers), ev)
 	}
@@ -77,6 +77,20 @@ func (a *App) Hooks() http.Handler {
 		MaxBody: a.cfg.MaxBody,
 		Logger:  a.d.Logger,
 	}
+}
+
+// AppHooks receives apps' notifications to instant app triggers.
+func (a *App) AppHooks() *httpapi.AppHooks {
+	return &httpapi.AppHooks{Store: a.d.Store, Queue: a.d.Queue, Logger: a.d.Logger}
+}
+
+// Ingress is what the trigger function serves: webhooks and apps'
+// notifications.
+func (a *App) Ingress() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(httpapi.HooksPrefix, a.Hooks())
+	mux.Handle(httpapi.AppHooksPattern, a.AppHooks())
+	return mux
 }
 
 // ManagementAPI is the management API whose webhook URLs start with
@@ -141,7 +155,12 @@ func (a *App) RunWorker() *worker.Worker {
 	w := &worker.Worker{Store: a.d.Store, Steps: steps, Connections: conns, Schedules: a.d.Store, MaxReceives: a.cfg.MaxReceives, Lease: a.cfg.Lease, Logger: a.d.Logger}
 	if a.d.Catalog != nil {
 		// App triggers' polls send their items' Jobs to the run queue.
-		w.Polls = &poll.Poller{Store: a.d.Store, Catalog: a.d.Catalog, Client: a.appClient(), Queue: a.d.Queue, Rejected: conns.Rejected, Logger: a.d.Logger}
+		p := &poll.Poller{Store: a.d.Store, Catalog: a.d.Catalog, Client: a.appClient(), Queue: a.d.Queue, Rejected: conns.Rejected,
+			NotifyBase: a.cfg.NotifyBase, Logger: a.d.Logger}
+		if a.d.Vault != nil {
+			p.Vault = a.d.Vault
+		}
+		w.Polls = p
 	}
 	return w
 }

@@ -22,8 +22,11 @@
 //	WIRESK_RUN_QUEUE_ARN          the run queue's ARN, the schedules' target (manage: required)
 //	WIRESK_DEAD_LETTER_ARN        SQS queue ARN of the fires Scheduler could not deliver
 //	                              (manage; empty: they are dropped)
-//	WIRESK_PUBLIC_URL             base of webhook URLs and of the OAuth redirect URI;
+//	WIRESK_PUBLIC_URL             base of webhook URLs, of the OAuth redirect URI and
+//	                              of instant app triggers' notification URLs;
 //	                              empty: https://<domain the request came in on>
+//	WIRESK_API_URL                the API's own URL, the notification base when
+//	                              WIRESK_PUBLIC_URL is empty (worker)
 //	WIRESK_GROUPS_CLAIM           JWT claim listing Group ids (default groups)
 //	WIRESK_OAUTH_RETURN_URL       where the OAuth callback sends the browser when
 //	                              done; empty: a page of its own
@@ -88,6 +91,9 @@ type Config struct {
 	GroupsClaim string
 	// ReturnURL is where the OAuth callback sends the browser; empty: a page.
 	ReturnURL string
+	// NotifyBase is the public base URL of instant app triggers'
+	// notifications (worker); empty: instant triggers poll only.
+	NotifyBase string
 	// Guard decides where steps, app calls and token requests may go.
 	Guard         *egress.Guard
 	MaxBody       int64
@@ -204,6 +210,14 @@ func Load(role Role, getenv func(string) string) (Config, error) {
 			bad("WIRESK_OAUTH_RETURN_URL=%q: want an absolute http(s) URL such as https://app.example.com/connections, or nothing", cfg.ReturnURL)
 		}
 	case Worker:
+		// Where instant app triggers' notifications are sent: the public
+		// URL, else the API's own.
+		if cfg.NotifyBase = getenv("WIRESK_PUBLIC_URL"); cfg.NotifyBase == "" {
+			cfg.NotifyBase = getenv("WIRESK_API_URL")
+		}
+		if cfg.NotifyBase != "" && !BaseURL(cfg.NotifyBase) {
+			bad("WIRESK_PUBLIC_URL or WIRESK_API_URL=%q: want an absolute http(s) URL such as https://hooks.example.com", cfg.NotifyBase)
+		}
 		cfg.RunRetention = 30 * 24 * time.Hour
 		if v := getenv("WIRESK_MAX_RECEIVES"); v == "" {
 			bad("WIRESK_MAX_RECEIVES is required: the run queue's maxReceiveCount")

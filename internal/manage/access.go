@@ -71,7 +71,7 @@ func New(c Config) Services {
 		Access:    a,
 		Groups:    &Groups{Store: c.Store, Access: a, Now: c.Now},
 		Keys:      &Keys{Store: c.Store, Access: a, Now: c.Now},
-		Flows:     &Flows{Store: c.Store, Access: a, Kinds: c.Kinds, Scheduler: c.Scheduler, Now: c.Now},
+		Flows:     &Flows{Store: c.Store, Access: a, Kinds: c.Kinds, Scheduler: c.Scheduler, Queue: c.Queue, Now: c.Now},
 		Triggers:  &Triggers{Store: c.Store, Access: a, Now: c.Now},
 		Schedules: &Schedules{Store: c.Store, Access: a, Scheduler: c.Scheduler, Queue: c.Queue, Now: c.Now, Logger: c.Logger},
 		Runs:      &Runs{Store: c.Store, Access: a, Queue: c.Queue, Now: c.Now, RunOnceWait: c.RunOnceWait, Logger: c.Logger},

@@ -2,6 +2,7 @@ package manage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -10,6 +11,7 @@ import (
 
 	"wiresk/internal/auth"
 	"wiresk/internal/poll"
+	"wiresk/internal/run"
 	"wiresk/internal/trigger"
 	"wiresk/internal/wiresk"
 )
@@ -33,6 +35,10 @@ type AppTriggerInput struct {
 	Params       map[string]string `json:"params"`
 	// IntervalMinutes is how often the app is polled (default 5).
 	IntervalMinutes int `json:"intervalMinutes"`
+	// Instant asks the app to notify Wiresk of new items, for the events
+	// that can (poll.Subscriber): a notification polls at once, and the
+	// interval's polls go on as a fallback. Fixed at creation.
+	Instant bool `json:"instant"`
 	// Enabled defaults to true.
 	Enabled *bool `json:"enabled"`
 }
@@ -100,6 +106,17 @@ func (s *Schedules) CreateAppTrigger(ctx context.Context, who auth.Identity, gro
 	}
 	t := trigger.Schedule{Description: in.Description, Expression: expr, Enabled: in.Enabled == nil || *in.Enabled,
 		Poll: &trigger.Poll{App: in.App, Event: in.Event, ConnectionID: in.ConnectionID, Params: maps.Clone(in.Params)}}
+	if in.Instant {
+		ev, ok := poll.Lookup(in.App, in.Event)
+		if _, can := ev.Source.(poll.Subscriber); ok && !can {
+			return trigger.Schedule{}, wiresk.FieldError("instant", "%s.%s cannot notify: it is polled only", in.App, in.Event)
+		}
+		token, err := trigger.NewRoutingKey()
+		if err != nil {
+			return trigger.Schedule{}, err
+		}
+		t.Poll.Instant, t.Poll.Hook = true, &trigger.Hook{Token: token}
+	}
 	return s.create(ctx, who, groupID, flowID, t)
 }
 
@@ -142,4 +159,25 @@ func (s *Schedules) UpdateAppTrigger(ctx context.Context, who auth.Identity, gro
 // DeleteAppTrigger removes an app trigger.
 func (s *Schedules) DeleteAppTrigger(ctx context.Context, who auth.Identity, groupID, flowID, id string) error {
 	return s.remove(ctx, who, groupID, flowID, id, "app")
+}
+
+// unsubscribeLater asks the worker to delete instant trigger t's
+// subscription at its app (the worker holds the Connections; the
+// management API does not). A trigger without one needs nothing.
+func unsubscribeLater(ctx context.Context, q run.Enqueuer, t trigger.Schedule) error {
+	if t.Poll == nil || t.Poll.Hook == nil || t.Poll.Hook.SubscriptionID == "" || q == nil {
+		return nil
+	}
+	body, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	job, err := json.Marshal(run.Job{GroupID: t.GroupID, FlowID: t.FlowID, TriggerID: t.ID, Mode: run.ModeUnsubscribe, Body: body})
+	if err != nil {
+		return err
+	}
+	if _, err := q.Send(ctx, job, map[string]string{"groupId": t.GroupID}); err != nil {
+		return wiresk.Errorf(wiresk.EUnavailable, "the run queue is unavailable; the trigger was not deleted, retry later")
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"wiresk/internal/connection"
 	"wiresk/internal/flow"
 	"wiresk/internal/group"
+	"wiresk/internal/run"
 	"wiresk/internal/trigger"
 	"wiresk/internal/wiresk"
 )
@@ -38,6 +39,9 @@ type Flows struct {
 	// Scheduler is where a deleted Flow's schedules are removed from;
 	// nil: none holds them.
 	Scheduler Scheduler
+	// Queue gets the jobs that delete a deleted Flow's instant triggers'
+	// subscriptions at their apps.
+	Queue run.Enqueuer
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -180,14 +184,12 @@ func (s *Flows) DeleteFlow(ctx context.Context, who auth.Identity, groupID, flow
 	if _, err := s.Access.Authorize(ctx, who, groupID, group.RoleMember); err != nil {
 		return err
 	}
-	if s.Scheduler != nil {
-		ts, err := s.Store.ListSchedules(ctx, groupID, flowID)
-		if err != nil {
-			return err
-		}
-		if err := unschedule(ctx, s.Scheduler, ts); err != nil {
-			return err
-		}
+	ts, err := s.Store.ListSchedules(ctx, groupID, flowID)
+	if err != nil {
+		return err
+	}
+	if err := unschedule(ctx, s.Scheduler, s.Queue, ts); err != nil {
+		return err
 	}
 	return notFound(s.Store.DeleteFlow(ctx, groupID, flowID), "flow", flowID)
 }

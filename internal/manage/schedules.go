@@ -268,6 +268,9 @@ func (s *Schedules) remove(ctx context.Context, who auth.Identity, groupID, flow
 			return fmt.Errorf("delete schedule %s: %w", id, err)
 		}
 	}
+	if err := unsubscribeLater(ctx, s.Queue, t); err != nil {
+		return err
+	}
 	return notFound(s.Store.DeleteSchedule(ctx, groupID, flowID, id), "trigger", id)
 }
 
@@ -302,12 +305,18 @@ func (s *Schedules) DeleteSchedule(ctx context.Context, who auth.Identity, group
 	return s.remove(ctx, who, groupID, flowID, id, "schedule")
 }
 
-// unschedule removes the Scheduler's schedules of a Flow's schedule
-// triggers (before the Flow and its triggers are deleted from the store).
-func unschedule(ctx context.Context, sch Scheduler, ts []trigger.Schedule) error {
+// unschedule removes the Scheduler's schedules of a Flow's schedule and app
+// triggers, and has the worker delete instant triggers' subscriptions
+// (before the Flow and its triggers are deleted from the store).
+func unschedule(ctx context.Context, sch Scheduler, q run.Enqueuer, ts []trigger.Schedule) error {
 	for _, t := range ts {
-		if err := sch.DeleteSchedule(ctx, t); err != nil {
-			return fmt.Errorf("delete schedule %s: %w", t.ID, err)
+		if sch != nil {
+			if err := sch.DeleteSchedule(ctx, t); err != nil {
+				return fmt.Errorf("delete schedule %s: %w", t.ID, err)
+			}
+		}
+		if err := unsubscribeLater(ctx, q, t); err != nil {
+			return err
 		}
 	}
 	return nil

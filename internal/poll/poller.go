@@ -43,7 +43,12 @@ type Poller struct {
 	// credential (401): it re-tests the Connection, marking it broken if
 	// the app refuses it for good, and returns its status.
 	Rejected func(ctx context.Context, groupID, connectionID string) (connection.Status, error)
-	Logger   *slog.Logger
+	// Vault keeps instant triggers' notification secrets, and NotifyBase
+	// is the public base URL their notifications are sent to; without
+	// either, instant triggers poll only.
+	Vault      Vault
+	NotifyBase string
+	Logger     *slog.Logger
 }
 
 // ItemRunID returns the Run id of the item itemID of app trigger
@@ -82,6 +87,7 @@ func (p *Poller) Poll(ctx context.Context, t trigger.Schedule, at time.Time, con
 	call := func(ctx context.Context, req *catalog.Request) (*appcall.Response, error) {
 		return p.Client.Do(ctx, app, conn.Config, conn.Credential, req)
 	}
+	hookErr := p.ensureHook(ctx, t, at, conn)
 	res, err := ev.Source.Poll(ctx, Input{Call: call, BaseURL: base, Params: t.Poll.Params, Cursor: t.Poll.Cursor, Now: at})
 	if err != nil {
 		p.logger().WarnContext(ctx, "app trigger poll failed", "trigger", t.ID, "event", t.Poll.App+"."+t.Poll.Event, "err", err)
@@ -123,7 +129,7 @@ func (p *Poller) Poll(ctx context.Context, t trigger.Schedule, at time.Time, con
 		// A false: an overlapping poll moved it first, from the same
 		// cursor; the items both sent are the same Runs.
 	}
-	fire := trigger.Fire{RunID: lastRun, Started: started}
+	fire := trigger.Fire{RunID: lastRun, Started: started, Error: hookErr}
 	if len(skipped) > 0 {
 		fire.Error = fmt.Sprintf("skipped %d items larger than %d bytes, which a Run cannot start with: %s", len(skipped), MaxItemBytes, strings.Join(skipped, ", "))
 		p.logger().WarnContext(ctx, "app trigger skipped items too large for a Run", "trigger", t.ID, "items", skipped)

@@ -23,10 +23,16 @@ import (
 type pollStore struct {
 	advance func(from, to string) bool
 	fires   []trigger.Fire
+	hooks   []string
 }
 
 func (s *pollStore) AdvanceCursor(_ context.Context, _, _, _, from, to string) (bool, error) {
 	return s.advance(from, to), nil
+}
+
+func (s *pollStore) SetHook(_ context.Context, _, _, _, id string, exp *time.Time) (bool, error) {
+	s.hooks = append(s.hooks, id)
+	return true, nil
 }
 
 func (s *pollStore) RecordFire(_ context.Context, _, _, _ string, f trigger.Fire) (trigger.Schedule, error) {

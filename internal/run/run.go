@@ -50,6 +50,12 @@ const (
 	// ModeAppTrigger: an app trigger's poll found a new item, the
 	// request's body.
 	ModeAppTrigger Mode = "app_trigger"
+	// ModeAppHook: an app's notification to an instant app trigger (its
+	// Request and Body); the worker verifies it and polls. Never a Run.
+	ModeAppHook Mode = "app_hook"
+	// ModeUnsubscribe: a deleted instant trigger (its record is the Body)
+	// whose subscription the worker deletes at the app. Never a Run.
+	ModeUnsubscribe Mode = "unsubscribe"
 )
 
 // Request is the trigger request as the Flow sees it. Credentials the caller

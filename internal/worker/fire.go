@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"wiresk/internal/run"
+	"wiresk/internal/signature"
 	"wiresk/internal/step"
 	"wiresk/internal/trigger"
 	"wiresk/internal/wiresk"
@@ -28,6 +30,66 @@ type Polls interface {
 	// Poll polls t's event through conn for its fire at at, starting one
 	// Run per new item; an error means the fire should come again.
 	Poll(ctx context.Context, t trigger.Schedule, at time.Time, conn step.Connection) error
+	// Verify checks a notification to instant trigger t (an error says
+	// why it is refused).
+	Verify(ctx context.Context, t trigger.Schedule, req signature.Request, now time.Time) error
+	// Unsubscribe deletes instant trigger t's subscription at the app; an
+	// error means it should be tried again.
+	Unsubscribe(ctx context.Context, t trigger.Schedule, conn step.Connection) error
+}
+
+// notified verifies an app's notification to an instant trigger and, when
+// it holds, turns it into a fire now: the trigger polls at once. A
+// notification that does not verify, or to a trigger gone or disabled,
+// is dropped (and logged).
+func (w *Worker) notified(ctx context.Context, job *run.Job) (bool, error) {
+	if w.Polls == nil || w.Schedules == nil {
+		return false, nil
+	}
+	t, err := w.Schedules.GetSchedule(ctx, job.GroupID, job.FlowID, job.TriggerID)
+	if errors.Is(err, wiresk.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("get schedule %s: %w", job.TriggerID, err)
+	}
+	h := make(http.Header, len(job.Request.Headers))
+	for k, v := range job.Request.Headers {
+		h.Set(k, v)
+	}
+	now := w.now()
+	if err := w.Polls.Verify(ctx, t, signature.Request{Method: job.Request.Method, Header: h, Body: job.Body}, now); err != nil {
+		if wiresk.ErrorCode(err) == wiresk.EInternal && !errors.Is(err, wiresk.ErrNotFound) {
+			return false, err // the vault: try again
+		}
+		w.logger().WarnContext(ctx, "app notification refused", "trigger", t.ID, "reason", wiresk.ErrorMessage(err))
+		return false, nil
+	}
+	at := now.UTC().Truncate(time.Millisecond)
+	job.Mode, job.ScheduledAt, job.Body, job.Request = run.ModeSchedule, &at, nil, run.Request{}
+	return true, nil
+}
+
+// unsubscribe deletes a deleted instant trigger's subscription at its app,
+// with its Connection. A Connection that cannot be used leaves the
+// subscription to expire (logged).
+func (w *Worker) unsubscribe(ctx context.Context, job run.Job) error {
+	var t trigger.Schedule
+	if err := json.Unmarshal(job.Body, &t); err != nil || t.Poll == nil {
+		return fmt.Errorf("unsubscribe job of %s holds no app trigger: %v", job.TriggerID, err)
+	}
+	if w.Polls == nil || w.Connections == nil {
+		return nil
+	}
+	conn, _, err := w.Connections.Bind(ctx, t.GroupID, t.Poll.ConnectionID)
+	if code := wiresk.ErrorCode(err); code == wiresk.EConflict || code == wiresk.ENotFound {
+		w.logger().WarnContext(ctx, "cannot unsubscribe a deleted instant trigger: its Connection cannot be used; the subscription expires on its own", "trigger", t.ID)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("bind connection %s: %w", t.Poll.ConnectionID, err)
+	}
+	return w.Polls.Unsubscribe(ctx, t, conn)
 }
 
 // pollFire polls an app trigger's event with its Connection. A Connection

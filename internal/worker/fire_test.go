@@ -15,6 +15,7 @@ import (
 	"wiresk/internal/connection"
 	"wiresk/internal/flow"
 	"wiresk/internal/run"
+	"wiresk/internal/signature"
 	"wiresk/internal/step"
 	"wiresk/internal/trigger"
 	"wiresk/internal/wiresk"
@@ -185,6 +186,12 @@ type polls func(t trigger.Schedule, at time.Time, conn step.Connection) error
 func (p polls) Poll(_ context.Context, t trigger.Schedule, at time.Time, conn step.Connection) error {
 	return p(t, at, conn)
 }
+
+func (p polls) Verify(context.Context, trigger.Schedule, signature.Request, time.Time) error {
+	return errors.New("no notifications here")
+}
+
+func (p polls) Unsubscribe(context.Context, trigger.Schedule, step.Connection) error { return nil }
 
 func TestAnAppTriggerPollsWithItsConnectionOrPauses(t *testing.T) {
 	at := time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)

@@ -172,7 +172,7 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) (err e
 		}
 	}()
 	var job run.Job
-	if err := json.Unmarshal([]byte(rec.Body), &job); err != nil || job.RunID == "" && job.Mode != run.ModeSchedule || job.GroupID == "" || job.FlowID == "" {
+	if err := json.Unmarshal([]byte(rec.Body), &job); err != nil || job.RunID == "" && job.Mode != run.ModeSchedule && job.Mode != run.ModeAppHook && job.Mode != run.ModeUnsubscribe || job.GroupID == "" || job.FlowID == "" {
 		// A message that is not a Job can never succeed: let it reach the
 		// dead-letter queue for a human to look at.
 		w.logger().ErrorContext(ctx, "message is not a job", "messageId", rec.MessageId, "err", err)
@@ -197,6 +197,14 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) (err e
 // deleted; an error means it should be redelivered. Steps that already
 // succeeded on an earlier delivery are not run again.
 func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) error {
+	switch job.Mode {
+	case run.ModeUnsubscribe:
+		return w.unsubscribe(ctx, job)
+	case run.ModeAppHook:
+		if ok, err := w.notified(ctx, &job); !ok || err != nil {
+			return err
+		}
+	}
 	if job.Mode == run.ModeSchedule {
 		if ok, err := w.admitFire(ctx, &job); !ok || err != nil {
 			return err
