@@ -76,31 +76,17 @@ func (s *Store) AllSchedules(ctx context.Context) ([]trigger.Schedule, error) {
 	return out, err
 }
 
-// UpdateSchedule replaces the definition of an existing schedule trigger
-// (trigger.Schedule.Redefine); its last fire and cursor stay as stored. ErrNotFound if it does not exist.
-func (s *Store) UpdateSchedule(ctx context.Context, t trigger.Schedule) error {
-	return s.write(ctx, func(tx *bbolt.Tx) error {
-		k := key(t.GroupID, t.FlowID, t.ID)
-		var old trigger.Schedule
-		if !get(tx, bSchedules, k, &old) {
-			return fmt.Errorf("update schedule %s: %w", t.ID, wiresk.ErrNotFound)
-		}
-		old.Redefine(t)
-		return put(tx, bSchedules, k, old)
-	})
-}
-
-// RecordFire records f as the last fire of a schedule trigger, unless a
-// later fire is recorded already, and returns the trigger as stored.
-// ErrNotFound if it does not exist.
-func (s *Store) RecordFire(ctx context.Context, groupID, flowID, id string, f trigger.Fire) (trigger.Schedule, error) {
+// changeSchedule applies fn to a schedule trigger in one write
+// transaction, storing it when fn reports a change, and returns it.
+// ErrNotFound (naming what) if it does not exist.
+func (s *Store) changeSchedule(ctx context.Context, what, groupID, flowID, id string, fn func(*trigger.Schedule) bool) (trigger.Schedule, error) {
 	var t trigger.Schedule
 	err := s.write(ctx, func(tx *bbolt.Tx) error {
 		k := key(groupID, flowID, id)
 		if !get(tx, bSchedules, k, &t) {
-			return fmt.Errorf("record fire of schedule %s: %w", id, wiresk.ErrNotFound)
+			return fmt.Errorf("%s: %w", what, wiresk.ErrNotFound)
 		}
-		if !t.RecordFire(f) {
+		if !fn(&t) {
 			return nil
 		}
 		return put(tx, bSchedules, k, t)
@@ -108,21 +94,32 @@ func (s *Store) RecordFire(ctx context.Context, groupID, flowID, id string, f tr
 	return t, err
 }
 
+// UpdateSchedule replaces the definition of an existing schedule trigger
+// (trigger.Schedule.Redefine); its last fire and cursor stay as stored.
+// ErrNotFound if it does not exist.
+func (s *Store) UpdateSchedule(ctx context.Context, t trigger.Schedule) error {
+	_, err := s.changeSchedule(ctx, "update schedule "+t.ID, t.GroupID, t.FlowID, t.ID, func(old *trigger.Schedule) bool {
+		old.Redefine(t)
+		return true
+	})
+	return err
+}
+
+// RecordFire records f as the last fire of a schedule trigger, unless a
+// later fire is recorded already, and returns the trigger as stored.
+// ErrNotFound if it does not exist.
+func (s *Store) RecordFire(ctx context.Context, groupID, flowID, id string, f trigger.Fire) (trigger.Schedule, error) {
+	return s.changeSchedule(ctx, "record fire of schedule "+id, groupID, flowID, id, func(t *trigger.Schedule) bool { return t.RecordFire(f) })
+}
+
 // AdvanceCursor moves an app trigger's cursor from from to to, and reports
 // false when it is not at from (another poll moved it). ErrNotFound if the
 // trigger does not exist.
 func (s *Store) AdvanceCursor(ctx context.Context, groupID, flowID, id, from, to string) (bool, error) {
 	moved := false
-	err := s.write(ctx, func(tx *bbolt.Tx) error {
-		k := key(groupID, flowID, id)
-		var t trigger.Schedule
-		if !get(tx, bSchedules, k, &t) {
-			return fmt.Errorf("advance cursor of %s: %w", id, wiresk.ErrNotFound)
-		}
-		if moved = t.AdvanceCursor(from, to); !moved {
-			return nil
-		}
-		return put(tx, bSchedules, k, t)
+	_, err := s.changeSchedule(ctx, "advance cursor of "+id, groupID, flowID, id, func(t *trigger.Schedule) bool {
+		moved = t.AdvanceCursor(from, to)
+		return moved
 	})
 	return moved, err
 }
@@ -131,16 +128,9 @@ func (s *Store) AdvanceCursor(ctx context.Context, groupID, flowID, id, from, to
 // when it has no hook. ErrNotFound if the trigger does not exist.
 func (s *Store) SetHook(ctx context.Context, groupID, flowID, id, subscriptionID string, expiresAt *time.Time) (bool, error) {
 	set := false
-	err := s.write(ctx, func(tx *bbolt.Tx) error {
-		k := key(groupID, flowID, id)
-		var t trigger.Schedule
-		if !get(tx, bSchedules, k, &t) {
-			return fmt.Errorf("set hook of %s: %w", id, wiresk.ErrNotFound)
-		}
-		if set = t.SetHook(subscriptionID, expiresAt); !set {
-			return nil
-		}
-		return put(tx, bSchedules, k, t)
+	_, err := s.changeSchedule(ctx, "set hook of "+id, groupID, flowID, id, func(t *trigger.Schedule) bool {
+		set = t.SetHook(subscriptionID, expiresAt)
+		return set
 	})
 	return set, err
 }
