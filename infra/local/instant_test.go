@@ -2,7 +2,10 @@ package main_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -30,10 +33,17 @@ func TestAnInstantAirtableTriggerRunsOnNotification(t *testing.T) {
 			Hook    struct{ Token, SubscriptionID string }
 		}
 	}
-	// Hourly polls: every Run below comes from a notification.
-	e.r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/app-triggers", map[string]any{
-		"app": "airtable", "event": "new_record", "connectionId": conn, "params": map[string]string{"base_id": base, "table": "Leads"},
-		"intervalMinutes": 60, "instant": true}, &tr)
+	// The README's block makes it, with hourly polls: every Run below
+	// comes from a notification.
+	cmd := exec.Command("bash", "-e", "-c", readmeBlock(t, "#### Instant app triggers"))
+	cmd.Env = append(os.Environ(), "WIRESK="+e.r.URL, "G=grp_dev", "TOKEN="+e.r.Token, "FLOW_ID="+f.ID, "AIRTABLE_CONNECTION_ID="+conn, "BASE_ID="+base)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("the README block failed: %v\n%s", err, out)
+	}
+	if err := json.Unmarshal(out, &tr); err != nil {
+		t.Fatalf("the README block printed %s: %v", out, err)
+	}
 	if !tr.Poll.Instant || len(tr.Poll.Hook.Token) != 32 {
 		t.Fatalf("created %+v, want an instant trigger with a notification token", tr)
 	}
