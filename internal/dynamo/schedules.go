@@ -239,12 +239,13 @@ func (s *Store) RecordFire(ctx context.Context, groupID, flowID, id string, f tr
 	})
 }
 
-// SetHook records an instant app trigger's subscription, and reports false
-// when it has no hook. ErrNotFound if the trigger does not exist.
-func (s *Store) SetHook(ctx context.Context, groupID, flowID, id, subscriptionID string, expiresAt *time.Time) (bool, error) {
+// SetHook records an instant app trigger's subscription in place of prev,
+// and reports false when it has no hook or another subscription than prev
+// (trigger.Schedule.SetHook). ErrNotFound if the trigger does not exist.
+func (s *Store) SetHook(ctx context.Context, groupID, flowID, id, prev, subscriptionID string, expiresAt *time.Time) (bool, error) {
 	set := false
 	_, err := s.changeSchedule(ctx, "set hook of "+id, groupID, flowID, id, func(t *trigger.Schedule) bool {
-		set = t.SetHook(subscriptionID, expiresAt)
+		set = t.SetHook(prev, subscriptionID, expiresAt)
 		return set
 	})
 	return set, err

@@ -93,9 +93,9 @@ func (s *Schedules) checkPoll(ctx context.Context, groupID string, p trigger.Pol
 	return nil
 }
 
-// CreateAppTrigger adds an app trigger to a Flow. Its first poll only
-// notes where the app's items are: the items that exist already start no
-// Run.
+// CreateAppTrigger adds an app trigger to a Flow and queues its first
+// poll at once, which only notes where the app's items are: the items
+// that exist already start no Run, those made from now on do.
 func (s *Schedules) CreateAppTrigger(ctx context.Context, who auth.Identity, groupID, flowID string, in AppTriggerInput) (trigger.Schedule, error) {
 	if in.IntervalMinutes == 0 {
 		in.IntervalMinutes = DefaultPollMinutes
@@ -117,7 +117,17 @@ func (s *Schedules) CreateAppTrigger(ctx context.Context, who auth.Identity, gro
 		}
 		t.Poll.Instant, t.Poll.Hook = true, &trigger.Hook{Token: token}
 	}
-	return s.create(ctx, who, groupID, flowID, t)
+	t, err = s.create(ctx, who, groupID, flowID, t)
+	if err != nil || !t.Enabled || s.Queue == nil {
+		return t, err
+	}
+	// The first poll at once: it notes where the app's items are now (the
+	// items made from now on are new) and subscribes an instant trigger.
+	// Should the queue refuse it, the first scheduled poll does that.
+	if _, err := s.queueFire(ctx, t); err != nil && s.Logger != nil {
+		s.Logger.WarnContext(ctx, "app trigger: first poll not queued; the schedule's first fire seeds it", "trigger", t.ID, "err", err)
+	}
+	return t, nil
 }
 
 // GetAppTrigger returns one app trigger.

@@ -334,17 +334,22 @@ func (s *Schedules) FireNow(ctx context.Context, who auth.Identity, groupID, flo
 	if !t.Enabled {
 		return time.Time{}, wiresk.Errorf(wiresk.EConflict, "trigger %q is disabled: enable it first", id)
 	}
+	return s.queueFire(ctx, t)
+}
+
+// queueFire sends the run queue a fire of t now, as its schedule would.
+func (s *Schedules) queueFire(ctx context.Context, t trigger.Schedule) (time.Time, error) {
 	if s.Queue == nil {
 		return time.Time{}, errors.New("no run queue to fire into")
 	}
 	at := now(s.Now).Truncate(time.Millisecond)
-	body, err := json.Marshal(run.Job{GroupID: groupID, FlowID: flowID, TriggerID: id, Mode: run.ModeSchedule, ScheduledAt: &at})
+	body, err := json.Marshal(run.Job{GroupID: t.GroupID, FlowID: t.FlowID, TriggerID: t.ID, Mode: run.ModeSchedule, ScheduledAt: &at})
 	if err != nil {
 		return time.Time{}, err
 	}
-	if _, err := s.Queue.Send(ctx, body, map[string]string{"runId": run.ScheduledID(id, at), "groupId": groupID}); err != nil {
+	if _, err := s.Queue.Send(ctx, body, map[string]string{"runId": run.ScheduledID(t.ID, at), "groupId": t.GroupID}); err != nil {
 		if s.Logger != nil {
-			s.Logger.ErrorContext(ctx, "fire now: enqueue failed", "trigger", id, "err", err)
+			s.Logger.ErrorContext(ctx, "fire now: enqueue failed", "trigger", t.ID, "err", err)
 		}
 		return time.Time{}, wiresk.Errorf(wiresk.EUnavailable, "the run queue is unavailable; nothing was fired, retry later")
 	}

@@ -73,7 +73,8 @@ func (p *Poller) ensureHook(ctx context.Context, t trigger.Schedule, at time.Tim
 		}
 		renewed, err := sub.Renew(ctx, in, Subscription{ID: h.SubscriptionID})
 		if err == nil {
-			return p.setHook(ctx, t, renewed)
+			_, msg := p.setHook(ctx, t, h.SubscriptionID, renewed)
+			return msg
 		}
 		var ae *appcall.Error
 		if !errors.As(err, &ae) || ae.Status != 404 {
@@ -85,23 +86,35 @@ func (p *Poller) ensureHook(ctx context.Context, t trigger.Schedule, at time.Tim
 	if err != nil {
 		return "instant notifications: subscribing failed, the trigger polls only: " + err.Error()
 	}
+	// The secret is put before the subscription is recorded, so that no
+	// notification finds a subscription without its secret. Two polls
+	// subscribing at once: the one recorded first wins, the other
+	// deletes its own.
+	prev := h.SubscriptionID
 	if err := p.Vault.Put(ctx, trigger.HookSecretName(t.ID), s.Secret); err != nil {
 		_ = sub.Unsubscribe(ctx, in, s)
 		return "instant notifications: keeping the secret failed: " + wiresk.ErrorMessage(err)
 	}
-	return p.setHook(ctx, t, s)
+	set, msg := p.setHook(ctx, t, prev, s)
+	if !set {
+		_ = sub.Unsubscribe(ctx, in, s)
+	}
+	return msg
 }
 
-func (p *Poller) setHook(ctx context.Context, t trigger.Schedule, s Subscription) string {
+// setHook records s as t's subscription in place of prev, reporting
+// whether it did and what went wrong.
+func (p *Poller) setHook(ctx context.Context, t trigger.Schedule, prev string, s Subscription) (bool, string) {
 	var exp *time.Time
 	if !s.ExpiresAt.IsZero() {
 		e := s.ExpiresAt.UTC()
 		exp = &e
 	}
-	if _, err := p.Store.SetHook(ctx, t.GroupID, t.FlowID, t.ID, s.ID, exp); err != nil && !errors.Is(err, wiresk.ErrNotFound) {
-		return "instant notifications: recording the subscription failed: " + wiresk.ErrorMessage(err)
+	set, err := p.Store.SetHook(ctx, t.GroupID, t.FlowID, t.ID, prev, s.ID, exp)
+	if err != nil && !errors.Is(err, wiresk.ErrNotFound) {
+		return false, "instant notifications: recording the subscription failed: " + wiresk.ErrorMessage(err)
 	}
-	return ""
+	return set, ""
 }
 
 // Verify checks a notification to instant trigger t, req as received,

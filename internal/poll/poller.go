@@ -27,9 +27,10 @@ type Store interface {
 	// RecordFire records f as the trigger's last fire unless a later one
 	// is recorded already.
 	RecordFire(ctx context.Context, groupID, flowID, id string, f trigger.Fire) (trigger.Schedule, error)
-	// SetHook records an instant trigger's subscription, reporting false
-	// when the trigger has no hook.
-	SetHook(ctx context.Context, groupID, flowID, id, subscriptionID string, expiresAt *time.Time) (bool, error)
+	// SetHook records an instant trigger's subscription in place of prev
+	// ("" for none), reporting false when the trigger has no hook or its
+	// subscription is no longer prev (another poll subscribed first).
+	SetHook(ctx context.Context, groupID, flowID, id, prev, subscriptionID string, expiresAt *time.Time) (bool, error)
 }
 
 // Poller runs the polls of app triggers' fires.

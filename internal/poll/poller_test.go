@@ -30,7 +30,7 @@ func (s *pollStore) AdvanceCursor(_ context.Context, _, _, _, from, to string) (
 	return s.advance(from, to), nil
 }
 
-func (s *pollStore) SetHook(_ context.Context, _, _, _, id string, exp *time.Time) (bool, error) {
+func (s *pollStore) SetHook(_ context.Context, _, _, _, _, id string, exp *time.Time) (bool, error) {
 	s.hooks = append(s.hooks, id)
 	return true, nil
 }

@@ -172,10 +172,12 @@ func (s *Schedule) AdvanceCursor(from, to string) bool {
 	return true
 }
 
-// SetHook records an instant trigger's subscription, and reports false
-// when the trigger has no hook (it is not, or no longer, instant).
-func (s *Schedule) SetHook(subscriptionID string, expiresAt *time.Time) bool {
-	if s.Poll == nil || s.Poll.Hook == nil {
+// SetHook records an instant trigger's subscription in place of prev (""
+// for none), and reports false, changing nothing, when the trigger has no
+// hook or its subscription is no longer prev: another poll subscribed
+// first.
+func (s *Schedule) SetHook(prev, subscriptionID string, expiresAt *time.Time) bool {
+	if s.Poll == nil || s.Poll.Hook == nil || s.Poll.Hook.SubscriptionID != prev {
 		return false
 	}
 	s.Poll.Hook.SubscriptionID, s.Poll.Hook.ExpiresAt = subscriptionID, expiresAt

@@ -298,8 +298,12 @@ func testAppTriggerCursor(t *testing.T, s Store) {
 	inst.Poll.Instant, inst.Poll.Hook = true, &trigger.Hook{Token: "tok-tok-tok-tok-tok-tok-tok-tok-"}
 	must(t, s.CreateSchedule(ctx, inst))
 	exp := t0.Add(7 * 24 * time.Hour)
-	if ok, err := s.SetHook(ctx, "grp_a", "flw_1", "trg_i", "ach1", &exp); err != nil || !ok {
+	if ok, err := s.SetHook(ctx, "grp_a", "flw_1", "trg_i", "", "ach1", &exp); err != nil || !ok {
 		t.Fatalf("SetHook = %v, %v", ok, err)
+	}
+	// A second poll that subscribed at the same time comes second.
+	if ok, err := s.SetHook(ctx, "grp_a", "flw_1", "trg_i", "", "ach2", &exp); err != nil || ok {
+		t.Fatalf("a second SetHook from none = %v, %v; want false", ok, err)
 	}
 	upd = inst
 	upd.Description = "changed"
@@ -310,10 +314,10 @@ func testAppTriggerCursor(t *testing.T, s Store) {
 	if h := got.Poll.Hook; h == nil || h.Token != inst.Poll.Hook.Token || h.SubscriptionID != "ach1" || h.ExpiresAt == nil || !h.ExpiresAt.Equal(exp) || !got.Poll.Instant {
 		t.Fatalf("hook after SetHook and an update = %+v", got.Poll.Hook)
 	}
-	if ok, err := s.SetHook(ctx, "grp_a", "flw_1", "trg_a", "x", nil); err != nil || ok {
+	if ok, err := s.SetHook(ctx, "grp_a", "flw_1", "trg_a", "", "x", nil); err != nil || ok {
 		t.Fatalf("SetHook of a trigger without a hook = %v, %v; want false", ok, err)
 	}
-	_, err = s.SetHook(ctx, "grp_a", "flw_1", "trg_missing", "x", nil)
+	_, err = s.SetHook(ctx, "grp_a", "flw_1", "trg_missing", "", "x", nil)
 	wantErr(t, err, wiresk.ErrNotFound)
 	// A schedule trigger has no cursor to move.
 	must(t, s.CreateSchedule(ctx, NewSchedule("grp_a", "flw_1", "trg_s")))
