@@ -39,6 +39,12 @@ type Parameter struct {
 	Default       any
 	Description   string
 	AllowedValues []any
+	// MinValue and MaxValue bound a Number; AllowedPattern is the regular
+	// expression a String must match (CloudFormation refuses the deploy
+	// otherwise).
+	MinValue       any
+	MaxValue       any
+	AllowedPattern string
 }
 
 // Output is a template output.
