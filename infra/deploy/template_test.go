@@ -656,6 +656,19 @@ func TestQueues(t *testing.T) {
 	}
 }
 
+// TestQueuesAreKeptOnStackDeletion: deleting the stack (or replacing a
+// queue) keeps the run queue and the dead-letter queue, with the jobs in
+// them, as it keeps the table.
+func TestQueuesAreKeptOnStackDeletion(t *testing.T) {
+	for _, q := range []string{"RunQueue", "DeadLetterQueue"} {
+		for _, policy := range []string{"DeletionPolicy", "UpdateReplacePolicy"} {
+			if got := lookup(t, "Resources", q, policy); got != "Retain" {
+				t.Errorf("%s %s: got %v, want Retain", q, policy, got)
+			}
+		}
+	}
+}
+
 func TestTable(t *testing.T) {
 	tmpl := template(t)
 	tbl, err := tmpl.GetDynamoDBTableWithName("Table")
