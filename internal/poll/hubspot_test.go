@@ -384,9 +384,6 @@ func TestHubSpotMaxKeepsOrder(t *testing.T) {
 // TestHubSpotBeyondTheSearchWindow lists more contacts in one poll than
 // HubSpot pages one query through (10,000).
 func TestHubSpotBeyondTheSearchWindow(t *testing.T) {
-	if testing.Short() {
-		t.Skip("makes 10,050 contacts")
-	}
 	r := newHubSpot(t, "")
 	cursor := r.poll(t, "new_contact", "", 0, nil).Cursor
 	ids := r.addContacts(10050, hubspotSeed.Add(time.Second))

@@ -964,18 +964,47 @@ func airtableNoBase(w http.ResponseWriter) {
 		"Invalid permissions, or the requested model was not found. Check that both your user and your token have the required permissions, and that the model names and/or ids are correct.")
 }
 
-// serveSchema answers "Get base schema".
-func (a *Airtable) serveSchema(f *Fake, w http.ResponseWriter, r *http.Request, _ []byte) {
+// lockBase authenticates r and locks a for the request's base. When it
+// reports false it has answered (401, or 403 for a base the fake does
+// not hold) and holds no lock; otherwise the caller unlocks a.mu.
+func (a *Airtable) lockBase(f *Fake, w http.ResponseWriter, r *http.Request) (string, bool) {
 	if _, ok := airtableAuth(f, w, r); !ok {
-		return
+		return "", false
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	base := r.PathValue("baseId")
 	if !a.hasBase(base) {
+		a.mu.Unlock()
 		airtableNoBase(w)
+		return "", false
+	}
+	return base, true
+}
+
+// lockWebhook authenticates r and locks a for the request's webhook,
+// returning its index. When it reports false it has answered (401, or 404
+// for a webhook gone) and holds no lock; otherwise the caller unlocks a.mu.
+func (a *Airtable) lockWebhook(f *Fake, w http.ResponseWriter, r *http.Request) (int, bool) {
+	if _, ok := airtableAuth(f, w, r); !ok {
+		return 0, false
+	}
+	a.mu.Lock()
+	i := a.webhook(r.PathValue("baseId"), r.PathValue("webhookId"))
+	if i < 0 {
+		a.mu.Unlock()
+		airtableFailure(w, http.StatusNotFound)
+		return 0, false
+	}
+	return i, true
+}
+
+// serveSchema answers "Get base schema".
+func (a *Airtable) serveSchema(f *Fake, w http.ResponseWriter, r *http.Request, _ []byte) {
+	base, ok := a.lockBase(f, w, r)
+	if !ok {
 		return
 	}
+	defer a.mu.Unlock()
 	tables := []any{}
 	for _, t := range a.tables {
 		if t.base != base {
@@ -1023,16 +1052,11 @@ type airtableWebhookSpec struct {
 // [add, remove or update...], ...}}}} answers 422
 // INVALID_REQUEST_UNKNOWN.
 func (a *Airtable) serveCreateWebhook(f *Fake, w http.ResponseWriter, r *http.Request, body []byte) {
-	if _, ok := airtableAuth(f, w, r); !ok {
+	base, ok := a.lockBase(f, w, r)
+	if !ok {
 		return
 	}
-	a.mu.Lock()
 	defer a.mu.Unlock()
-	base := r.PathValue("baseId")
-	if !a.hasBase(base) {
-		airtableNoBase(w)
-		return
-	}
 	invalid := func(why string) {
 		airtableError(w, http.StatusUnprocessableEntity, "INVALID_REQUEST_UNKNOWN", "Invalid request: parameter validation failed. Check your request data. ("+why+")")
 	}
@@ -1105,16 +1129,11 @@ func (a *Airtable) serveCreateWebhook(f *Fake, w http.ResponseWriter, r *http.Re
 
 // serveListWebhooks answers "List webhooks": {"webhooks": [...]}.
 func (a *Airtable) serveListWebhooks(f *Fake, w http.ResponseWriter, r *http.Request, _ []byte) {
-	if _, ok := airtableAuth(f, w, r); !ok {
+	base, ok := a.lockBase(f, w, r)
+	if !ok {
 		return
 	}
-	a.mu.Lock()
 	defer a.mu.Unlock()
-	base := r.PathValue("baseId")
-	if !a.hasBase(base) {
-		airtableNoBase(w)
-		return
-	}
 	out := []any{}
 	for _, h := range a.webhooks {
 		if h.base != base || !h.expires.After(a.clock()) {
@@ -1137,16 +1156,11 @@ func (a *Airtable) serveListWebhooks(f *Fake, w http.ResponseWriter, r *http.Req
 // AirtableWebhookLife from now; an unknown or expired webhook answers 404
 // {"error": "NOT_FOUND"}.
 func (a *Airtable) serveRefreshWebhook(f *Fake, w http.ResponseWriter, r *http.Request, _ []byte) {
-	if _, ok := airtableAuth(f, w, r); !ok {
+	i, ok := a.lockWebhook(f, w, r)
+	if !ok {
 		return
 	}
-	a.mu.Lock()
 	defer a.mu.Unlock()
-	i := a.webhook(r.PathValue("baseId"), r.PathValue("webhookId"))
-	if i < 0 {
-		airtableFailure(w, http.StatusNotFound)
-		return
-	}
 	h := a.webhooks[i]
 	h.expires = a.clock().Add(AirtableWebhookLife)
 	h.refreshes++
@@ -1156,16 +1170,11 @@ func (a *Airtable) serveRefreshWebhook(f *Fake, w http.ResponseWriter, r *http.R
 // serveDeleteWebhook answers "Delete a webhook": 200 {}; an unknown or
 // expired webhook answers 404 {"error": "NOT_FOUND"}.
 func (a *Airtable) serveDeleteWebhook(f *Fake, w http.ResponseWriter, r *http.Request, _ []byte) {
-	if _, ok := airtableAuth(f, w, r); !ok {
+	i, ok := a.lockWebhook(f, w, r)
+	if !ok {
 		return
 	}
-	a.mu.Lock()
 	defer a.mu.Unlock()
-	i := a.webhook(r.PathValue("baseId"), r.PathValue("webhookId"))
-	if i < 0 {
-		airtableFailure(w, http.StatusNotFound)
-		return
-	}
 	a.webhooks = slices.Delete(a.webhooks, i, i+1)
 	writeJSON(w, http.StatusOK, map[string]any{})
 }
