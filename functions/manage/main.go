@@ -14,6 +14,7 @@ import (
 	"wiresk/internal/catalog"
 	"wiresk/internal/dynamo"
 	"wiresk/internal/ebscheduler"
+	"wiresk/internal/secrets"
 	"wiresk/internal/sqsqueue"
 )
 
@@ -26,6 +27,10 @@ func main() {
 		Group: cfg.ScheduleGroup, QueueARN: cfg.RunQueueARN, RoleARN: cfg.SchedulerRoleARN, DeadLetterARN: cfg.DeadLetterARN,
 	})
 	app.Exit("manage: EventBridge Scheduler", err)
-	d := app.Deps{Store: store, Queue: sqsqueue.NewFromConfig(awsCfg, cfg.QueueURL, ""), Scheduler: sched, Catalog: catalog.MustLoad(), Logger: log}
+	// The vault holds HTTP triggers' signing secrets, which only this
+	// function writes; IAM lets it touch only those.
+	vault, err := secrets.NewFromConfig(awsCfg, cfg.SecretPrefix, secrets.Options{})
+	app.Exit("manage: Secrets Manager", err)
+	d := app.Deps{Store: store, Queue: sqsqueue.NewFromConfig(awsCfg, cfg.QueueURL, ""), Vault: vault, Scheduler: sched, Catalog: catalog.MustLoad(), Logger: log}
 	lambda.Start(app.Build(cfg, d).Manage())
 }

@@ -183,7 +183,7 @@ func TestWebhookURLs(t *testing.T) {
 func TestLoadConfig(t *testing.T) {
 	env := func(kv ...string) func(string) string {
 		m := map[string]string{
-			"WIRESK_TABLE": "wiresk", "WIRESK_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/runs",
+			"WIRESK_TABLE": "wiresk", "WIRESK_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/runs", "WIRESK_SECRET_PREFIX": "wiresk/dev",
 			"WIRESK_SCHEDULE_GROUP":     "wiresk-dev",
 			"WIRESK_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/wiresk-dev-scheduler",
 			"WIRESK_RUN_QUEUE_ARN":      "arn:aws:sqs:eu-west-1:123456789012:runs",

@@ -13,6 +13,7 @@ import (
 
 	"wiresk/internal/app"
 	"wiresk/internal/dynamo"
+	"wiresk/internal/secrets"
 	"wiresk/internal/sqsqueue"
 )
 
@@ -21,6 +22,10 @@ func main() {
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
 	app.Exit("trigger: AWS configuration", err)
 	store := dynamo.NewFromConfig(awsCfg, cfg.Table, dynamo.Options{RunRetention: cfg.RunRetention})
-	d := app.Deps{Store: store, Queue: sqsqueue.NewFromConfig(awsCfg, cfg.QueueURL, ""), Logger: log}
+	// The vault holds the signing secrets of triggers authenticated by
+	// their senders' signatures; IAM lets this function read only those.
+	vault, err := secrets.NewFromConfig(awsCfg, cfg.SecretPrefix, secrets.Options{})
+	app.Exit("trigger: Secrets Manager", err)
+	d := app.Deps{Store: store, Queue: sqsqueue.NewFromConfig(awsCfg, cfg.QueueURL, ""), Vault: vault, Logger: log}
 	lambda.Start(app.Build(cfg, d).Trigger())
 }

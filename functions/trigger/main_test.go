@@ -30,6 +30,7 @@ func readEvent(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
 // API key and the route that events/trigger-webhook.json uses.
 type system struct {
 	handler handler
+	store   *bolt.Store
 	queue   *bolt.Queue
 	groupID string
 	flowID  string
@@ -52,7 +53,7 @@ func newSystem(t *testing.T, ev events.APIGatewayV2HTTPRequest) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &system{queue: q, groupID: "grp_sample", flowID: "flw_sample", keyID: "key_sample", trigID: "trg_sample"}
+	s := &system{store: store, queue: q, groupID: "grp_sample", flowID: "flw_sample", keyID: "key_sample", trigID: "trg_sample"}
 	ctx := context.Background()
 	now := time.Now().UTC()
 	must := func(err error) {
@@ -219,7 +220,7 @@ func TestWebhookEventRefusals(t *testing.T) {
 
 func TestLoadConfig(t *testing.T) {
 	env := func(kv ...string) func(string) string {
-		m := map[string]string{"WIRESK_TABLE": "wiresk", "WIRESK_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/runs"}
+		m := map[string]string{"WIRESK_TABLE": "wiresk", "WIRESK_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/runs", "WIRESK_SECRET_PREFIX": "wiresk/test"}
 		for i := 0; i < len(kv); i += 2 {
 			m[kv[i]] = kv[i+1]
 		}

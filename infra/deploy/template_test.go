@@ -25,6 +25,7 @@ import (
 
 	"wiresk/infra/deploy"
 	"wiresk/internal/auth"
+	"wiresk/internal/bolt"
 	"wiresk/internal/connect"
 	"wiresk/internal/httpapi"
 	"wiresk/internal/ingest"
@@ -45,8 +46,12 @@ var functions = map[string]string{
 	"HealthFunction":        "health",
 }
 
-// hookRoute is the one route of the trigger function.
-const hookRoute = "POST /v1/hooks/{routingKey}"
+// hookRoute is the webhook route of the trigger function, hookHandshake
+// the GET it answers Meta's subscription handshake on.
+const (
+	hookRoute     = "POST /v1/hooks/{routingKey}"
+	hookHandshake = "GET /v1/hooks/{routingKey}"
+)
 
 var parsed = sync.OnceValues(func() (*deploy.Template, error) {
 	return deploy.Open(filepath.Join(root, "template.yaml"))
@@ -332,7 +337,7 @@ func TestRoutesMatchHandlers(t *testing.T) {
 			t.Errorf("%s has an HTTP route %s; only TriggerFunction, ManageFunction, ConnectionsFunction and OAuthCallbackFunction serve HTTP", e.function, e.route)
 		}
 	}
-	if got, want := slices.Sorted(slices.Values(byFunction["TriggerFunction"])), []string{httpapi.AppHooksPattern, hookRoute}; !slices.Equal(got, want) {
+	if got, want := slices.Sorted(slices.Values(byFunction["TriggerFunction"])), []string{hookHandshake, httpapi.AppHooksPattern, hookRoute}; !slices.Equal(got, want) {
 		t.Errorf("TriggerFunction routes: got %q, want %q", got, want)
 	}
 	mgmt := httpapi.NewManagement(manage.Services{}, auth.APIGateway{}, "https://hooks.example", nil)
@@ -371,8 +376,26 @@ func TestRoutesMatchHandlers(t *testing.T) {
 			t.Errorf("%s handler, unknown route: got %d, want %d", name, got, want)
 		}
 	}
-	if got, want := serve(&httpapi.Hooks{Ingest: &ingest.Service{}}, hookRoute), http.StatusUnauthorized; got != want {
+	db, err := bolt.Open(t.TempDir(), bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	store, err := bolt.NewStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks := &httpapi.Hooks{Ingest: &ingest.Service{Store: store}}
+	if got, want := serve(hooks, hookRoute), http.StatusUnauthorized; got != want {
 		t.Errorf("hooks handler, %s: got %d, want %d", hookRoute, got, want)
+	}
+	// A GET without Meta's handshake is refused before any read; with it,
+	// an unknown routing key is not found.
+	if got, want := serve(hooks, hookHandshake), http.StatusMethodNotAllowed; got != want {
+		t.Errorf("hooks handler, %s: got %d, want %d", hookHandshake, got, want)
+	}
+	if got, want := serve(hooks, hookHandshake+"?hub.mode=subscribe&hub.challenge=1&hub.verify_token=x"), http.StatusNotFound; got != want {
+		t.Errorf("hooks handler, %s with Meta's handshake: got %d, want %d", hookHandshake, got, want)
 	}
 	// The OAuth routes reach the start and the callback: without a signed
 	// link or a state they answer 400 (a page saying so), or 503 when the
@@ -444,12 +467,28 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 			"Condition": map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "scheduler.amazonaws.com"}},
 		},
 	}}
+	// HTTP triggers' signing secrets: the management API writes them, the
+	// internet-facing trigger function only reads them, and neither may
+	// touch any other secret (Connection tokens).
+	signingArn := deploy.Sub("arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:wiresk/${Stage}/signing/*")
+	manageSchedules["Statement"] = append(manageSchedules["Statement"].([]any), map[string]any{
+		"Sid": "SigningSecrets", "Effect": "Allow",
+		"Action": []string{
+			"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret",
+			"secretsmanager:DeleteSecret", "secretsmanager:DescribeSecret", "secretsmanager:RestoreSecret",
+		},
+		"Resource": signingArn,
+	})
 	want := map[string][]any{
 		"TriggerFunction": {
 			map[string]any{"Statement": []any{map[string]any{
 				"Sid": "ReadKeysAndRoutes", "Effect": "Allow",
 				"Action":   []string{"dynamodb:BatchGetItem", "dynamodb:GetItem"},
 				"Resource": deploy.GetAtt("Table", "Arn"),
+			}, map[string]any{
+				"Sid": "ReadSigningSecrets", "Effect": "Allow",
+				"Action":   []string{"secretsmanager:GetSecretValue"},
+				"Resource": signingArn,
 			}}},
 			sendToRunQueue,
 		},
@@ -502,8 +541,9 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 
 func TestEnvironment(t *testing.T) {
 	want := map[string]map[string]any{
-		"TriggerFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_MAX_BODY_BYTES": "262144", "WIRESK_GROUP_RUNS_PER_MINUTE": "3000"},
-		"ManageFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl"),
+		"TriggerFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_MAX_BODY_BYTES": "262144", "WIRESK_GROUP_RUNS_PER_MINUTE": "3000",
+			"WIRESK_SECRET_PREFIX": deploy.Sub("wiresk/${Stage}"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl")},
+		"ManageFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl"), "WIRESK_SECRET_PREFIX": deploy.Sub("wiresk/${Stage}"),
 			"WIRESK_GROUPS_CLAIM": deploy.Ref("GroupsClaim"), "WIRESK_RUN_ONCE_WAIT": "25s",
 			"WIRESK_SCHEDULE_GROUP": deploy.Ref("ScheduleGroup"), "WIRESK_SCHEDULER_ROLE_ARN": deploy.GetAtt("SchedulerRole", "Arn"),
 			"WIRESK_RUN_QUEUE_ARN": deploy.GetAtt("RunQueue", "Arn"), "WIRESK_DEAD_LETTER_ARN": deploy.GetAtt("DeadLetterQueue", "Arn")},

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"wiresk/internal/appcall"
@@ -73,10 +74,38 @@ func (a *App) Manage() HTTPHandler {
 // queue, with the Group cap on Runs a minute.
 func (a *App) Hooks() http.Handler {
 	return &httpapi.Hooks{
-		Ingest:  &ingest.Service{Store: a.d.Store, Queue: a.d.Queue, Limit: &ratelimit.PerGroup{PerMinute: a.cfg.RunsPerMinute}, Logger: a.d.Logger},
-		MaxBody: a.cfg.MaxBody,
-		Logger:  a.d.Logger,
+		Ingest: &ingest.Service{Store: a.d.Store, Queue: a.d.Queue, Limit: &ratelimit.PerGroup{PerMinute: a.cfg.RunsPerMinute},
+			Secrets: vaultOrNil(a.d.Vault), Logger: a.d.Logger},
+		MaxBody:   a.cfg.MaxBody,
+		PublicURL: a.publicBase,
+		Logger:    a.d.Logger,
 	}
+}
+
+// publicBase is the scheme and host webhooks are sent to: the configured
+// public URL, or the domain API Gateway was called on, or (locally) the
+// request's host.
+func (a *App) publicBase(r *http.Request) string {
+	if a.cfg.PublicURL != "" {
+		return a.cfg.PublicURL
+	}
+	if rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok && rc.DomainName != "" {
+		return "https://" + rc.DomainName
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// vaultOrNil returns v, or a nil interface when v is nil, so that the use
+// cases' nil checks hold.
+func vaultOrNil(v connect.Vault) manage.Vault {
+	if v == nil {
+		return nil
+	}
+	return v
 }
 
 // AppHooks receives apps' notifications to instant app triggers.
@@ -105,6 +134,7 @@ func (a *App) manage() manage.Services {
 		a.manageSvc = manage.New(manage.Config{
 			Store: a.d.Store,
 			Queue: a.d.Queue,
+			Vault: vaultOrNil(a.d.Vault),
 			// The management API only validates steps; the worker runs
 			// them (with its own SSRF guard).
 			Kinds:       a.steps(&step.HTTP{}, &appcall.Client{}),

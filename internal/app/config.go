@@ -73,11 +73,14 @@ const (
 )
 
 func (r Role) queue() bool { return r == Trigger || r == Manage || r == Worker }
-func (r Role) secrets() bool {
+func (r Role) egress() bool {
 	return r == Connections || r == OAuthCallback || r == Worker || r == Health
 }
-func (r Role) egress() bool { return r.secrets() }
-func (r Role) web() bool    { return r == Manage || r == Connections || r == OAuthCallback }
+
+// secrets: the egress roles hold Connection tokens; trigger reads and
+// manage writes HTTP triggers' signing secrets (only those, by IAM).
+func (r Role) secrets() bool { return r.egress() || r == Trigger || r == Manage }
+func (r Role) web() bool     { return r == Manage || r == Connections || r == OAuthCallback }
 
 // Config is the configuration of a function, read once by Load.
 type Config struct {
@@ -150,10 +153,14 @@ func Load(role Role, getenv func(string) string) (Config, error) {
 		}
 		cfg.Guard = guard
 	}
-	if role.web() {
+	// The trigger function reads the public URL too: it is the URL Twilio
+	// and HubSpot sign.
+	if role.web() || role == Trigger {
 		if cfg.PublicURL = getenv("WIRESK_PUBLIC_URL"); cfg.PublicURL != "" && !BaseURL(cfg.PublicURL) {
 			bad("WIRESK_PUBLIC_URL=%q: want an absolute http(s) URL such as https://hooks.example.com, or nothing", cfg.PublicURL)
 		}
+	}
+	if role.web() {
 		if v := getenv("WIRESK_GROUPS_CLAIM"); v != "" {
 			cfg.GroupsClaim = v
 		}

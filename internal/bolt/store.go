@@ -591,7 +591,7 @@ func (s *Store) Lookup(ctx context.Context, keyHash apikey.Hash, routingKey stri
 	var k *apikey.Key
 	var r *trigger.Route
 	err := s.view(func(tx *bbolt.Tx) error {
-		if ref := tx.Bucket(bKeyHashes).Get([]byte(keyHash)); ref != nil {
+		if ref := tx.Bucket(bKeyHashes).Get([]byte(keyHash)); ref != nil && len(keyHash) > 0 {
 			if raw := tx.Bucket(bKeys).Get(ref); raw != nil {
 				key, err := s.keys.get(string(ref), raw, decodeKey)
 				if err != nil {

@@ -150,7 +150,7 @@ func (s *Store) Lookup(ctx context.Context, keyHash apikey.Hash, routingKey stri
 	routeID := itemID{routePK(routingKey), skRoute}
 	var ids []itemID
 	// No such key is stored; DynamoDB would refuse to look it up.
-	if len(keyHash) <= maxKeyLen {
+	if len(keyHash) > 0 && len(keyHash) <= maxKeyLen {
 		ids = append(ids, keyID)
 	}
 	if len(routingKey) <= maxKeyLen {
@@ -175,7 +175,10 @@ func (s *Store) Lookup(ctx context.Context, keyHash apikey.Hash, routingKey stri
 		if err := attributevalue.UnmarshalMap(av, &it); err != nil {
 			return nil, nil, failure("look up route", err)
 		}
-		route := it.route()
+		route, err := it.route()
+		if err != nil {
+			return nil, nil, failure("look up route", err)
+		}
 		r = &route
 	}
 	return k, r, nil

@@ -253,7 +253,11 @@ func (s *Store) GetTrigger(ctx context.Context, groupID, flowID, id string) (tri
 	if !ok {
 		return trigger.HTTPTrigger{}, fmt.Errorf("get trigger %s: %w", id, wiresk.ErrNotFound)
 	}
-	return it.trigger(), nil
+	t, err := it.trigger()
+	if err != nil {
+		return trigger.HTTPTrigger{}, failure("get trigger "+id, err)
+	}
+	return t, nil
 }
 
 // ListTriggers returns the triggers of a Flow, or of the whole Group when
@@ -263,7 +267,7 @@ func (s *Store) ListTriggers(ctx context.Context, groupID, flowID string) ([]tri
 	if flowID == "" {
 		prefix, filter = flowSK(""), typeIs(typeTrigger)
 	}
-	out, err := listOf(ctx, s, groupPK(groupID), prefix, filter, func(it triggerItem) (trigger.HTTPTrigger, error) { return it.trigger(), nil })
+	out, err := listOf(ctx, s, groupPK(groupID), prefix, filter, triggerItem.trigger)
 	if err != nil {
 		return nil, failure("list triggers of group "+groupID, err)
 	}
@@ -367,5 +371,9 @@ func (s *Store) GetRoute(ctx context.Context, routingKey string) (trigger.Route,
 	if !ok {
 		return trigger.Route{}, fmt.Errorf("get route: %w", wiresk.ErrNotFound)
 	}
-	return it.route(), nil
+	r, err := it.route()
+	if err != nil {
+		return trigger.Route{}, failure("get route", err)
+	}
+	return r, nil
 }

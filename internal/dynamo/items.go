@@ -244,17 +244,49 @@ type triggerItem struct {
 	APIKeyIDs           []string   `dynamodbav:"apiKeyIds"`
 	CreatedAt           time.Time  `dynamodbav:"createdAt"`
 	RoutingKeyRotatedAt *time.Time `dynamodbav:"routingKeyRotatedAt,omitempty"`
+	ingressItem
+}
+
+// ingressItem holds trigger.Ingress on a trigger's and a route's item; the
+// signature's description is its JSON text (no secret is in it).
+type ingressItem struct {
+	Auth      string `dynamodbav:"auth,omitempty"`
+	Signature string `dynamodbav:"signature,omitempty"`
+	Challenge string `dynamodbav:"challenge,omitempty"`
+}
+
+func toIngressItem(in trigger.Ingress) ingressItem {
+	it := ingressItem{Auth: string(in.Auth), Challenge: in.Challenge}
+	if in.Signature != nil {
+		b, _ := json.Marshal(in.Signature) // a struct of plain fields: cannot fail
+		it.Signature = string(b)
+	}
+	return it
+}
+
+func (i ingressItem) ingress() (trigger.Ingress, error) {
+	in := trigger.Ingress{Auth: trigger.Auth(i.Auth), Challenge: i.Challenge}
+	if i.Signature != "" {
+		in.Signature = new(trigger.Verification)
+		if err := json.Unmarshal([]byte(i.Signature), in.Signature); err != nil {
+			return trigger.Ingress{}, fmt.Errorf("decode signature: %w", err)
+		}
+	}
+	return in, nil
 }
 
 func toTriggerItem(t trigger.HTTPTrigger) triggerItem {
 	return triggerItem{itemKeys: itemKeys{PK: groupPK(t.GroupID), SK: triggerSK(t.FlowID, t.ID), Type: typeTrigger},
 		ID: t.ID, GroupID: t.GroupID, FlowID: t.FlowID, Description: t.Description, RoutingKey: t.RoutingKey,
-		APIKeyIDs: t.APIKeyIDs, CreatedAt: utc(t.CreatedAt), RoutingKeyRotatedAt: utcPtr(t.RoutingKeyRotatedAt)}
+		APIKeyIDs: t.APIKeyIDs, CreatedAt: utc(t.CreatedAt), RoutingKeyRotatedAt: utcPtr(t.RoutingKeyRotatedAt),
+		ingressItem: toIngressItem(t.Ingress)}
 }
 
-func (i triggerItem) trigger() trigger.HTTPTrigger {
+func (i triggerItem) trigger() (trigger.HTTPTrigger, error) {
+	in, err := i.ingress()
 	return trigger.HTTPTrigger{ID: i.ID, GroupID: i.GroupID, FlowID: i.FlowID, Description: i.Description,
-		RoutingKey: i.RoutingKey, APIKeyIDs: i.APIKeyIDs, CreatedAt: i.CreatedAt, RoutingKeyRotatedAt: i.RoutingKeyRotatedAt}
+		RoutingKey: i.RoutingKey, APIKeyIDs: i.APIKeyIDs, CreatedAt: i.CreatedAt, RoutingKeyRotatedAt: i.RoutingKeyRotatedAt,
+		Ingress: in}, err
 }
 
 type routeItem struct {
@@ -265,15 +297,19 @@ type routeItem struct {
 	TriggerID  string   `dynamodbav:"triggerId"`
 	APIKeyIDs  []string `dynamodbav:"apiKeyIds"`
 	Enabled    bool     `dynamodbav:"enabled"`
+	ingressItem
 }
 
 func toRouteItem(r trigger.Route) routeItem {
 	return routeItem{itemKeys: itemKeys{PK: routePK(r.RoutingKey), SK: skRoute, Type: typeRoute},
-		RoutingKey: r.RoutingKey, GroupID: r.GroupID, FlowID: r.FlowID, TriggerID: r.TriggerID, APIKeyIDs: r.APIKeyIDs, Enabled: r.Enabled}
+		RoutingKey: r.RoutingKey, GroupID: r.GroupID, FlowID: r.FlowID, TriggerID: r.TriggerID, APIKeyIDs: r.APIKeyIDs, Enabled: r.Enabled,
+		ingressItem: toIngressItem(r.Ingress)}
 }
 
-func (i routeItem) route() trigger.Route {
-	return trigger.Route{RoutingKey: i.RoutingKey, GroupID: i.GroupID, FlowID: i.FlowID, TriggerID: i.TriggerID, APIKeyIDs: i.APIKeyIDs, Enabled: i.Enabled}
+func (i routeItem) route() (trigger.Route, error) {
+	in, err := i.ingress()
+	return trigger.Route{RoutingKey: i.RoutingKey, GroupID: i.GroupID, FlowID: i.FlowID, TriggerID: i.TriggerID, APIKeyIDs: i.APIKeyIDs, Enabled: i.Enabled,
+		Ingress: in}, err
 }
 
 // Runs

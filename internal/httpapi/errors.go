@@ -23,6 +23,7 @@ var statusOf = map[string]int{
 	wiresk.ETokenExpired:     http.StatusUnauthorized,
 	wiresk.EMissingAPIKey:    http.StatusUnauthorized,
 	wiresk.EInvalidAPIKey:    http.StatusUnauthorized,
+	wiresk.EInvalidSignature: http.StatusUnauthorized,
 	wiresk.EAPIKeyRevoked:    http.StatusUnauthorized,
 	wiresk.EAPIKeyExpired:    http.StatusUnauthorized,
 	wiresk.EForbidden:        http.StatusForbidden,

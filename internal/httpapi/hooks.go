@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"wiresk/internal/run"
+	"wiresk/internal/signature"
 	"wiresk/internal/trigger"
 	"wiresk/internal/wiresk"
 )
@@ -25,6 +26,12 @@ type Ingest interface {
 	// Enqueue durably enqueues the Job and returns its Run id; an error
 	// means nothing was enqueued.
 	Enqueue(ctx context.Context, route trigger.Route, keyID string, req run.Request, body []byte, idempotencyKey string) (string, error)
+	// Verify checks the sender's signature when the route's trigger asks
+	// for one; errors carry the refusal's code.
+	Verify(ctx context.Context, route trigger.Route, req signature.Request) error
+	// MetaChallenge answers Meta's GET handshake to a routing key with the
+	// challenge to echo; errors carry the refusal's code.
+	MetaChallenge(ctx context.Context, routingKey, mode, challenge, token string) (string, error)
 }
 
 // Hooks serves POST /v1/hooks/{routingKey}.
@@ -32,7 +39,11 @@ type Hooks struct {
 	Ingest Ingest
 	// MaxBody caps the body in bytes (default DefaultMaxBody).
 	MaxBody int64
-	Logger  *slog.Logger
+	// PublicURL returns the scheme and host senders address, such as
+	// https://hooks.example.com, for the URL signatures sign (Twilio,
+	// HubSpot); nil: the request's own, http or https by X-Forwarded-Proto.
+	PublicURL func(*http.Request) string
+	Logger    *slog.Logger
 }
 
 // maxIdempotencyKey caps the Idempotency-Key header.
@@ -55,6 +66,10 @@ func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rk, ok := strings.CutPrefix(r.URL.Path, HooksPrefix)
 	if !ok || rk == "" || strings.Contains(rk, "/") {
 		writeError(w, r, log, wiresk.Errorf(wiresk.ERouteNotFound, "no enabled trigger has this routing key"))
+		return
+	}
+	if r.Method == http.MethodGet && r.URL.Query().Has("hub.mode") {
+		h.metaChallenge(w, r, log, rk)
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -90,6 +105,16 @@ func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, log, wiresk.Errorf(wiresk.EInvalid, "the request body could not be read"))
 		return
 	}
+	if err := h.Ingest.Verify(r.Context(), route, signature.Request{Method: r.Method, URL: h.addressed(r), Header: r.Header, Body: body}); err != nil {
+		writeError(w, r, log, err)
+		return
+	}
+	if route.Challenge == trigger.ChallengeSlack {
+		if c, ok := trigger.SlackChallenge(body); ok {
+			writeText(w, c)
+			return
+		}
+	}
 	if run.TooDeep(body, run.MaxBodyDepth) {
 		writeError(w, r, log, errTooDeep)
 		return
@@ -103,6 +128,49 @@ func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = io.WriteString(w, `{"runId":`+strconv.Quote(runID)+"}\n")
+}
+
+// metaChallenge answers Meta's subscription handshake.
+func (h *Hooks) metaChallenge(w http.ResponseWriter, r *http.Request, log *slog.Logger, rk string) {
+	q := r.URL.Query()
+	c, err := h.Ingest.MetaChallenge(r.Context(), rk, q.Get("hub.mode"), q.Get("hub.challenge"), q.Get("hub.verify_token"))
+	if err != nil {
+		if wiresk.ErrorCode(err) == wiresk.EMethodNotAllowed {
+			w.Header().Set("Allow", "POST")
+		}
+		writeError(w, r, log, err)
+		return
+	}
+	writeText(w, c)
+}
+
+// writeText answers 200 with a handshake's challenge as plain text, the
+// form both Slack and Meta accept.
+func writeText(w http.ResponseWriter, s string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, s)
+}
+
+// addressed returns the URL the sender addressed: the public scheme and
+// host, and the path and query as sent.
+func (h *Hooks) addressed(r *http.Request) string {
+	var base string
+	if h.PublicURL != nil {
+		base = strings.TrimRight(h.PublicURL(r), "/")
+	} else {
+		scheme := "http"
+		if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+			scheme = "https"
+		}
+		base = scheme + "://" + r.Host
+	}
+	u := base + r.URL.EscapedPath()
+	if r.URL.RawQuery != "" {
+		u += "?" + r.URL.RawQuery
+	}
+	return u
 }
 
 // presentedKey returns the key from X-API-Key or Authorization: Bearer.

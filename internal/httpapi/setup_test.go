@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -47,6 +48,10 @@ type system struct {
 
 const testMaxBody = 1024
 
+// publicHooks is the public scheme and host of the test system's webhooks:
+// the URL senders sign starts with it.
+const publicHooks = "https://hooks.example"
+
 func MustSystem(t *testing.T) *system {
 	t.Helper()
 	db, store := embedded.MustStore(t)
@@ -58,9 +63,14 @@ func MustSystem(t *testing.T) *system {
 	steps := step.Registry{"http": {"request": &step.HTTP{Engine: egress.Engine{Client: egress.NewClient(guard), Guard: guard}}}}
 	clk := &clock{t: time.Now().UTC()}
 	j := &auth.JWT{Key: []byte("0123456789abcdef0123456789abcdef"), Issuer: "test", Audience: "wiresk"}
-	svc := manage.New(manage.Config{Store: store, Queue: q, Kinds: steps, Now: clk.Now, RunOnceWait: 200 * time.Millisecond})
+	vault, err := bolt.NewVault(db, filepath.Join(t.TempDir(), "vault.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := manage.New(manage.Config{Store: store, Queue: q, Kinds: steps, Vault: vault, Now: clk.Now, RunOnceWait: 200 * time.Millisecond})
 	mux := http.NewServeMux()
-	mux.Handle(httpapi.HooksPrefix, &httpapi.Hooks{Ingest: &ingest.Service{Store: store, Queue: q, Now: clk.Now}, MaxBody: testMaxBody})
+	mux.Handle(httpapi.HooksPrefix, &httpapi.Hooks{Ingest: &ingest.Service{Store: store, Queue: q, Secrets: vault, Now: clk.Now}, MaxBody: testMaxBody,
+		PublicURL: func(*http.Request) string { return publicHooks }})
 	mux.Handle("/v1/", httpapi.NewManagement(svc, j, "http://hooks.example", nil))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

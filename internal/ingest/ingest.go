@@ -34,9 +34,14 @@ type Service struct {
 	Store Lookup
 	Queue run.Enqueuer
 	// Limit caps the Runs each Group's webhooks start (nil: no cap).
-	Limit  Limiter
-	Now    func() time.Time
-	Logger *slog.Logger
+	Limit Limiter
+	// Secrets holds the signing secrets of triggers authenticated by their
+	// senders' signatures (nil: every such webhook is refused 503).
+	Secrets Secrets
+	Now     func() time.Time
+	Logger  *slog.Logger
+
+	cache secretCache
 }
 
 // Check validates a presented key and routing key without reading the body:
@@ -44,22 +49,38 @@ type Service struct {
 // codes for the key, 404 route_not_found for an unknown routing key, a
 // disabled Flow or a key of another Group (which must not learn the route
 // exists), 403 api_key_not_accepted for a key of the Group that this trigger
-// does not accept.
+// does not accept. A trigger authenticated by its sender's signature alone
+// (trigger.AuthSignature) needs no key, and a well-formed one sent is
+// ignored (a malformed one is still refused, before any store call): its
+// key id is "" and Verify must be called with the body before Enqueue.
 func (s *Service) Check(ctx context.Context, presentedKey, routingKey string) (trigger.Route, string, error) {
+	// A malformed key is refused without a store call; with no key at all
+	// only the route is read, since a signature trigger needs none.
+	var keyErr error
+	var hash apikey.Hash
 	if presentedKey == "" {
-		return trigger.Route{}, "", errMissingKey
-	}
-	hash, err := apikey.Parse(presentedKey)
-	if err != nil {
+		keyErr = errMissingKey
+	} else if h, err := apikey.Parse(presentedKey); err != nil {
 		return trigger.Route{}, "", err
+	} else {
+		hash = h
 	}
 	if !trigger.WellFormedRoutingKey(routingKey) {
+		if keyErr != nil {
+			return trigger.Route{}, "", keyErr
+		}
 		return trigger.Route{}, "", errNoRoute
 	}
 	k, route, err := s.Store.Lookup(ctx, hash, routingKey)
 	if err != nil {
 		s.log(ctx, "lookup failed", err)
 		return trigger.Route{}, "", errStoreDown
+	}
+	if route != nil && route.Enabled && !route.Auth.NeedsKey() {
+		return *route, "", nil
+	}
+	if keyErr != nil {
+		return trigger.Route{}, "", keyErr
 	}
 	if k == nil || !k.Hash.Equal(hash) {
 		return trigger.Route{}, "", errUnknownKey

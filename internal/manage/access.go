@@ -44,6 +44,9 @@ type Config struct {
 	Kinds flow.Kinds
 	// Scheduler holds schedule triggers' schedules; nil: none does.
 	Scheduler Scheduler
+	// Vault holds HTTP triggers' signing secrets; nil: a trigger
+	// authenticated by signature is refused.
+	Vault Vault
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// RunOnceWait bounds how long Run Once waits for its Run to end
@@ -71,8 +74,8 @@ func New(c Config) Services {
 		Access:    a,
 		Groups:    &Groups{Store: c.Store, Access: a, Now: c.Now},
 		Keys:      &Keys{Store: c.Store, Access: a, Now: c.Now},
-		Flows:     &Flows{Store: c.Store, Access: a, Kinds: c.Kinds, Scheduler: c.Scheduler, Queue: c.Queue, Now: c.Now},
-		Triggers:  &Triggers{Store: c.Store, Access: a, Now: c.Now},
+		Flows:     &Flows{Store: c.Store, Access: a, Kinds: c.Kinds, Scheduler: c.Scheduler, Queue: c.Queue, Vault: c.Vault, Logger: c.Logger, Now: c.Now},
+		Triggers:  &Triggers{Store: c.Store, Access: a, Vault: c.Vault, Now: c.Now, Logger: c.Logger},
 		Schedules: &Schedules{Store: c.Store, Access: a, Scheduler: c.Scheduler, Queue: c.Queue, Now: c.Now, Logger: c.Logger},
 		Runs:      &Runs{Store: c.Store, Access: a, Queue: c.Queue, Now: c.Now, RunOnceWait: c.RunOnceWait, Logger: c.Logger},
 	}

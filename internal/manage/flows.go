@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"wiresk/internal/auth"
@@ -28,6 +29,7 @@ type FlowStore interface {
 	DeleteFlow(ctx context.Context, groupID, id string) error
 	GetConnection(ctx context.Context, groupID, id string) (connection.Connection, error)
 	ListSchedules(ctx context.Context, groupID, flowID string) ([]trigger.Schedule, error)
+	ListTriggers(ctx context.Context, groupID, flowID string) ([]trigger.HTTPTrigger, error)
 }
 
 // Flows are the use cases of Flows.
@@ -42,6 +44,10 @@ type Flows struct {
 	// Queue gets the jobs that delete a deleted Flow's instant triggers'
 	// subscriptions at their apps.
 	Queue run.Enqueuer
+	// Vault holds the signing secrets of the HTTP triggers, deleted with
+	// the Flow; nil: none does.
+	Vault  Vault
+	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -191,5 +197,17 @@ func (s *Flows) DeleteFlow(ctx context.Context, who auth.Identity, groupID, flow
 	if err := unschedule(ctx, s.Scheduler, s.Queue, ts); err != nil {
 		return err
 	}
-	return notFound(s.Store.DeleteFlow(ctx, groupID, flowID), "flow", flowID)
+	hts, err := s.Store.ListTriggers(ctx, groupID, flowID)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.DeleteFlow(ctx, groupID, flowID); err != nil {
+		return notFound(err, "flow", flowID)
+	}
+	for _, t := range hts {
+		if t.Auth.NeedsSignature() {
+			deleteSigningSecrets(ctx, s.Vault, s.Logger, t.ID)
+		}
+	}
+	return nil
 }

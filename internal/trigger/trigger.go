@@ -25,6 +25,18 @@ type HTTPTrigger struct {
 	CreatedAt   time.Time `json:"createdAt"`
 	// RoutingKeyRotatedAt is when the routing key was last replaced.
 	RoutingKeyRotatedAt *time.Time `json:"routingKeyRotatedAt,omitempty"`
+	Ingress
+}
+
+// Ingress is how the webhook ingress authenticates a trigger's webhooks and
+// which handshake it answers; the HTTP trigger and its Route both carry it.
+type Ingress struct {
+	// Auth is what authenticates a webhook ("" is AuthAPIKey).
+	Auth Auth `json:"auth,omitempty"`
+	// Signature checks the sender's signature; set when Auth needs one.
+	Signature *Verification `json:"signature,omitempty"`
+	// Challenge is the handshake the ingress answers (one of Challenges).
+	Challenge string `json:"challenge,omitempty"`
 }
 
 // Route is what the webhook ingress reads for a routing key: which Flow runs,
@@ -36,11 +48,12 @@ type Route struct {
 	TriggerID  string   `json:"triggerId"`
 	APIKeyIDs  []string `json:"apiKeyIds"`
 	Enabled    bool     `json:"enabled"`
+	Ingress
 }
 
 // RouteOf returns the route of t for a Flow that is enabled or not.
 func RouteOf(t HTTPTrigger, enabled bool) Route {
-	return Route{RoutingKey: t.RoutingKey, GroupID: t.GroupID, FlowID: t.FlowID, TriggerID: t.ID, APIKeyIDs: t.APIKeyIDs, Enabled: enabled}
+	return Route{RoutingKey: t.RoutingKey, GroupID: t.GroupID, FlowID: t.FlowID, TriggerID: t.ID, APIKeyIDs: t.APIKeyIDs, Enabled: enabled, Ingress: t.Ingress}
 }
 
 // Accepts reports whether the route accepts the API key with id keyID.

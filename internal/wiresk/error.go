@@ -21,6 +21,7 @@ const (
 	EAPIKeyRevoked    = "api_key_revoked"      // the key was revoked
 	EAPIKeyExpired    = "api_key_expired"      // the key expired (or its rotation grace ended)
 	EForbidden        = "forbidden"            // caller's role may not do this
+	EInvalidSignature = "invalid_signature"    // a webhook whose sender's signature is missing, stale or wrong
 	EKeyNotAccepted   = "api_key_not_accepted" // valid key, but this trigger does not accept it
 	ENotFound         = "not_found"            // no such record (or not visible to the caller)
 	ERouteNotFound    = "route_not_found"      // unknown routing key or disabled Flow

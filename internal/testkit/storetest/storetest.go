@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -235,8 +236,24 @@ func testFlowsAndTriggers(t *testing.T, s Store) {
 		t.Fatalf("Lookup route after rotation = %+v", route)
 	}
 
-	second := trigger.HTTPTrigger{ID: "trg_4", GroupID: "grp_a", FlowID: "flw_1", RoutingKey: "rk4", CreatedAt: t0}
+	// A trigger authenticated by its sender's signature, with no API key,
+	// reads back whole, and its route is read without a key hash.
+	expires := t0.Add(24 * time.Hour)
+	second := trigger.HTTPTrigger{ID: "trg_4", GroupID: "grp_a", FlowID: "flw_1", RoutingKey: "rk4", CreatedAt: t0,
+		Ingress: trigger.Ingress{Auth: trigger.AuthSignature, Challenge: trigger.ChallengeSlack, Signature: &trigger.Verification{
+			Custom:        &trigger.CustomScheme{Algorithm: "sha256", Header: "X-Sig", Encoding: "hex", Content: "{timestamp}.{body}", TimestampHeader: "X-Ts"},
+			SecretVersion: 3, SecretSetAt: t0, PreviousSecretExpiresAt: &expires}}}
 	must(t, s.CreateTrigger(ctx, second))
+	gotSecond, err := s.GetTrigger(ctx, "grp_a", "flw_1", "trg_4")
+	must(t, err)
+	if !reflect.DeepEqual(gotSecond.Ingress, second.Ingress) || len(gotSecond.APIKeyIDs) != 0 {
+		t.Fatalf("GetTrigger ingress = %+v %+v, want %+v %+v", gotSecond.Ingress, gotSecond.Ingress.Signature, second.Ingress, second.Ingress.Signature)
+	}
+	key, route, err := s.Lookup(ctx, "", "rk4")
+	must(t, err)
+	if key != nil || route == nil || !reflect.DeepEqual(route.Ingress, second.Ingress) || route.TriggerID != "trg_4" {
+		t.Fatalf("Lookup(no hash, rk4) = %+v, %+v, want no key and the route with %+v", key, route, second.Ingress)
+	}
 	list, err := s.ListTriggers(ctx, "grp_a", "flw_1")
 	must(t, err)
 	all, err := s.ListTriggers(ctx, "grp_a", "")
