@@ -144,3 +144,43 @@ func TestHttpApiAccessLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestHttpApiThrottling: every route of the stage is throttled by default,
+// from two bounded parameters, within what API Gateway lets an account
+// have (10,000 requests a second, bursts of 5,000).
+func TestHttpApiThrottling(t *testing.T) {
+	tmpl := template(t)
+	want := map[string]any{
+		"ThrottlingRateLimit":  deploy.Ref("ApiThrottlingRateLimit"),
+		"ThrottlingBurstLimit": deploy.Ref("ApiThrottlingBurstLimit"),
+	}
+	got, ok := tmpl.Lookup("Resources", "HttpApi", "Properties", "DefaultRouteSettings")
+	if !ok || !jsonEqual(t, got, want) {
+		t.Errorf("HttpApi DefaultRouteSettings: got %s, want %s", show(got), show(want))
+	}
+	for param, accountMax := range map[string]int{"ApiThrottlingRateLimit": 10000, "ApiThrottlingBurstLimit": 5000} {
+		p, ok := tmpl.Parameters[param]
+		if !ok {
+			t.Errorf("parameter %s: missing", param)
+			continue
+		}
+		if p.Type != "Number" || p.MinValue == nil || p.MaxValue == nil {
+			t.Errorf("%s: Type %s, MinValue %v, MaxValue %v; want a Number with both bounds", param, p.Type, p.MinValue, p.MaxValue)
+			continue
+		}
+		lo, hi, def := bound(t, p.MinValue), bound(t, p.MaxValue), bound(t, p.Default)
+		if lo < 1 {
+			t.Errorf("%s MinValue %d: a limit under 1 refuses every request", param, lo)
+		}
+		if hi > accountMax {
+			t.Errorf("%s MaxValue %d: over the account's %d, which API Gateway does not exceed", param, hi, accountMax)
+		}
+		if def < lo || def > hi {
+			t.Errorf("%s default %d is outside [%d, %d]", param, def, lo, hi)
+		}
+	}
+	rate, burst := bound(t, tmpl.Parameters["ApiThrottlingRateLimit"].Default), bound(t, tmpl.Parameters["ApiThrottlingBurstLimit"].Default)
+	if burst < rate {
+		t.Errorf("default burst %d is under the default rate %d: a second's worth of requests at once would be throttled", burst, rate)
+	}
+}

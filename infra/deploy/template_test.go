@@ -120,6 +120,7 @@ func TestParameters(t *testing.T) {
 		"Stage": "dev", "JwtIssuer": nil, "JwtAudience": nil, "GroupsClaim": "groups", "PublicUrl": "",
 		"RunRetentionDays": "30", "LogLevel": "info", "MaxReceives": "5", "HttpAllowCidrs": "", "WorkerMaxConcurrency": "10",
 		"OAuthReturnUrl": "", "HealthSchedule": "rate(5 minutes)", "LogRetentionDays": "30",
+		"ApiThrottlingRateLimit": "500", "ApiThrottlingBurstLimit": "1000",
 	}
 	for name, def := range want {
 		p, ok := tmpl.Parameters[name]
