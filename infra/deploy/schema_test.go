@@ -47,12 +47,12 @@ func TestValidatorCatchesMistakes(t *testing.T) {
 			gsi := get(doc, "Resources", "Table", "Properties")["GlobalSecondaryIndexes"].([]any)[1].(map[string]any)
 			gsi["Projection"] = "ALL"
 		}, "Resources.Table.Properties.GlobalSecondaryIndexes[1].Projection", "is a string, want object"},
-		{"unknown SQS event property", func(doc map[string]any) {
-			get(doc, "Resources", "WorkerFunction", "Properties", "Events", "Runs", "Properties")["Batch"] = 10.0
-		}, "Resources.WorkerFunction.Properties.Events.Runs.Properties.Batch", "is not a property the schema allows here"},
+		{"unknown event source mapping property", func(doc map[string]any) {
+			get(doc, "Resources", "WorkerFunctionRuns", "Properties")["Batch"] = 10.0
+		}, "Resources.WorkerFunctionRuns.Properties.Batch", "is not a property the schema allows here"},
 		{"literal where a parameter would do", func(doc map[string]any) {
-			get(doc, "Resources", "RunQueue", "Properties")["VisibilityTimeout"] = "long"
-		}, "Resources.RunQueue.Properties.VisibilityTimeout", "is a string, want number"},
+			get(doc, "Resources", "WorkerLogGroup", "Properties")["RetentionInDays"] = "thirty"
+		}, "Resources.WorkerLogGroup.Properties.RetentionInDays", "is a string, want number"},
 		{"unknown property given by a Ref", func(doc map[string]any) {
 			get(doc, "Resources", "Table", "Properties")["ReadCapacity"] = deploy.Ref("MaxReceives")
 		}, "Resources.Table.Properties.ReadCapacity", "is not a property the schema allows here"},
@@ -69,7 +69,7 @@ func TestValidatorCatchesMistakes(t *testing.T) {
 		// A property SAM passes through to CloudFormation is checked
 		// against CloudFormation's schema of it.
 		{"passed-through property", func(doc map[string]any) {
-			get(doc, "Resources", "WorkerFunction", "Properties")["LoggingConfig"] = map[string]any{"LogFormat": "JSON", "Retention": 30.0}
+			get(doc, "Resources", "WorkerFunction", "Properties", "LoggingConfig")["Retention"] = 30.0
 		}, "Resources.WorkerFunction.Properties.LoggingConfig.Retention", "is not a property the schema allows here"},
 	}
 	for _, tt := range tests {
