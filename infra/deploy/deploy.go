@@ -2,7 +2,8 @@
 // account: Parse reads it as plain JSON values (Raw), keeping intrinsic
 // functions as readable placeholders, and decodes the resources the checks
 // need into typed structs (types.go); ValidateSAM checks it against the SAM
-// JSON schema that goformation bundled (a copy is in samschema/).
+// JSON schema (SAM's schema of its resources and GoFormation's of
+// CloudFormation's, in samschema/).
 package deploy
 
 import (

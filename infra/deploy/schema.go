@@ -33,24 +33,35 @@ type SchemaError struct {
 // String implements fmt.Stringer.
 func (e SchemaError) String() string { return e.Path + ": " + e.Message }
 
-// samSchemaGz is the AWS SAM JSON schema (draft-04) that GoFormation
-// bundled; samschema/README.md says where it comes from.
+// samSchemaGz is SAM's own schema of its resources (AWS::Serverless::*)
+// and Globals, schema_source/sam.schema.json of aws/serverless-application-model;
+// cfnSchemaGz is the schema of CloudFormation's resources and template
+// syntax that GoFormation bundled. samschema/README.md says where each comes
+// from; unify makes one schema of the two.
 //
 //go:embed samschema/sam.schema.json.gz
 var samSchemaGz []byte
+
+//go:embed samschema/goformation.schema.json.gz
+var cfnSchemaGz []byte
 
 // samSchemaURL names the schema inside the compiler; nothing is fetched.
 const samSchemaURL = "urn:wiresk:sam.schema.json"
 
 // ValidateSAM checks doc, a template as plain JSON values (Template.Raw),
-// against the AWS SAM JSON schema (samschema/). It returns what breaks the
-// schema; an error means the schema could not be loaded.
+// against the AWS SAM JSON schema (samschema/): SAM's schema of its
+// resources, with CloudFormation's resources beside them. It returns what
+// breaks the schema; an error means the schema could not be loaded.
 //
 // The validation is the jsonschema library's (draft-04); ValidateSAM only
-// words its errors. When no branch of an anyOf matches (a resource matches
-// none of the resource types), the errors of the branch that came closest
-// are returned: the one whose errors lie deepest, then the one with the
-// fewest.
+// words its errors, and forgives those at an intrinsic function (a Ref,
+// GetAtt or Sub placeholder, or a one-key Ref or Fn:: map) or inside one:
+// CloudFormation resolves it at deploy time, where the schema wants its
+// result (RetentionInDays: !Ref LogRetentionDays is a number then). When no
+// branch of an anyOf matches (a resource matches none of the resource
+// types), the errors of the branch that came closest are returned: the one
+// whose errors lie deepest, then the one with the fewest; a branch whose
+// only errors are forgiven matches.
 func ValidateSAM(doc any) ([]SchemaError, error) {
 	sch, err := samSchema()
 	if err != nil {
@@ -65,7 +76,7 @@ func ValidateSAM(doc any) ([]SchemaError, error) {
 		return nil, err
 	}
 	var errs []SchemaError
-	for _, f := range flatten(verr) {
+	for _, f := range (flattener{doc}).flatten(verr) {
 		errs = append(errs, SchemaError{Path: pathString(doc, f.loc), Message: f.message})
 	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].String() < errs[j].String() })
@@ -73,13 +84,17 @@ func ValidateSAM(doc any) ([]SchemaError, error) {
 }
 
 var samSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(samSchemaGz))
+	sam, err := gunzipJSON(samSchemaGz)
 	if err != nil {
 		return nil, fmt.Errorf("the bundled SAM schema: %w", err)
 	}
-	doc, err := jsonschema.UnmarshalJSON(zr)
+	cfn, err := gunzipJSON(cfnSchemaGz)
 	if err != nil {
-		return nil, fmt.Errorf("the bundled SAM schema: %w", err)
+		return nil, fmt.Errorf("the bundled CloudFormation schema: %w", err)
+	}
+	doc, err := unify(sam, cfn)
+	if err != nil {
+		return nil, fmt.Errorf("the bundled schemas: %w", err)
 	}
 	sch, err := compileSAM(doc)
 	if err != nil {
@@ -87,6 +102,170 @@ var samSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
 	}
 	return sch, nil
 })
+
+// gunzipJSON decodes a gzip-compressed JSON object.
+func gunzipJSON(gz []byte) (map[string]any, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return nil, err
+	}
+	doc, err := jsonschema.UnmarshalJSON(zr)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := doc.(map[string]any)
+	if !ok {
+		return nil, errors.New("not a JSON object")
+	}
+	return m, nil
+}
+
+// resourceName is CloudFormation's rule for logical resource ids, as
+// GoFormation's schema words it.
+const resourceName = "^[a-zA-Z0-9]+$"
+
+// anyCfnResource is the definition by which sam.schema.json lets any
+// resource that is not SAM's through; unify puts CloudFormation's
+// resources in its place.
+const anyCfnResource = "#/definitions/samtranslator__internal__schema_source__any_cfn_resource__Resource"
+
+// unify makes one schema of sam (SAM's sam.schema.json) and cfn
+// (GoFormation's schema), as SAM makes its unified schema
+// (samtranslator/schema/schema.json, extend_with_cfn_schema in
+// samtranslator/internal/schema_source/schema.py) from sam.schema.json and
+// its own CloudFormation schema, which has GoFormation's shape:
+//
+//   - a resource is one of SAM's or one of cfn's (those not
+//     AWS::Serverless::*: GoFormation's SAM definitions are older than
+//     SAM's), instead of sam.schema.json's any resource;
+//   - the top-level properties and the definitions of cfn that sam lacks
+//     are added (a definition of both is an error);
+//   - each property SAM passes through to CloudFormation (a
+//     "__samPassThrough" object, its "schemaPath" a path in cfn) gets cfn's
+//     schema of it; one cfn does not have (newer than GoFormation) stays
+//     free, as sam.schema.json has it;
+//   - no top-level property other than those is allowed.
+//
+// Two differences with SAM's: resource names must be CloudFormation's
+// logical ids (resourceName), as in GoFormation's schema, where SAM's allow
+// any; and the embedded Connectors attribute SAM adds to some
+// CloudFormation resources is not added (the template uses none).
+func unify(sam, cfn map[string]any) (map[string]any, error) {
+	samDefs, _ := sam["definitions"].(map[string]any)
+	cfnDefs, _ := cfn["definitions"].(map[string]any)
+	samProps, _ := sam["properties"].(map[string]any)
+	cfnProps, _ := cfn["properties"].(map[string]any)
+	if samDefs == nil || cfnDefs == nil || samProps == nil || cfnProps == nil {
+		return nil, errors.New("a schema has no definitions or no properties")
+	}
+	samAny, ok := lookupSchema(samProps, "Resources", "additionalProperties", "anyOf").([]any)
+	if !ok {
+		return nil, errors.New("sam.schema.json: no Resources.additionalProperties.anyOf")
+	}
+	cfnAny, ok := lookupSchema(cfnProps, "Resources", "patternProperties", resourceName, "anyOf").([]any)
+	if !ok {
+		return nil, errors.New("the CloudFormation schema: no Resources.patternProperties.anyOf")
+	}
+	var resources []any
+	found := false
+	for _, r := range samAny {
+		if ref, _ := lookupSchema(r, "$ref").(string); ref == anyCfnResource {
+			found = true
+			continue
+		}
+		resources = append(resources, r)
+	}
+	if !found {
+		return nil, errors.New("sam.schema.json: its Resources do not name its any-resource definition")
+	}
+	// Unused now; its pattern, ^(?!AWS::Serverless::).+$, is also one Go's
+	// regular expressions cannot read.
+	delete(samDefs, strings.TrimPrefix(anyCfnResource, "#/definitions/"))
+	const serverless = "AWS::Serverless::"
+	for _, r := range cfnAny {
+		ref, _ := lookupSchema(r, "$ref").(string)
+		if !strings.HasPrefix(ref, "#/definitions/"+serverless) {
+			resources = append(resources, r)
+		}
+	}
+	var passThrough func(v any) any
+	passThrough = func(v any) any {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return v
+		}
+		if pt, ok := m["__samPassThrough"].(map[string]any); ok {
+			path, _ := pt["schemaPath"].([]any)
+			if target, ok := lookupSchema(cfn, path...).(map[string]any); ok && len(path) > 0 {
+				s := deepCopy(target).(map[string]any)
+				if title, ok := m["title"]; ok {
+					s["title"] = title
+				}
+				m = s
+			}
+		}
+		// As SAM's _replace_in_dict: through objects, not lists.
+		for k, e := range m {
+			m[k] = passThrough(e)
+		}
+		return m
+	}
+	passThrough(sam)
+	for name, def := range cfnDefs {
+		if strings.HasPrefix(name, serverless) {
+			continue
+		}
+		if _, dup := samDefs[name]; dup {
+			return nil, fmt.Errorf("definition %s is in both schemas", name)
+		}
+		samDefs[name] = def
+	}
+	for name, p := range cfnProps {
+		if _, ok := samProps[name]; !ok {
+			samProps[name] = p
+		}
+	}
+	samProps["Resources"] = map[string]any{
+		"type":                 "object",
+		"patternProperties":    map[string]any{resourceName: map[string]any{"anyOf": resources}},
+		"additionalProperties": false,
+	}
+	sam["additionalProperties"] = false
+	return sam, nil
+}
+
+// lookupSchema returns the value at a path of object keys in v, or nil.
+func lookupSchema(v any, path ...any) any {
+	for _, p := range path {
+		k, ok := p.(string)
+		m, isMap := v.(map[string]any)
+		if !ok || !isMap {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// deepCopy copies a JSON value, so that the compiler's rewriting of one
+// copy's references leaves the others alone.
+func deepCopy(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			m[k] = deepCopy(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(v))
+		for i, e := range v {
+			l[i] = deepCopy(e)
+		}
+		return l
+	}
+	return v
+}
 
 // compileSAM compiles the SAM schema document with each of its definitions
 // as a schema of its own.
@@ -189,15 +368,22 @@ type failure struct {
 	message string
 }
 
+// flattener flattens the errors of the validation of doc.
+type flattener struct{ doc any }
+
 // flatten turns the library's tree of errors into leaf failures, keeping
-// of each failed anyOf only the branch that came closest.
-func flatten(e *jsonschema.ValidationError) []failure {
+// of each failed anyOf only the branch that came closest, and none at or
+// inside an intrinsic function.
+func (fl flattener) flatten(e *jsonschema.ValidationError) []failure {
+	if fl.atIntrinsic(e.InstanceLocation) {
+		return nil
+	}
 	leaf := func(format string, args ...any) []failure {
 		return []failure{{loc: e.InstanceLocation, message: fmt.Sprintf(format, args...)}}
 	}
 	switch k := e.ErrorKind.(type) {
 	case *kind.AnyOf:
-		return closest(e.Causes)
+		return fl.closest(e.Causes)
 	case *kind.Type:
 		return leaf("is %s, want %s", article(k.Got), strings.Join(k.Want, " or "))
 	case *kind.Enum:
@@ -232,20 +418,69 @@ func flatten(e *jsonschema.ValidationError) []failure {
 	// A group of errors, a $ref, allOf: all of its causes hold.
 	var out []failure
 	for _, c := range e.Causes {
-		out = append(out, flatten(c)...)
+		out = append(out, fl.flatten(c)...)
 	}
 	return out
+}
+
+// atIntrinsic reports whether the instance at loc, or one holding it, is
+// an intrinsic function.
+func (fl flattener) atIntrinsic(loc []string) bool {
+	v := fl.doc
+	for i := 0; ; i++ {
+		if isIntrinsic(v) {
+			return true
+		}
+		if i == len(loc) {
+			return false
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[loc[i]]
+		case []any:
+			n, err := strconv.Atoi(loc[i])
+			if err != nil || n < 0 || n >= len(x) {
+				return false
+			}
+			v = x[n]
+		default:
+			return false
+		}
+	}
+}
+
+// isIntrinsic reports whether v is an intrinsic function: a placeholder
+// (Ref, GetAtt, Sub) or a one-key map of Ref or an Fn:: function.
+func isIntrinsic(v any) bool {
+	switch v := v.(type) {
+	case string:
+		for _, fn := range []string{"Ref(", "GetAtt(", "Sub("} {
+			if strings.HasPrefix(v, fn) && strings.HasSuffix(v, ")") {
+				return true
+			}
+		}
+	case map[string]any:
+		if len(v) == 1 {
+			for k := range v {
+				return k == "Ref" || strings.HasPrefix(k, "Fn::")
+			}
+		}
+	}
+	return false
 }
 
 var printer = message.NewPrinter(language.English)
 
 // closest returns the failures of the anyOf branch that came closest: the
 // one whose shallowest failure lies deepest, then the one with the fewest.
-func closest(branches []*jsonschema.ValidationError) []failure {
+func (fl flattener) closest(branches []*jsonschema.ValidationError) []failure {
 	var best []failure
 	bestDepth := -1
 	for _, b := range branches {
-		fs := flatten(b)
+		fs := fl.flatten(b)
+		if len(fs) == 0 {
+			return nil // the branch matches, but for intrinsic functions
+		}
 		d := math.MaxInt
 		for _, f := range fs {
 			d = min(d, len(f.loc))

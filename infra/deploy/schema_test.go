@@ -1,7 +1,13 @@
 package deploy_test
 
 import (
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,9 +23,10 @@ func TestValidatorCatchesMistakes(t *testing.T) {
 		wantPath string
 		wantMsg  string
 	}{
+		// CloudFormation's resources (GoFormation's schema).
 		{"wrong type", func(doc map[string]any) {
-			get(doc, "Globals", "Function")["Timeout"] = "ten"
-		}, "Globals.Function.Timeout", "is a string, want number"},
+			get(doc, "Resources", "RunQueue", "Properties")["SqsManagedSseEnabled"] = "yes"
+		}, "Resources.RunQueue.Properties.SqsManagedSseEnabled", "is a string, want boolean"},
 		{"unknown property", func(doc map[string]any) {
 			get(doc, "Resources", "Table", "Properties")["ReadCapacity"] = 5.0
 		}, "Resources.Table.Properties.ReadCapacity", "is not a property the schema allows here"},
@@ -40,9 +47,30 @@ func TestValidatorCatchesMistakes(t *testing.T) {
 			gsi := get(doc, "Resources", "Table", "Properties")["GlobalSecondaryIndexes"].([]any)[1].(map[string]any)
 			gsi["Projection"] = "ALL"
 		}, "Resources.Table.Properties.GlobalSecondaryIndexes[1].Projection", "is a string, want object"},
-		{"unknown SQS event property", func(doc map[string]any) {
-			get(doc, "Resources", "WorkerFunction", "Properties", "Events", "Runs", "Properties")["Batch"] = 10.0
-		}, "Resources.WorkerFunction.Properties.Events.Runs.Properties.Batch", "is not a property the schema allows here"},
+		{"unknown event source mapping property", func(doc map[string]any) {
+			get(doc, "Resources", "WorkerFunctionRuns", "Properties")["Batch"] = 10.0
+		}, "Resources.WorkerFunctionRuns.Properties.Batch", "is not a property the schema allows here"},
+		{"literal where a parameter would do", func(doc map[string]any) {
+			get(doc, "Resources", "WorkerLogGroup", "Properties")["RetentionInDays"] = "thirty"
+		}, "Resources.WorkerLogGroup.Properties.RetentionInDays", "is a string, want number"},
+		{"unknown property given by a Ref", func(doc map[string]any) {
+			get(doc, "Resources", "Table", "Properties")["ReadCapacity"] = deploy.Ref("MaxReceives")
+		}, "Resources.Table.Properties.ReadCapacity", "is not a property the schema allows here"},
+		// SAM's resources (SAM's schema).
+		{"unknown function property", func(doc map[string]any) {
+			get(doc, "Resources", "WorkerFunction", "Properties")["Timout"] = 10.0
+		}, "Resources.WorkerFunction.Properties.Timout", "is not a property the schema allows here"},
+		{"unknown HttpApi event property", func(doc map[string]any) {
+			get(doc, "Resources", "TriggerFunction", "Properties", "Events", "Hook", "Properties")["Route"] = "/x"
+		}, "Resources.TriggerFunction.Properties.Events.Hook.Properties.Route", "is not a property the schema allows here"},
+		{"unknown Globals property", func(doc map[string]any) {
+			get(doc, "Globals", "Function")["Retries"] = 2.0
+		}, "Globals.Function.Retries", "is not a property the schema allows here"},
+		// A property SAM passes through to CloudFormation is checked
+		// against CloudFormation's schema of it.
+		{"passed-through property", func(doc map[string]any) {
+			get(doc, "Resources", "WorkerFunction", "Properties", "LoggingConfig")["Retention"] = 30.0
+		}, "Resources.WorkerFunction.Properties.LoggingConfig.Retention", "is not a property the schema allows here"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,6 +91,54 @@ func TestValidatorCatchesMistakes(t *testing.T) {
 			}
 			t.Errorf("errors:\n got  %s\n want one at %s saying %q", strings.Join(got, "\n      "), tt.wantPath, tt.wantMsg)
 		})
+	}
+}
+
+// TestValidatorForgivesIntrinsicFunctions: a value CloudFormation computes
+// at deploy time (a Ref, GetAtt or Sub, an Fn::If) stands where the schema
+// wants a number or a boolean, as the template's own !Ref of parameters do.
+func TestValidatorForgivesIntrinsicFunctions(t *testing.T) {
+	doc := clone(t, template(t).Raw)
+	q := get(doc, "Resources", "RunQueue", "Properties")
+	q["SqsManagedSseEnabled"] = map[string]any{"Fn::If": []any{"IsProd", true, false}}
+	q["VisibilityTimeout"] = deploy.Ref("QueueTimeout")
+	get(doc, "Resources", "Table", "Properties")["BillingMode"] = deploy.Sub("${Mode}")
+	errs, err := deploy.ValidateSAM(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) > 0 {
+		t.Errorf("errors: got %v, want none", errs)
+	}
+}
+
+// TestBundledSchemasAreTheOnesNamed: the vendored schemas are, byte for
+// byte once uncompressed, the files whose SHA-256 samschema/README.md gives.
+func TestBundledSchemasAreTheOnesNamed(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("samschema", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"sam.schema.json.gz", "goformation.schema.json.gz"} {
+		f, err := os.Open(filepath.Join("samschema", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		if _, err := io.Copy(h, zr); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		sum := hex.EncodeToString(h.Sum(nil))
+		// The README names each file, then its sum.
+		i := strings.Index(string(readme), "`"+name+"`")
+		if i < 0 || !strings.Contains(string(readme[i:]), sum) {
+			t.Errorf("samschema/README.md does not give %s's SHA-256 %s after its name", name, sum)
+		}
 	}
 }
 
@@ -99,7 +175,9 @@ func TestValidatorUnderstandsTheBundledSchema(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the bundled schema uses something the validator does not implement: %v", err)
 	}
-	if got, want := len(errs), 2; got != want {
-		t.Errorf("errors of an empty template: got %d (%v), want %d (Resources and Transform are required)", got, errs, want)
+	// SAM's schema requires Resources only (TestTemplateIsSAM checks the
+	// Transform).
+	if got, want := show(errs), `[{"Path":"","Message":"Resources is required"}]`; got != want {
+		t.Errorf("errors of an empty template: got %s, want %s", got, want)
 	}
 }
