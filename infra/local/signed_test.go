@@ -53,7 +53,9 @@ func TestTheSigningSenderExamplesRunAsPrinted(t *testing.T) {
 	}
 	var created, rotated, slack, meta, custom triggerView
 	var accepted struct{ RunID string }
-	var refused struct{ Error struct{ Code, Message string } }
+	var refused struct {
+		Error struct{ Code, Message string }
+	}
 	dec := json.NewDecoder(bytes.NewReader(out))
 	for _, v := range []any{&created, &accepted, &refused, &rotated, &slack, &meta, &custom} {
 		if err := dec.Decode(v); err != nil {
