@@ -3,9 +3,11 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -64,9 +66,11 @@ type Request struct {
 	Method  string            `json:"method,omitempty"`
 	Headers map[string]string `json:"headers"`
 	Query   map[string]string `json:"query"`
-	// Body holds a JSON body as is.
+	// Body holds a JSON body that a JSON encoder writes back byte for byte
+	// (compact, without the characters it escapes: <, >, &, U+2028, U+2029).
 	Body json.RawMessage `json:"body,omitempty"`
-	// BodyText holds any other UTF-8 body; BodyBase64 a binary one.
+	// BodyText holds any other UTF-8 body, JSON that Body would not keep
+	// exactly (pretty-printed, say) included; BodyBase64 a binary one.
 	BodyText   string `json:"bodyText,omitempty"`
 	BodyBase64 []byte `json:"bodyBase64,omitempty"`
 	// BodyTruncated says the body was too large to record whole: BodyText
@@ -97,12 +101,13 @@ func CaptureRequest(method string, h http.Header, q url.Values) Request {
 	return r
 }
 
-// SetBody stores body in the field that fits it.
+// SetBody stores body in the field that keeps it byte for byte: the
+// recorded Run replays, and templates read, the bytes that were received.
 func (r *Request) SetBody(body []byte) {
 	r.Body, r.BodyText, r.BodyBase64 = nil, "", nil
 	switch {
 	case len(body) == 0:
-	case json.Valid(body):
+	case json.Valid(body) && keptByEncoder(body):
 		r.Body = json.RawMessage(body)
 	case utf8.Valid(body):
 		r.BodyText = string(body)
@@ -122,14 +127,37 @@ func (r Request) RawBody() []byte {
 	return r.BodyBase64
 }
 
-// Env returns the `trigger` value templates see: body (parsed JSON, form
-// fields, text, or base64 text), headers and query.
+// keptByEncoder reports whether encoding/json writes the JSON text b back
+// unchanged, as it does a json.RawMessage when the Run is stored.
+func keptByEncoder(b []byte) bool {
+	out, err := json.Marshal(json.RawMessage(b))
+	return err == nil && bytes.Equal(out, b)
+}
+
+// Env returns the `trigger` value templates see:
+//
+//	body            the body parsed: JSON as its value, form fields as an
+//	                object (a repeated field as a list), other text (XML
+//	                included) as a string, binary as base64 text
+//	rawBody         the body exactly as received when it is UTF-8 text,
+//	                its base64 otherwise (rawBodyEncoding says which)
+//	rawBodyEncoding "text" or "base64"
+//	contentType     the Content-Type header as sent ("" without one)
+//	form            the form fields of an application/x-www-form-urlencoded
+//	                body (absent otherwise)
+//	headers, query  the request's, header names lower-cased
+//
+// An HTTP step forwards the body byte for byte with forwardTriggerBody.
 func (r Request) Env() map[string]any {
 	var body any
+	env := map[string]any{}
+	ct := r.Headers["content-type"]
 	switch {
 	case r.Body != nil:
 		_ = json.Unmarshal(r.Body, &body)
-	case r.BodyText != "" && strings.HasPrefix(r.Headers["content-type"], "application/x-www-form-urlencoded"):
+	case r.BodyText != "" && json.Valid([]byte(r.BodyText)):
+		_ = json.Unmarshal([]byte(r.BodyText), &body)
+	case r.BodyText != "" && strings.HasPrefix(ct, "application/x-www-form-urlencoded"):
 		if form, err := url.ParseQuery(r.BodyText); err == nil {
 			m := make(map[string]any, len(form))
 			for k, v := range form {
@@ -140,14 +168,19 @@ func (r Request) Env() map[string]any {
 				}
 			}
 			body = m
+			env["form"] = m
 		} else {
 			body = r.BodyText
 		}
 	case r.BodyText != "":
 		body = r.BodyText
 	case r.BodyBase64 != nil:
-		b, _ := json.Marshal(r.BodyBase64)
-		body = strings.Trim(string(b), `"`)
+		body = base64.StdEncoding.EncodeToString(r.BodyBase64)
+	}
+	raw, enc := r.RawBody(), "text"
+	rawText := string(raw)
+	if !utf8.Valid(raw) {
+		rawText, enc = base64.StdEncoding.EncodeToString(raw), "base64"
 	}
 	headers := make(map[string]any, len(r.Headers))
 	for k, v := range r.Headers {
@@ -157,7 +190,9 @@ func (r Request) Env() map[string]any {
 	for k, v := range r.Query {
 		query[k] = v
 	}
-	return map[string]any{"body": body, "headers": headers, "query": query}
+	env["body"], env["rawBody"], env["rawBodyEncoding"], env["contentType"] = body, rawText, enc, ct
+	env["headers"], env["query"] = headers, query
+	return env
 }
 
 // Job is the queue message that asks a worker to execute a Run. It carries

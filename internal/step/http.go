@@ -30,7 +30,7 @@ const snippetBytes = 200
 var methods = []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 
 // inputFields are the fields of the input of an HTTP step.
-var inputFields = []string{"method", "url", "headers", "query", "body"}
+var inputFields = []string{"method", "url", "headers", "query", "body", "forwardTriggerBody"}
 
 // HTTP is the generic HTTP request step (app "http", method "request"). Its
 // input fields are:
@@ -45,6 +45,10 @@ var inputFields = []string{"method", "url", "headers", "query", "body"}
 //	body     a string, sent as it is; or any other JSON value, sent as JSON
 //	         with Content-Type application/json unless a Content-Type
 //	         header is given
+//	forwardTriggerBody
+//	         true: the body is the Run's trigger request body, byte for
+//	         byte (binary included), with its Content-Type unless a
+//	         Content-Type header is given; not with body
 //
 // Its output is {"status": int, "headers": {lowercased name: first value},
 // "body": the parsed JSON when the response is JSON (integers as int, other
@@ -109,6 +113,14 @@ func (h *HTTP) ValidateInput(input map[string]any) error {
 	if v, ok := input["query"]; ok && v != nil {
 		if err := validateQuery(v); err != nil {
 			return err
+		}
+	}
+	if v, ok := input["forwardTriggerBody"]; ok {
+		if _, isBool := v.(bool); !isBool {
+			return wiresk.FieldError("input.forwardTriggerBody", "must be true or false")
+		}
+		if b, has := input["body"]; v == true && has && b != nil {
+			return wiresk.FieldError("input.forwardTriggerBody", "cannot be used with input.body: the trigger's body is the body")
 		}
 	}
 	return nil
@@ -188,6 +200,13 @@ func (h *HTTP) Execute(ctx context.Context, input map[string]any) (Result, error
 	req, err := buildRequest(input)
 	if err != nil {
 		return Result{}, &Error{Permanent: true, Message: err.Error(), err: err}
+	}
+	if input["forwardTriggerBody"] == true {
+		tb, _ := triggerBodyFrom(ctx)
+		req.Body = tb.body
+		if req.Header.Get("Content-Type") == "" && tb.contentType != "" {
+			req.Header.Set("Content-Type", tb.contentType)
+		}
 	}
 	if k := idempotencyKeyFrom(ctx); k != "" && req.Header.Get(IdempotencyHeader) == "" {
 		req.Header.Set(IdempotencyHeader, k)

@@ -375,6 +375,7 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		// One hop more than the request that started this Run, so that a
 		// Flow calling its own webhook is stopped at run.MaxHops.
 		stepCtx = step.WithHop(stepCtx, hop+1)
+		stepCtx = step.WithTriggerBody(stepCtx, trigger.RawBody(), trigger.Headers["content-type"])
 		var res run.StepResult
 		var o outcome
 		if isLoop {
