@@ -54,6 +54,9 @@ func TestHTTPValidateInput(t *testing.T) {
 		{"query array", map[string]any{"url": "https://e.com", "query": []any{}}, "input.query"},
 		{"query object value", map[string]any{"url": "https://e.com", "query": map[string]any{"q": map[string]any{}}}, "input.query.q"},
 		{"query nested array", map[string]any{"url": "https://e.com", "query": map[string]any{"q": []any{[]any{}}}}, "input.query.q[0]"},
+		{"forward the trigger body", map[string]any{"url": "https://e.com", "forwardTriggerBody": true}, ""},
+		{"forward not a boolean", map[string]any{"url": "https://e.com", "forwardTriggerBody": "yes"}, "input.forwardTriggerBody"},
+		{"forward and a body", map[string]any{"url": "https://e.com", "forwardTriggerBody": true, "body": "x"}, "input.forwardTriggerBody"},
 	}
 	h := &step.HTTP{}
 	for _, tt := range tests {
