@@ -114,7 +114,13 @@ type Key struct {
 	// working until ExpiresAt (the grace period), if any.
 	RotatedTo   string `json:"rotatedTo,omitempty"`
 	RotatedFrom string `json:"rotatedFrom,omitempty"`
+	// RunsPerMinute caps the Runs this key's webhooks start a minute, on
+	// top of its Group's cap; 0: only the Group's cap applies.
+	RunsPerMinute int `json:"runsPerMinute,omitempty"`
 }
+
+// MaxRunsPerMinute bounds a key's RunsPerMinute.
+const MaxRunsPerMinute = 1_000_000
 
 // Status is revoked, expired or active.
 func (k Key) Status(now time.Time) string {

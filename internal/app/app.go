@@ -74,7 +74,7 @@ func (a *App) Manage() HTTPHandler {
 // queue, with the Group cap on Runs a minute.
 func (a *App) Hooks() http.Handler {
 	return &httpapi.Hooks{
-		Ingest: &ingest.Service{Store: a.d.Store, Queue: a.d.Queue, Limit: &ratelimit.PerGroup{PerMinute: a.cfg.RunsPerMinute},
+		Ingest: &ingest.Service{Store: a.d.Store, Queue: a.d.Queue, Limit: &ratelimit.Limits{Group: a.cfg.RunsPerMinute},
 			Secrets: vaultOrNil(a.d.Vault), Logger: a.d.Logger},
 		MaxBody:   a.cfg.MaxBody,
 		PublicURL: a.publicBase,

@@ -151,6 +151,7 @@ type keyItem struct {
 	RevokedAt   *time.Time `dynamodbav:"revokedAt,omitempty"`
 	RotatedTo   string     `dynamodbav:"rotatedTo,omitempty"`
 	RotatedFrom string     `dynamodbav:"rotatedFrom,omitempty"`
+	RunsPerMin  int        `dynamodbav:"runsPerMinute,omitempty"`
 }
 
 // toKeyItems returns the two copies of an API key: under its Group (for
@@ -159,7 +160,7 @@ func toKeyItems(k apikey.Key) (byGroup, byHash keyItem) {
 	byGroup = keyItem{itemKeys: itemKeys{PK: groupPK(k.GroupID), SK: keySK(k.ID), Type: typeAPIKey},
 		ID: k.ID, GroupID: k.GroupID, Name: k.Name, Hint: k.Hint, Hash: string(k.Hash),
 		CreatedAt: utc(k.CreatedAt), CreatedBy: k.CreatedBy, ExpiresAt: utcPtr(k.ExpiresAt), RevokedAt: utcPtr(k.RevokedAt),
-		RotatedTo: k.RotatedTo, RotatedFrom: k.RotatedFrom}
+		RotatedTo: k.RotatedTo, RotatedFrom: k.RotatedFrom, RunsPerMin: k.RunsPerMinute}
 	byHash = byGroup
 	byHash.PK, byHash.SK = keyHashPK(k.Hash), skKeyByHash
 	return byGroup, byHash
@@ -168,7 +169,7 @@ func toKeyItems(k apikey.Key) (byGroup, byHash keyItem) {
 func (i keyItem) key() apikey.Key {
 	return apikey.Key{ID: i.ID, GroupID: i.GroupID, Name: i.Name, Hint: i.Hint, Hash: apikey.Hash(i.Hash),
 		CreatedAt: i.CreatedAt, CreatedBy: i.CreatedBy, ExpiresAt: i.ExpiresAt, RevokedAt: i.RevokedAt,
-		RotatedTo: i.RotatedTo, RotatedFrom: i.RotatedFrom}
+		RotatedTo: i.RotatedTo, RotatedFrom: i.RotatedFrom, RunsPerMinute: i.RunsPerMin}
 }
 
 // Flows and triggers

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"wiresk/internal/apikey"
 	"wiresk/internal/run"
 	"wiresk/internal/signature"
 	"wiresk/internal/trigger"
@@ -22,10 +23,10 @@ const DefaultMaxBody = 256 << 10
 type Ingest interface {
 	// Check validates the presented API key and routing key; errors carry
 	// the refusal's code.
-	Check(ctx context.Context, presentedKey, routingKey string) (trigger.Route, string, error)
+	Check(ctx context.Context, presentedKey, routingKey string) (trigger.Route, *apikey.Key, error)
 	// Enqueue durably enqueues the Job and returns its Run id; an error
 	// means nothing was enqueued.
-	Enqueue(ctx context.Context, route trigger.Route, keyID string, req run.Request, body []byte, idempotencyKey string) (string, error)
+	Enqueue(ctx context.Context, route trigger.Route, key *apikey.Key, req run.Request, body []byte, idempotencyKey string) (string, error)
 	// Verify checks the sender's signature when the route's trigger asks
 	// for one; errors carry the refusal's code.
 	Verify(ctx context.Context, route trigger.Route, req signature.Request) error
@@ -85,7 +86,7 @@ func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, log, errTooLarge)
 		return
 	}
-	route, keyID, err := h.Ingest.Check(r.Context(), presentedKey(r), rk)
+	route, key, err := h.Ingest.Check(r.Context(), presentedKey(r), rk)
 	if err != nil {
 		writeError(w, r, log, err)
 		return
@@ -120,7 +121,7 @@ func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := run.CaptureRequest(r.Method, r.Header, r.URL.Query())
-	runID, err := h.Ingest.Enqueue(r.Context(), route, keyID, req, body, idem)
+	runID, err := h.Ingest.Enqueue(r.Context(), route, key, req, body, idem)
 	if err != nil {
 		writeError(w, r, log, err)
 		return

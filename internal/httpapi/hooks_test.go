@@ -173,7 +173,7 @@ func TestGroupOverItsRunsPerMinuteGets429WithRetryAfter(t *testing.T) {
 	h, key, rk, sent := fakeIngress(t, func() error { return nil })
 	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
 	svc := h.Ingest.(*ingest.Service)
-	svc.Limit, svc.Now = &ratelimit.PerGroup{PerMinute: 5}, func() time.Time { return now }
+	svc.Limit, svc.Now = &ratelimit.Limits{Group: 5}, func() time.Time { return now }
 	codes := map[int]int{}
 	var last *httptest.ResponseRecorder
 	for range 8 {

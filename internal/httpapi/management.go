@@ -49,6 +49,7 @@ func NewManagement(svc manage.Services, a auth.Authenticator, publicURL string, 
 		{"POST /v1/groups/{g}/api-keys", m.createKey},
 		{"GET /v1/groups/{g}/api-keys", m.listKeys},
 		{"GET /v1/groups/{g}/api-keys/{k}", m.getKey},
+		{"PATCH /v1/groups/{g}/api-keys/{k}", m.updateKey},
 		{"POST /v1/groups/{g}/api-keys/{k}/rotate", m.rotateKey},
 		{"DELETE /v1/groups/{g}/api-keys/{k}", m.revokeKey},
 
@@ -221,19 +222,29 @@ func (m *Management) removeMember(w http.ResponseWriter, r *http.Request, who au
 }
 
 func (m *Management) createKey(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
-	var in struct {
-		Name      string     `json:"name"`
-		ExpiresAt *time.Time `json:"expiresAt"`
-	}
+	var in manage.KeyInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	k, err := m.svc.Keys.CreateAPIKey(r.Context(), who, r.PathValue("g"), in.Name, in.ExpiresAt)
+	k, err := m.svc.Keys.CreateAPIKey(r.Context(), who, r.PathValue("g"), in)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, k)
+	return nil
+}
+
+func (m *Management) updateKey(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+	var in manage.KeyPatch
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	k, err := m.svc.Keys.UpdateAPIKey(r.Context(), who, r.PathValue("g"), r.PathValue("k"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, k)
 	return nil
 }
 

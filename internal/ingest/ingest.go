@@ -22,18 +22,22 @@ type Lookup interface {
 	Lookup(ctx context.Context, keyHash apikey.Hash, routingKey string) (*apikey.Key, *trigger.Route, error)
 }
 
-// Limiter caps the Runs a Group starts. Allow takes one Run from the
-// Group's allowance at now; when none is left it returns false and how long
-// until one is. It must be cheap: it is called on every webhook.
+// Limiter caps the Runs webhooks start per API key and per Group. Allow
+// takes one Run from the key's allowance (keyPerMinute a minute; none for a
+// keyID "" or a cap of 0) and the Group's at now; when either has none left
+// it takes from neither and returns false, the scope that refused
+// ("api_key" or "group") and how long until a Run is allowed. It must be
+// cheap: it is called on every webhook.
 type Limiter interface {
-	Allow(groupID string, now time.Time) (ok bool, retryAfter time.Duration)
+	Allow(groupID, keyID string, keyPerMinute int, now time.Time) (ok bool, scope string, retryAfter time.Duration)
 }
 
 // Service accepts webhooks.
 type Service struct {
 	Store Lookup
 	Queue run.Enqueuer
-	// Limit caps the Runs each Group's webhooks start (nil: no cap).
+	// Limit caps the Runs each key's and each Group's webhooks start (nil:
+	// no cap).
 	Limit Limiter
 	// Secrets holds the signing secrets of triggers authenticated by their
 	// senders' signatures (nil: every such webhook is refused 503).
@@ -45,15 +49,15 @@ type Service struct {
 }
 
 // Check validates a presented key and routing key without reading the body:
-// it returns the route and key id to enqueue for, or the refusal: 401
+// it returns the route and the key to enqueue for, or the refusal: 401
 // codes for the key, 404 route_not_found for an unknown routing key, a
 // disabled Flow or a key of another Group (which must not learn the route
 // exists), 403 api_key_not_accepted for a key of the Group that this trigger
 // does not accept. A trigger authenticated by its sender's signature alone
 // (trigger.AuthSignature) needs no key, and a well-formed one sent is
 // ignored (a malformed one is still refused, before any store call): its
-// key id is "" and Verify must be called with the body before Enqueue.
-func (s *Service) Check(ctx context.Context, presentedKey, routingKey string) (trigger.Route, string, error) {
+// key is nil and Verify must be called with the body before Enqueue.
+func (s *Service) Check(ctx context.Context, presentedKey, routingKey string) (trigger.Route, *apikey.Key, error) {
 	// A malformed key is refused without a store call; with no key at all
 	// only the route is read, since a signature trigger needs none.
 	var keyErr error
@@ -61,40 +65,40 @@ func (s *Service) Check(ctx context.Context, presentedKey, routingKey string) (t
 	if presentedKey == "" {
 		keyErr = errMissingKey
 	} else if h, err := apikey.Parse(presentedKey); err != nil {
-		return trigger.Route{}, "", err
+		return trigger.Route{}, nil, err
 	} else {
 		hash = h
 	}
 	if !trigger.WellFormedRoutingKey(routingKey) {
 		if keyErr != nil {
-			return trigger.Route{}, "", keyErr
+			return trigger.Route{}, nil, keyErr
 		}
-		return trigger.Route{}, "", errNoRoute
+		return trigger.Route{}, nil, errNoRoute
 	}
 	k, route, err := s.Store.Lookup(ctx, hash, routingKey)
 	if err != nil {
 		s.log(ctx, "lookup failed", err)
-		return trigger.Route{}, "", errStoreDown
+		return trigger.Route{}, nil, errStoreDown
 	}
 	if route != nil && route.Enabled && !route.Auth.NeedsKey() {
-		return *route, "", nil
+		return *route, nil, nil
 	}
 	if keyErr != nil {
-		return trigger.Route{}, "", keyErr
+		return trigger.Route{}, nil, keyErr
 	}
 	if k == nil || !k.Hash.Equal(hash) {
-		return trigger.Route{}, "", errUnknownKey
+		return trigger.Route{}, nil, errUnknownKey
 	}
 	if err := k.Check(s.now()); err != nil {
-		return trigger.Route{}, "", err
+		return trigger.Route{}, nil, err
 	}
 	if route == nil || !route.Enabled || route.GroupID != k.GroupID {
-		return trigger.Route{}, "", errNoRoute
+		return trigger.Route{}, nil, errNoRoute
 	}
 	if !route.Accepts(k.ID) {
-		return trigger.Route{}, "", errNotAccepted
+		return trigger.Route{}, nil, errNotAccepted
 	}
-	return *route, k.ID, nil
+	return *route, k, nil
 }
 
 // Enqueue sends the Job for an accepted webhook (req without body, and the
@@ -104,7 +108,12 @@ func (s *Service) Check(ctx context.Context, presentedKey, routingKey string) (t
 // for a Wiresk-Hop header that is not a count, loop_detected (508) past
 // run.MaxHops, rate_limited (429, with RetryAfter) when the Group has used
 // its allowance of Runs.
-func (s *Service) Enqueue(ctx context.Context, route trigger.Route, keyID string, req run.Request, body []byte, idempotencyKey string) (string, error) {
+func (s *Service) Enqueue(ctx context.Context, route trigger.Route, key *apikey.Key, req run.Request, body []byte, idempotencyKey string) (string, error) {
+	var keyID string
+	var keyCap int
+	if key != nil {
+		keyID, keyCap = key.ID, key.RunsPerMinute
+	}
 	now := s.now()
 	hop, ok := req.Hop()
 	if !ok {
@@ -114,9 +123,13 @@ func (s *Service) Enqueue(ctx context.Context, route trigger.Route, keyID string
 		return "", errLoop
 	}
 	if s.Limit != nil {
-		if ok, after := s.Limit.Allow(route.GroupID, now); !ok {
+		if ok, scope, after := s.Limit.Allow(route.GroupID, keyID, keyCap, now); !ok {
+			who := "this Group has"
+			if scope == "api_key" {
+				who = "this API key has"
+			}
 			return "", &wiresk.Error{Code: wiresk.ERateLimited, RetryAfter: after,
-				Message: "this Group has started its allowance of Runs for now; nothing was accepted, retry after the Retry-After seconds"}
+				Message: who + " started its allowance of Runs for now; nothing was accepted, retry after the Retry-After seconds"}
 		}
 	}
 	job := run.Job{GroupID: route.GroupID, FlowID: route.FlowID, TriggerID: route.TriggerID, APIKeyID: keyID, Mode: run.ModeWebhook, Request: req, Body: body, ReceivedAt: now}

@@ -51,13 +51,45 @@ type NewKey struct {
 	Plaintext string `json:"key"`
 }
 
-// CreateAPIKey creates a key for the Group (admins). expiresAt is optional.
-func (s *Keys) CreateAPIKey(ctx context.Context, who auth.Identity, groupID, name string, expiresAt *time.Time) (NewKey, error) {
+// KeyInput is what a new API key is made of: a name, and optionally an
+// expiry and a cap on the Runs its webhooks start a minute.
+type KeyInput struct {
+	Name          string     `json:"name"`
+	ExpiresAt     *time.Time `json:"expiresAt"`
+	RunsPerMinute int        `json:"runsPerMinute"`
+}
+
+// KeyPatch changes an API key's name or cap: only the fields given.
+type KeyPatch struct {
+	Name          *string `json:"name"`
+	RunsPerMinute *int    `json:"runsPerMinute"`
+}
+
+func checkKeyName(name string) error {
+	if name == "" || len(name) > 200 {
+		return wiresk.FieldError("name", "is required, at most 200 characters")
+	}
+	return nil
+}
+
+func checkRunsPerMinute(n int) error {
+	if n < 0 || n > apikey.MaxRunsPerMinute {
+		return wiresk.FieldError("runsPerMinute", "must be from 0 (only the Group's cap) to %d", apikey.MaxRunsPerMinute)
+	}
+	return nil
+}
+
+// CreateAPIKey creates a key for the Group (admins).
+func (s *Keys) CreateAPIKey(ctx context.Context, who auth.Identity, groupID string, in KeyInput) (NewKey, error) {
 	if _, err := s.Access.Authorize(ctx, who, groupID, group.RoleAdmin); err != nil {
 		return NewKey{}, err
 	}
-	if name == "" || len(name) > 200 {
-		return NewKey{}, wiresk.FieldError("name", "is required, at most 200 characters")
+	name, expiresAt := in.Name, in.ExpiresAt
+	if err := checkKeyName(name); err != nil {
+		return NewKey{}, err
+	}
+	if err := checkRunsPerMinute(in.RunsPerMinute); err != nil {
+		return NewKey{}, err
 	}
 	now := now(s.Now)
 	if expiresAt != nil && !expiresAt.After(now) {
@@ -67,7 +99,7 @@ func (s *Keys) CreateAPIKey(ctx context.Context, who auth.Identity, groupID, nam
 	if err != nil {
 		return NewKey{}, err
 	}
-	k := apikey.Key{ID: wiresk.NewIDAt("key", now), GroupID: groupID, Name: name, Hint: apikey.HintOf(plain), Hash: hash, CreatedAt: now, CreatedBy: who.UserID, ExpiresAt: expiresAt}
+	k := apikey.Key{ID: wiresk.NewIDAt("key", now), GroupID: groupID, Name: name, Hint: apikey.HintOf(plain), Hash: hash, CreatedAt: now, CreatedBy: who.UserID, ExpiresAt: expiresAt, RunsPerMinute: in.RunsPerMinute}
 	if err := s.Store.CreateAPIKey(ctx, k); err != nil {
 		return NewKey{}, err
 	}
@@ -193,7 +225,7 @@ func (s *Keys) RotateAPIKey(ctx context.Context, who auth.Identity, groupID, key
 		return NewKey{}, err
 	}
 	repl := apikey.Key{ID: wiresk.NewIDAt("key", now), GroupID: groupID, Name: old.Name, Hint: apikey.HintOf(plain), Hash: hash,
-		CreatedAt: now, CreatedBy: who.UserID, ExpiresAt: old.ExpiresAt, RotatedFrom: old.ID}
+		CreatedAt: now, CreatedBy: who.UserID, ExpiresAt: old.ExpiresAt, RotatedFrom: old.ID, RunsPerMinute: old.RunsPerMinute}
 	end := now.Add(grace)
 	old.RotatedTo, old.ExpiresAt = repl.ID, &end
 	if err := s.Store.RotateAPIKey(ctx, old, repl); err != nil {
@@ -213,6 +245,34 @@ func (s *Keys) RotateAPIKey(ctx context.Context, who auth.Identity, groupID, key
 		}
 	}
 	return NewKey{KeyView: view(repl, now), Plaintext: plain}, nil
+}
+
+// UpdateAPIKey renames a key or changes its cap (admins); a new cap counts
+// from the key's next webhook.
+func (s *Keys) UpdateAPIKey(ctx context.Context, who auth.Identity, groupID, keyID string, in KeyPatch) (KeyView, error) {
+	if _, err := s.Access.Authorize(ctx, who, groupID, group.RoleAdmin); err != nil {
+		return KeyView{}, err
+	}
+	k, err := s.Store.GetAPIKey(ctx, groupID, keyID)
+	if err != nil {
+		return KeyView{}, notFound(err, "api key", keyID)
+	}
+	if in.Name != nil {
+		if err := checkKeyName(*in.Name); err != nil {
+			return KeyView{}, err
+		}
+		k.Name = *in.Name
+	}
+	if in.RunsPerMinute != nil {
+		if err := checkRunsPerMinute(*in.RunsPerMinute); err != nil {
+			return KeyView{}, err
+		}
+		k.RunsPerMinute = *in.RunsPerMinute
+	}
+	if err := s.Store.UpdateAPIKey(ctx, k); err != nil {
+		return KeyView{}, notFound(err, "api key", keyID)
+	}
+	return view(k, now(s.Now)), nil
 }
 
 // RevokeAPIKey revokes a key at once.

@@ -109,9 +109,9 @@ func TestGroups(t *testing.T) {
 func TestKeys(t *testing.T) {
 	f := mustFixture(t)
 	ctx := t.Context()
-	_, err := f.svc.Keys.CreateAPIKey(ctx, f.bob, f.groupID, "crm", nil)
+	_, err := f.svc.Keys.CreateAPIKey(ctx, f.bob, f.groupID, manage.KeyInput{Name: "crm"})
 	wantCode(t, "a member creates a key", err, wiresk.EForbidden)
-	k, err := f.svc.Keys.CreateAPIKey(ctx, f.ada, f.groupID, "crm", nil)
+	k, err := f.svc.Keys.CreateAPIKey(ctx, f.ada, f.groupID, manage.KeyInput{Name: "crm"})
 	if err != nil || k.Plaintext == "" {
 		t.Fatalf("CreateAPIKey = %+v, %v; want the key's plaintext once", k, err)
 	}
@@ -139,7 +139,7 @@ func TestFlows(t *testing.T) {
 	wantCode(t, "a Flow with an unknown step kind", err, wiresk.EValidation)
 	_, err = f.svc.Flows.GetFlow(ctx, f.eve, f.groupID, fl.ID)
 	wantCode(t, "an outsider reads the Flow", err, wiresk.ENotFound)
-	k, err := f.svc.Keys.CreateAPIKey(ctx, f.ada, f.groupID, "crm", nil)
+	k, err := f.svc.Keys.CreateAPIKey(ctx, f.ada, f.groupID, manage.KeyInput{Name: "crm"})
 	if err != nil {
 		t.Fatal(err)
 	}

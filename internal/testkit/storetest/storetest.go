@@ -118,12 +118,17 @@ func newKey(t *testing.T, groupID, id string) apikey.Key {
 func testAPIKeys(t *testing.T, s Store) {
 	ctx := t.Context()
 	k := newKey(t, "grp_a", "key_1")
+	k.RunsPerMinute = 120
 	must(t, s.CreateAPIKey(ctx, k))
 	wantErr(t, s.CreateAPIKey(ctx, k), wiresk.ErrConflict)
 	got, err := s.GetAPIKey(ctx, "grp_a", "key_1")
 	must(t, err)
-	if got.Name != k.Name || !got.Hash.Equal(k.Hash) {
+	if got.Name != k.Name || !got.Hash.Equal(k.Hash) || got.RunsPerMinute != 120 {
 		t.Fatalf("GetAPIKey = %+v, want %+v", got, k)
+	}
+	// The webhook's read sees the key's cap, with no other read.
+	if byHash, _, err := s.Lookup(ctx, k.Hash, "x"); err != nil || byHash == nil || byHash.RunsPerMinute != 120 {
+		t.Fatalf("Lookup = %+v, %v, want the key with its cap of 120", byHash, err)
 	}
 	_, err = s.GetAPIKey(ctx, "grp_b", "key_1")
 	wantErr(t, err, wiresk.ErrNotFound)
