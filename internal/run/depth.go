@@ -1,5 +1,7 @@
 package run
 
+import "bytes"
+
 // MaxBodyDepth bounds how deeply arrays and objects may nest in a JSON
 // body the product accepts (webhooks, Run Once samples, management
 // requests). Real payloads stay far below it; a deeper one is refused with
@@ -8,12 +10,19 @@ package run
 // of nested attributes) cannot read back.
 const MaxBodyDepth = 64
 
+var openObject, openArray = []byte{'{'}, []byte{'['}
+
 // TooDeep reports whether arrays and objects nest more than max levels in
 // b, counting brackets outside JSON strings. It reads b once and allocates
 // nothing, so the webhook path can afford it; b need not be valid JSON
 // (a text body with brackets is counted the same way, which only matters
 // past max levels).
 func TooDeep(b []byte, max int) bool {
+	// Nesting past max needs more than max opening brackets, and counting
+	// them is vectorized: most bodies are done here.
+	if bytes.Count(b, openObject)+bytes.Count(b, openArray) <= max {
+		return false
+	}
 	depth := 0
 	inString, escaped := false, false
 	for _, c := range b {
