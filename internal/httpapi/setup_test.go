@@ -58,7 +58,7 @@ func MustSystem(t *testing.T) *system {
 	steps := step.Registry{"http": {"request": &step.HTTP{Engine: egress.Engine{Client: egress.NewClient(guard), Guard: guard}}}}
 	clk := &clock{t: time.Now().UTC()}
 	j := &auth.JWT{Key: []byte("0123456789abcdef0123456789abcdef"), Issuer: "test", Audience: "wiresk"}
-	svc := manage.New(manage.Config{Store: store, Queue: q, Kinds: steps, Now: clk.Now, RunOnceWait: 200 * time.Millisecond})
+	svc := manage.New(manage.Config{Store: store, Queue: q, DeadLetters: q, Kinds: steps, Now: clk.Now, RunOnceWait: 200 * time.Millisecond})
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.HooksPrefix, &httpapi.Hooks{Ingest: &ingest.Service{Store: store, Queue: q, Now: clk.Now}, MaxBody: testMaxBody})
 	mux.Handle("/v1/", httpapi.NewManagement(svc, j, "http://hooks.example", nil))
