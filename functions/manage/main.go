@@ -26,6 +26,9 @@ func main() {
 		Group: cfg.ScheduleGroup, QueueARN: cfg.RunQueueARN, RoleARN: cfg.SchedulerRoleARN, DeadLetterARN: cfg.DeadLetterARN,
 	})
 	app.Exit("manage: EventBridge Scheduler", err)
-	d := app.Deps{Store: store, Queue: sqsqueue.NewFromConfig(awsCfg, cfg.QueueURL, ""), Scheduler: sched, Catalog: catalog.MustLoad(), Logger: log}
+	// Told the maxReceiveCount, the queue lists dead letters without
+	// reading the run queue's attributes: the function may only send to it.
+	q := sqsqueue.NewFromConfig(awsCfg, cfg.QueueURL, cfg.DeadLetterURL).WithMaxReceives(cfg.MaxReceives)
+	d := app.Deps{Store: store, Queue: q, DeadLetters: q, Scheduler: sched, Catalog: catalog.MustLoad(), Logger: log}
 	lambda.Start(app.Build(cfg, d).Manage())
 }

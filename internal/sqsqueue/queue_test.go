@@ -25,6 +25,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
+	"wiresk/internal/manage"
 	"wiresk/internal/queue"
 	"wiresk/internal/sqsqueue"
 	"wiresk/internal/testkit/emulator"
@@ -35,6 +36,9 @@ import (
 var (
 	_ queuetest.Queue = (*sqsqueue.Queue)(nil)
 	_ queue.Receiver  = (*sqsqueue.Queue)(nil)
+	// Asserted here rather than in ports.go, so that the trigger and
+	// worker functions, which link this package, do not link manage.
+	_ manage.DeadLetterQueue = (*sqsqueue.Queue)(nil)
 )
 
 // endpoint is the URL of the goaws server the package's tests share.
