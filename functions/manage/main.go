@@ -31,6 +31,9 @@ func main() {
 	// function writes; IAM lets it touch only those.
 	vault, err := secrets.NewFromConfig(awsCfg, cfg.SecretPrefix, secrets.Options{})
 	app.Exit("manage: Secrets Manager", err)
-	d := app.Deps{Store: store, Queue: sqsqueue.NewFromConfig(awsCfg, cfg.QueueURL, ""), Vault: vault, Scheduler: sched, Catalog: catalog.MustLoad(), Logger: log}
+	// Told the maxReceiveCount, the queue lists dead letters without
+	// reading the run queue's attributes: the function may only send to it.
+	q := sqsqueue.NewFromConfig(awsCfg, cfg.QueueURL, cfg.DeadLetterURL).WithMaxReceives(cfg.MaxReceives)
+	d := app.Deps{Store: store, Queue: q, DeadLetters: q, Vault: vault, Scheduler: sched, Catalog: catalog.MustLoad(), Logger: log}
 	lambda.Start(app.Build(cfg, d).Manage())
 }

@@ -188,6 +188,8 @@ func TestLoadConfig(t *testing.T) {
 			"WIRESK_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/wiresk-dev-scheduler",
 			"WIRESK_RUN_QUEUE_ARN":      "arn:aws:sqs:eu-west-1:123456789012:runs",
 			"WIRESK_DEAD_LETTER_ARN":    "arn:aws:sqs:eu-west-1:123456789012:runs-dlq",
+			"WIRESK_DLQ_URL":            "https://sqs.eu-west-1.amazonaws.com/123456789012/runs-dlq",
+			"WIRESK_MAX_RECEIVES":       "5",
 		}
 		for i := 0; i < len(kv); i += 2 {
 			m[kv[i]] = kv[i+1]
@@ -200,6 +202,9 @@ func TestLoadConfig(t *testing.T) {
 	}
 	if cfg.GroupsClaim != "groups" || cfg.RunOnceWait != 25*time.Second || cfg.PublicURL != "" {
 		t.Errorf("defaults: got claim %q, wait %s, public URL %q; want groups, 25s, empty", cfg.GroupsClaim, cfg.RunOnceWait, cfg.PublicURL)
+	}
+	if cfg.DeadLetterURL != "https://sqs.eu-west-1.amazonaws.com/123456789012/runs-dlq" || cfg.MaxReceives != 5 {
+		t.Errorf("dead jobs: got queue %q, max receives %d; want those of the environment", cfg.DeadLetterURL, cfg.MaxReceives)
 	}
 	if cfg.ScheduleGroup != "wiresk-dev" || cfg.SchedulerRoleARN != "arn:aws:iam::123456789012:role/wiresk-dev-scheduler" ||
 		cfg.RunQueueARN != "arn:aws:sqs:eu-west-1:123456789012:runs" || cfg.DeadLetterARN != "arn:aws:sqs:eu-west-1:123456789012:runs-dlq" {
@@ -229,6 +234,9 @@ func TestLoadConfig(t *testing.T) {
 		{"no run queue ARN", "WIRESK_RUN_QUEUE_ARN", "", "WIRESK_RUN_QUEUE_ARN is required"},
 		{"run queue URL for its ARN", "WIRESK_RUN_QUEUE_ARN", "https://sqs.eu-west-1.amazonaws.com/123456789012/runs", "WIRESK_RUN_QUEUE_ARN"},
 		{"dead-letter queue not an ARN", "WIRESK_DEAD_LETTER_ARN", "runs-dlq", "WIRESK_DEAD_LETTER_ARN"},
+		{"no dead-letter queue URL", "WIRESK_DLQ_URL", "", "WIRESK_DLQ_URL is required"},
+		{"no max receives", "WIRESK_MAX_RECEIVES", "", "WIRESK_MAX_RECEIVES is required"},
+		{"max receives out of bounds", "WIRESK_MAX_RECEIVES", "0", "WIRESK_MAX_RECEIVES"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := loadConfig(env(tt.key, tt.value))

@@ -487,7 +487,15 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 		// Run Once and replay enqueue jobs: the management API sends to the
 		// run queue too. It manages the schedule triggers' schedules, in
 		// the stack's group only, and passes them the Scheduler role only.
-		"ManageFunction": {tableCrud, sendToRunQueue, manageSchedules},
+		// It lists and redrives dead jobs: receive, delete and change the
+		// visibility of the dead-letter queue's messages, nothing more (the
+		// redrive's send is sendToRunQueue; told MaxReceives, it reads no
+		// queue attribute).
+		"ManageFunction": {tableCrud, sendToRunQueue, map[string]any{"Statement": []any{map[string]any{
+			"Sid": "DeadJobs", "Effect": "Allow",
+			"Action":   []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"},
+			"Resource": deploy.GetAtt("DeadLetterQueue", "Arn"),
+		}}}, manageSchedules},
 		// The event source mapping (TestWorkerEventSource) consumes the
 		// run queue as the worker's role: these four actions, on the run
 		// queue only; the worker shortens failed jobs' visibility.
@@ -539,7 +547,8 @@ func TestEnvironment(t *testing.T) {
 		"ManageFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl"), "WIRESK_SECRET_PREFIX": deploy.Sub("wiresk/${Stage}"),
 			"WIRESK_GROUPS_CLAIM": deploy.Ref("GroupsClaim"), "WIRESK_RUN_ONCE_WAIT": "25s",
 			"WIRESK_SCHEDULE_GROUP": deploy.Ref("ScheduleGroup"), "WIRESK_SCHEDULER_ROLE_ARN": deploy.GetAtt("SchedulerRole", "Arn"),
-			"WIRESK_RUN_QUEUE_ARN": deploy.GetAtt("RunQueue", "Arn"), "WIRESK_DEAD_LETTER_ARN": deploy.GetAtt("DeadLetterQueue", "Arn")},
+			"WIRESK_RUN_QUEUE_ARN": deploy.GetAtt("RunQueue", "Arn"), "WIRESK_DEAD_LETTER_ARN": deploy.GetAtt("DeadLetterQueue", "Arn"),
+			"WIRESK_DLQ_URL": deploy.Ref("DeadLetterQueue"), "WIRESK_MAX_RECEIVES": deploy.Ref("MaxReceives")},
 		"WorkerFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_SECRET_PREFIX": deploy.Sub("wiresk/${Stage}"), "WIRESK_MAX_RECEIVES": deploy.Ref("MaxReceives"), "WIRESK_HTTP_ALLOW_CIDRS": deploy.Ref("HttpAllowCidrs"),
 			"WIRESK_RUN_RETENTION_DAYS": deploy.Ref("RunRetentionDays"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl"),
 			"WIRESK_API_URL": deploy.Sub("https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}")},

@@ -16,6 +16,7 @@ import (
 	"wiresk/internal/bolt"
 	"wiresk/internal/connect"
 	"wiresk/internal/dynamo"
+	"wiresk/internal/manage"
 	"wiresk/internal/queue"
 	"wiresk/internal/secrets"
 	"wiresk/internal/sqsqueue"
@@ -37,7 +38,10 @@ type jobQueue interface {
 type backend struct {
 	store store
 	queue jobQueue
-	vault connect.Vault
+	// deadLetters is the run queue's dead-letter queue; nil when the AWS
+	// backend was given no WIRESK_DLQ_URL.
+	deadLetters manage.DeadLetterQueue
+	vault       connect.Vault
 	// keyVault loads the OAuth state key (race-safe creation where the
 	// vault allows it).
 	keyVault connect.StateKeyVault
@@ -71,7 +75,7 @@ func openBackend(ctx context.Context, cfg config) (*backend, error) {
 			db.Close()
 			return nil, err
 		}
-		return &backend{store: st, queue: q, vault: v, keyVault: v, desc: "embedded (bbolt in " + cfg.DataDir + ")", close: db.Close}, nil
+		return &backend{store: st, queue: q, deadLetters: q, vault: v, keyVault: v, desc: "embedded (bbolt in " + cfg.DataDir + ")", close: db.Close}, nil
 	case "aws":
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, err
@@ -99,11 +103,15 @@ func openBackend(ctx context.Context, cfg config) (*backend, error) {
 		if queueURL == "" {
 			return nil, fmt.Errorf("WIRESK_BACKEND=aws needs WIRESK_QUEUE_URL (the SQS run queue), or WIRESK_CREATE_RESOURCES=1 to create one")
 		}
+		sqsQ := sqsqueue.New(sq, queueURL, dlqURL)
 		b := &backend{
 			store: dynamo.New(ddb, cfg.Table, dynamo.Options{RunRetention: time.Duration(cfg.RunRetentionDays) * 24 * time.Hour}),
-			queue: sqsqueue.New(sq, queueURL, dlqURL),
+			queue: sqsQ,
 			desc:  fmt.Sprintf("AWS (DynamoDB table %s, SQS queue %s)", cfg.Table, queueURL),
 			close: func() error { return nil },
+		}
+		if dlqURL != "" {
+			b.deadLetters = sqsQ
 		}
 		switch cfg.Vault {
 		case "embedded":

@@ -118,7 +118,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	wake := app.NewWake()
 	a := app.Build(app.Config{Guard: guard, MaxBody: cfg.MaxBody, RunsPerMinute: int(cfg.GroupRunsPerMinute), MaxReceives: int(cfg.MaxReceives),
 		ReturnURL: cfg.OAuthReturnURL, Lease: cfg.Visibility, RenderBudget: cfg.RenderBudget, NotifyBase: public},
-		app.Deps{Store: store, Queue: q, Vault: b.vault, Catalog: cat, Scheduler: wake, Logger: log})
+		app.Deps{Store: store, Queue: q, DeadLetters: b.deadLetters, Vault: b.vault, Catalog: cat, Scheduler: wake, Logger: log})
 	conns := a.ConnectService(stateKey, public)
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.HooksPrefix, a.Hooks())

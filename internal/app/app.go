@@ -62,7 +62,8 @@ func (a *App) Trigger() HTTPHandler {
 }
 
 // Manage serves the management API (httpapi.Management) with identities
-// from API Gateway's JWT authorizer; Run Once and replay enqueue jobs.
+// from API Gateway's JWT authorizer; Run Once and replay enqueue jobs, and
+// the dead-job routes read and redrive Deps.DeadLetters.
 func (a *App) Manage() HTTPHandler {
 	authn := auth.APIGateway{GroupsClaim: a.cfg.GroupsClaim}
 	return httpadapter.NewV2(a.perPublicURL(func(public string) http.Handler {
@@ -140,6 +141,7 @@ func (a *App) manage() manage.Services {
 			Kinds:       a.steps(&step.HTTP{}, &appcall.Client{}),
 			RunOnceWait: a.cfg.RunOnceWait,
 			Scheduler:   a.d.Scheduler,
+			DeadLetters: a.d.DeadLetters,
 			Logger:      a.d.Logger,
 		})
 	})

@@ -13,8 +13,11 @@
 //	WIRESK_QUEUE_URL              SQS run queue URL (trigger, manage, worker: required)
 //	WIRESK_SECRET_PREFIX          Secrets Manager name prefix, wiresk/<Stage>
 //	                              (connections, oauthcallback, worker, health: required)
-//	WIRESK_MAX_RECEIVES           the run queue's maxReceiveCount (worker: required):
-//	                              on that delivery a failure is final
+//	WIRESK_DLQ_URL                SQS URL of the run queue's dead-letter queue, whose
+//	                              jobs the management API lists and redrives (manage: required)
+//	WIRESK_MAX_RECEIVES           the run queue's maxReceiveCount (worker, manage: required):
+//	                              on that delivery a failure is final; the reason
+//	                              the management API gives dead jobs
 //	WIRESK_SCHEDULE_GROUP         EventBridge Scheduler schedule group of the schedule
 //	                              triggers (manage: required)
 //	WIRESK_SCHEDULER_ROLE_ARN     IAM role EventBridge Scheduler assumes to send a
@@ -84,10 +87,12 @@ func (r Role) web() bool     { return r == Manage || r == Connections || r == OA
 
 // Config is the configuration of a function, read once by Load.
 type Config struct {
-	Role         Role
-	Table        string
-	QueueURL     string
-	SecretPrefix string
+	Role     Role
+	Table    string
+	QueueURL string
+	// DeadLetterURL is the run queue's dead-letter queue (manage).
+	DeadLetterURL string
+	SecretPrefix  string
 	// PublicURL is the base of webhook URLs and of the OAuth redirect URI;
 	// empty: the domain API Gateway received the request on.
 	PublicURL   string
@@ -165,6 +170,15 @@ func Load(role Role, getenv func(string) string) (Config, error) {
 			cfg.GroupsClaim = v
 		}
 	}
+	if role == Worker || role == Manage {
+		if v := getenv("WIRESK_MAX_RECEIVES"); v == "" {
+			bad("WIRESK_MAX_RECEIVES is required: the run queue's maxReceiveCount")
+		} else if n, err := strconv.Atoi(v); err != nil || n < 1 || n > 1000 {
+			bad("WIRESK_MAX_RECEIVES=%q: want the run queue's maxReceiveCount, 1 to 1000", v)
+		} else {
+			cfg.MaxReceives = n
+		}
+	}
 	switch role {
 	case Trigger:
 		cfg.MaxBody, cfg.RunsPerMinute = httpapi.DefaultMaxBody, ratelimit.DefaultPerMinute
@@ -190,6 +204,9 @@ func Load(role Role, getenv func(string) string) (Config, error) {
 				bad("WIRESK_RUN_ONCE_WAIT=%q: want a duration such as 25s, at most %s (API Gateway gives up after 30 s)", v, maxRunOnceWait)
 			}
 			cfg.RunOnceWait = d
+		}
+		if cfg.DeadLetterURL = getenv("WIRESK_DLQ_URL"); cfg.DeadLetterURL == "" {
+			bad("WIRESK_DLQ_URL is required (the SQS URL of the run queue's dead-letter queue)")
 		}
 		if cfg.ScheduleGroup = getenv("WIRESK_SCHEDULE_GROUP"); cfg.ScheduleGroup == "" {
 			bad("WIRESK_SCHEDULE_GROUP is required (the EventBridge Scheduler schedule group of schedule triggers)")
@@ -226,13 +243,6 @@ func Load(role Role, getenv func(string) string) (Config, error) {
 			bad("WIRESK_PUBLIC_URL or WIRESK_API_URL=%q: want an absolute http(s) URL such as https://hooks.example.com", cfg.NotifyBase)
 		}
 		cfg.RunRetention = 30 * 24 * time.Hour
-		if v := getenv("WIRESK_MAX_RECEIVES"); v == "" {
-			bad("WIRESK_MAX_RECEIVES is required: the run queue's maxReceiveCount")
-		} else if n, err := strconv.Atoi(v); err != nil || n < 1 || n > 1000 {
-			bad("WIRESK_MAX_RECEIVES=%q: want the run queue's maxReceiveCount, 1 to 1000", v)
-		} else {
-			cfg.MaxReceives = n
-		}
 		if v := getenv("WIRESK_RUN_RETENTION_DAYS"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 || n > 3650 {

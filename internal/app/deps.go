@@ -53,7 +53,12 @@ type Deps struct {
 	// Scheduler); nil when nothing does, as in the local runner, whose
 	// scheduler reads the store.
 	Scheduler manage.Scheduler
-	Logger    *slog.Logger
+	// DeadLetters is the run queue's dead-letter queue, which the
+	// management API lists and redrives (manage: SQS's, told the queue's
+	// maxReceiveCount; locally the bolt queue's); nil: none, and the
+	// dead-job routes answer 503.
+	DeadLetters manage.DeadLetterQueue
+	Logger      *slog.Logger
 }
 
 // NewLogger returns the JSON logger of cfg's level, also made the default.

@@ -21,4 +21,5 @@ var (
 var (
 	_ run.Enqueuer            = (*Queue)(nil)
 	_ queue.VisibilityChanger = (*Queue)(nil)
+	_ manage.DeadLetterQueue  = (*Queue)(nil)
 )

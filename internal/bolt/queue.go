@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -360,6 +361,80 @@ func (q *Queue) DeadLetters(ctx context.Context, limit int) ([]queue.DeadLetter,
 		return nil, fmt.Errorf("list dead letters: %w", err)
 	}
 	return out, nil
+}
+
+// Redrive sends the dead letters ids back to the queue, each as a new
+// message (a new id, a ReceiveCount of 0, visible at once) with the same
+// body and attributes, and removes them from the dead-letter list. It looks
+// at no more than limit dead letters, those that died first first (limit < 1
+// counts as 1); an id it does not find there is reported in NotFound, not as
+// an error. The sends and the removals are one transaction: a crash leaves
+// either all of them done or none.
+func (q *Queue) Redrive(ctx context.Context, ids []string, limit int) (queue.Redriven, error) {
+	if err := ctx.Err(); err != nil {
+		return queue.Redriven{}, err
+	}
+	limit = max(limit, 1)
+	var res queue.Redriven
+	err := q.db.bolt.Update(func(tx *bbolt.Tx) error {
+		res = queue.Redriven{}
+		mb, ib, db := tx.Bucket(q.msgs), tx.Bucket(q.index), tx.Bucket(q.dead)
+		want := make(map[string]bool, len(ids))
+		for _, id := range ids {
+			want[id] = true
+		}
+		// Collect first, change after, as receiveOnce does.
+		var keys [][]byte
+		c := db.Cursor()
+		scanned := 0
+		for k, _ := c.First(); k != nil && scanned < limit && len(keys) < len(want); k, _ = c.Next() {
+			if len(k) <= 8 {
+				continue
+			}
+			scanned++
+			if want[string(k[8:])] {
+				keys = append(keys, bytes.Clone(k))
+			}
+		}
+		now := time.Now().UnixNano()
+		moved := make(map[string]bool, len(keys))
+		for _, k := range keys {
+			id, v := string(k[8:]), db.Get(k)
+			n, w := binary.Uvarint(v)
+			if w <= 0 || uint64(len(v)-w) < n {
+				return fmt.Errorf("dead letter %s: corrupt record", id)
+			}
+			m, err := decodeMessage(id, v[w+int(n):])
+			if err != nil {
+				return fmt.Errorf("dead letter %s: %w", id, err)
+			}
+			newID := wiresk.NewID("msg")
+			if err := mb.Put([]byte(newID), encodeMessage(now, m.Attributes, m.Body)); err != nil {
+				return err
+			}
+			if err := ib.Put(visibilityKey(now, []byte(newID)), nil); err != nil {
+				return err
+			}
+			if err := db.Delete(k); err != nil {
+				return err
+			}
+			res.Moved = append(res.Moved, queue.Moved{ID: id, NewID: newID})
+			moved[id] = true
+		}
+		for _, id := range ids {
+			if !moved[id] && !slices.Contains(res.NotFound, id) {
+				res.NotFound = append(res.NotFound, id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return queue.Redriven{}, fmt.Errorf("redrive dead letters: %w", err)
+	}
+	if len(res.Moved) > 0 {
+		q.wake()
+	}
+	return res, nil
 }
 
 // Stats counts the queue's messages. It reads the whole visibility index. A

@@ -86,6 +86,9 @@ func NewManagement(svc manage.Services, a auth.Authenticator, publicURL string, 
 		{"GET /v1/groups/{g}/runs", m.listRuns},
 		{"GET /v1/groups/{g}/runs/{r}", m.getRun},
 		{"POST /v1/groups/{g}/runs/{r}/replay", m.replay},
+
+		{"GET /v1/groups/{g}/dead-jobs", m.listDeadJobs},
+		{"POST /v1/groups/{g}/dead-jobs/redrive", m.redriveDeadJobs},
 	}
 	for _, rt := range m.routes {
 		m.mux.Handle(rt.pattern, m.authed(rt.h))
@@ -477,5 +480,28 @@ func (m *Management) replay(w http.ResponseWriter, r *http.Request, who auth.Ide
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"runId": id})
+	return nil
+}
+
+func (m *Management) listDeadJobs(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+	list, err := m.svc.DeadJobs.List(r.Context(), who, r.PathValue("g"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, list)
+	return nil
+}
+
+func (m *Management) redriveDeadJobs(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+	var in manage.RedriveInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	res, err := m.svc.DeadJobs.Redrive(r.Context(), who, r.PathValue("g"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
 	return nil
 }

@@ -67,7 +67,7 @@ func MustSystem(t *testing.T) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := manage.New(manage.Config{Store: store, Queue: q, Kinds: steps, Vault: vault, Now: clk.Now, RunOnceWait: 200 * time.Millisecond})
+	svc := manage.New(manage.Config{Store: store, Queue: q, DeadLetters: q, Kinds: steps, Vault: vault, Now: clk.Now, RunOnceWait: 200 * time.Millisecond})
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.HooksPrefix, &httpapi.Hooks{Ingest: &ingest.Service{Store: store, Queue: q, Secrets: vault, Now: clk.Now}, MaxBody: testMaxBody,
 		PublicURL: func(*http.Request) string { return publicHooks }})

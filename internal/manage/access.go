@@ -1,5 +1,6 @@
 // Package manage provides the management use cases: Groups and members, API
-// keys, Flows, HTTP triggers, Runs, Run Once, replay and statistics. Every
+// keys, Flows, HTTP triggers, Runs, Run Once, replay, statistics and the
+// run queue's dead jobs. Every
 // call is made on behalf of an auth.Identity and checked against its role in
 // the Group; a Group the caller cannot see is reported as not found, so
 // Groups cannot be probed.
@@ -35,6 +36,7 @@ type Store interface {
 	TriggerStore
 	ScheduleStore
 	RunStore
+	DeadJobStore
 }
 
 // Config is what the management use cases are built from.
@@ -47,6 +49,9 @@ type Config struct {
 	// Vault holds HTTP triggers' signing secrets; nil: a trigger
 	// authenticated by signature is refused.
 	Vault Vault
+	// DeadLetters is the run queue's dead-letter queue; nil: none is
+	// configured (the dead-job calls answer unavailable).
+	DeadLetters DeadLetterQueue
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// RunOnceWait bounds how long Run Once waits for its Run to end
@@ -65,6 +70,7 @@ type Services struct {
 	Triggers  *Triggers
 	Schedules *Schedules
 	Runs      *Runs
+	DeadJobs  *DeadJobs
 }
 
 // New returns the management use cases over c.Store.
@@ -78,6 +84,7 @@ func New(c Config) Services {
 		Triggers:  &Triggers{Store: c.Store, Access: a, Vault: c.Vault, Now: c.Now, Logger: c.Logger},
 		Schedules: &Schedules{Store: c.Store, Access: a, Scheduler: c.Scheduler, Queue: c.Queue, Now: c.Now, Logger: c.Logger},
 		Runs:      &Runs{Store: c.Store, Access: a, Queue: c.Queue, Now: c.Now, RunOnceWait: c.RunOnceWait, Logger: c.Logger},
+		DeadJobs:  &DeadJobs{Store: c.Store, Access: a, Queue: c.DeadLetters, Logger: c.Logger},
 	}
 }
 

@@ -45,3 +45,24 @@ type Stats struct {
 	// Dead is the number of messages in the dead-letter list.
 	Dead int
 }
+
+// Redriven is what a Redrive did: the dead letters it sent back to the queue
+// and the ids it was asked for but did not find.
+type Redriven struct {
+	// Moved are the dead letters sent back to the queue, in the order they
+	// were found.
+	Moved []Moved
+	// NotFound are the ids asked for that were not among the dead letters
+	// Redrive looked at, in the order they were asked for: unknown, redriven
+	// already, or beyond what it looked at.
+	NotFound []string
+}
+
+// Moved is one dead letter sent back to the queue.
+type Moved struct {
+	// ID is the dead letter's message id.
+	ID string
+	// NewID is the id of the message sent to the queue in its place, with
+	// the same body and attributes; its ReceiveCount starts again from 0.
+	NewID string
+}

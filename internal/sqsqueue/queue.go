@@ -34,6 +34,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,6 +78,9 @@ type Queue struct {
 	client API
 	url    string
 	dlqURL string
+	// maxReceives is the queue's maxReceiveCount when the caller knows it
+	// (WithMaxReceives); 0: DeadLetters reads it from the redrive policy.
+	maxReceives int
 }
 
 // API is the part of the SQS client the queue uses: *sqs.Client implements
@@ -98,6 +102,17 @@ var _ API = (*sqs.Client)(nil)
 // timeout ends.
 func New(client API, queueURL, deadLetterURL string) *Queue {
 	return &Queue{client: client, url: queueURL, dlqURL: deadLetterURL}
+}
+
+// WithMaxReceives returns a copy of q that takes n for the queue's
+// maxReceiveCount: DeadLetters then gives its Reason without reading the
+// queue's redrive policy, so that a caller allowed to read the dead-letter
+// queue needs no sqs:GetQueueAttributes on the queue itself. n < 1 leaves q
+// reading the policy.
+func (q *Queue) WithMaxReceives(n int) *Queue {
+	c := *q
+	c.maxReceives = max(n, 0)
+	return &c
 }
 
 // Send enqueues a message with one SendMessage call, nothing else, and
@@ -223,7 +238,8 @@ func (q *Queue) changeVisibility(ctx context.Context, url, receiptHandle string,
 // counts as 1), in no particular order, without removing them: it receives
 // them, then makes them visible again at once. SQS keeps neither a reason
 // nor a time for the move, so Reason is "moved by the redrive policy after N
-// receives", N being the queue's maxReceiveCount, and DeadAt is the time
+// receives", N being the queue's maxReceiveCount (read from its redrive
+// policy, unless given to WithMaxReceives), and DeadAt is the time
 // DeadLetters read the message, which is no earlier than the move.
 // ReceiveCount is SQS's count, which keeps counting in the dead-letter
 // queue, DeadLetters' own receives included.
@@ -275,6 +291,102 @@ func (q *Queue) DeadLetters(ctx context.Context, limit int) (dead []queue.DeadLe
 	return dead, nil
 }
 
+// Redrive sends the dead letters ids back to the queue and deletes them
+// from the dead-letter queue. SQS can only find a message by receiving it,
+// so Redrive receives from the dead-letter queue, up to limit distinct
+// messages (below 1 counts as 1) or until it has found every id, and for
+// each message asked for sends a new message to the queue with the same
+// body and message attributes (with their data types), then deletes the
+// dead letter; the others are made visible again before it returns. A crash
+// between the send and the delete leaves the job in both queues (the dead
+// letter comes back after 30 seconds), never in neither. The new message
+// has a new id and a ReceiveCount of 0, as with SQS's own redrive.
+//
+// An id Redrive does not find is reported in NotFound, not as an error:
+// like any receive of SQS it may miss some dead letters, and while it runs
+// the dead letters it has read are invisible to other readers. On an error,
+// the result lists what was moved before it.
+func (q *Queue) Redrive(ctx context.Context, ids []string, limit int) (res queue.Redriven, err error) {
+	limit = max(limit, 1)
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	var handles []string
+	defer func() {
+		if rerr := q.release(context.WithoutCancel(ctx), handles); rerr != nil && err == nil {
+			err = rerr
+		}
+		moved := make(map[string]bool, len(res.Moved))
+		for _, m := range res.Moved {
+			moved[m.ID] = true
+		}
+		for _, id := range ids {
+			if !moved[id] && !slices.Contains(res.NotFound, id) {
+				res.NotFound = append(res.NotFound, id)
+			}
+		}
+	}()
+	seen := make(map[string]bool)
+	for len(seen) < limit && len(res.Moved) < len(want) {
+		msgs, err := q.receive(ctx, q.dlqURL, limit-len(seen), peekVisibility, peekWait)
+		if err != nil {
+			return res, fail(ctx, "redrive dead letters", err, nil)
+		}
+		fresh := 0
+		for i, m := range msgs {
+			id, h := aws.ToString(m.MessageId), aws.ToString(m.ReceiptHandle)
+			if seen[id] || len(seen) == limit {
+				handles = append(handles, h)
+				continue
+			}
+			seen[id] = true
+			fresh++
+			if !want[id] {
+				handles = append(handles, h)
+				continue
+			}
+			newID, err := q.resend(ctx, m)
+			if err != nil {
+				for _, rest := range msgs[i:] {
+					handles = append(handles, aws.ToString(rest.ReceiptHandle))
+				}
+				return res, err
+			}
+			// Sent: from here on the job is in the queue, whatever happens
+			// to the dead letter.
+			res.Moved = append(res.Moved, queue.Moved{ID: id, NewID: newID})
+			if _, err := q.client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &q.dlqURL, ReceiptHandle: &h}); err != nil {
+				for _, rest := range msgs[i+1:] {
+					handles = append(handles, aws.ToString(rest.ReceiptHandle))
+				}
+				return res, fail(ctx, "redrive dead letters: delete "+id+" from the dead-letter queue (it was sent to the queue)", err, nil)
+			}
+		}
+		if fresh == 0 {
+			break
+		}
+	}
+	return res, nil
+}
+
+// resend sends the queue a copy of the dead letter m: its body and message
+// attributes as received.
+func (q *Queue) resend(ctx context.Context, m types.Message) (string, error) {
+	in := &sqs.SendMessageInput{QueueUrl: &q.url, MessageBody: m.Body}
+	if len(m.MessageAttributes) > 0 {
+		in.MessageAttributes = m.MessageAttributes
+	}
+	out, err := q.client.SendMessage(ctx, in)
+	if err != nil {
+		return "", fail(ctx, "redrive dead letters: send "+aws.ToString(m.MessageId)+" to the queue", err, nil)
+	}
+	if out.MessageId == nil || *out.MessageId == "" {
+		return "", errors.New("redrive dead letters: SQS returned no message id")
+	}
+	return *out.MessageId, nil
+}
+
 // release makes the messages received from the dead-letter queue with
 // handles visible again. A handle no longer in flight is fine: its message
 // is visible already, or was deleted meanwhile.
@@ -296,6 +408,9 @@ func (q *Queue) release(ctx context.Context, handles []string) error {
 // deadReason returns the Reason of the dead letters, from the redrive
 // policy of the queue.
 func (q *Queue) deadReason(ctx context.Context) (string, error) {
+	if q.maxReceives > 0 {
+		return receivesReason(q.maxReceives), nil
+	}
 	out, err := q.client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 		QueueUrl:       &q.url,
 		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameRedrivePolicy},
@@ -307,10 +422,15 @@ func (q *Queue) deadReason(ctx context.Context) (string, error) {
 	if err != nil {
 		return "moved by the redrive policy", nil
 	}
+	return receivesReason(n), nil
+}
+
+// receivesReason is the Reason of a dead letter moved after n receives.
+func receivesReason(n int) string {
 	if n == 1 {
-		return "moved by the redrive policy after 1 receive", nil
+		return "moved by the redrive policy after 1 receive"
 	}
-	return fmt.Sprintf("moved by the redrive policy after %d receives", n), nil
+	return fmt.Sprintf("moved by the redrive policy after %d receives", n)
 }
 
 // maxReceiveCount reads the maxReceiveCount of a redrive policy, which SQS

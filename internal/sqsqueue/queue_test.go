@@ -25,6 +25,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
+	"wiresk/internal/manage"
 	"wiresk/internal/queue"
 	"wiresk/internal/sqsqueue"
 	"wiresk/internal/testkit/emulator"
@@ -35,6 +36,9 @@ import (
 var (
 	_ queuetest.Queue = (*sqsqueue.Queue)(nil)
 	_ queue.Receiver  = (*sqsqueue.Queue)(nil)
+	// Asserted here rather than in ports.go, so that the trigger and
+	// worker functions, which link this package, do not link manage.
+	_ manage.DeadLetterQueue = (*sqsqueue.Queue)(nil)
 )
 
 // endpoint is the URL of the goaws server the package's tests share.
@@ -632,5 +636,104 @@ func TestAvoidRequestBodyRace(t *testing.T) {
 	}
 	if got, want := attempts.n.Load(), int64(ops); got != want {
 		t.Errorf("%d operations took %d HTTP attempts, want %d", ops, got, want)
+	}
+}
+
+// TestRedriveKeepsAttributeTypes: a redriven message keeps its message
+// attributes with their data types (a Number stays a Number), and a queue
+// told its maxReceiveCount lists and redrives dead letters with calls on the
+// dead-letter queue only, besides the send to the queue (what the manage
+// function is allowed).
+func TestRedriveKeepsAttributeTypes(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	var count opCounter
+	client := newClient(endpoint, count.install)
+	url, dlqURL := createQueues(t, client, 1)
+	if _, err := client.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl:    aws.String(url),
+		MessageBody: aws.String(`{"runId":"run_1"}`),
+		MessageAttributes: map[string]types.MessageAttributeValue{
+			"groupId": {DataType: aws.String("String"), StringValue: aws.String("grp_1")},
+			"n":       {DataType: aws.String("Number"), StringValue: aws.String("3.5")},
+		},
+	}); err != nil {
+		t.Fatalf("SendMessage: %v", err)
+	}
+	q := sqsqueue.New(client, url, dlqURL)
+	var dead []queue.DeadLetter
+	deadline := time.Now().Add(15 * time.Second)
+	for len(dead) == 0 && time.Now().Before(deadline) {
+		if _, err := q.Receive(ctx, 1, time.Second, time.Second); err != nil {
+			t.Fatalf("Receive: %v", err)
+		}
+		var err error
+		if dead, err = q.DeadLetters(ctx, 10); err != nil {
+			t.Fatalf("DeadLetters: %v", err)
+		}
+	}
+	if got, want := len(dead), 1; got != want {
+		t.Fatalf("len(DeadLetters) = %d, want %d", got, want)
+	}
+
+	// Told its maxReceiveCount, the queue reads no attribute of the run queue.
+	known := q.WithMaxReceives(1)
+	calls := func() []string {
+		var out []string
+		for _, op := range count.take() {
+			if !slices.Contains(out, op) {
+				out = append(out, op)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	calls()
+	again, err := known.DeadLetters(ctx, 10)
+	if err != nil {
+		t.Fatalf("DeadLetters: %v", err)
+	}
+	if got, want := len(again), 1; got != want {
+		t.Fatalf("len(DeadLetters) = %d, want %d", got, want)
+	}
+	if got, want := again[0].Reason, "moved by the redrive policy after 1 receive"; got != want {
+		t.Errorf("Reason = %q, want %q", got, want)
+	}
+	if got, want := calls(), []string{"ChangeMessageVisibility", "ReceiveMessage"}; !slices.Equal(got, want) {
+		t.Errorf("DeadLetters made the operations %v, want only %v", got, want)
+	}
+	res, err := known.Redrive(ctx, []string{dead[0].ID}, 10)
+	if err != nil {
+		t.Fatalf("Redrive: %v", err)
+	}
+	if got, want := len(res.Moved), 1; got != want {
+		t.Fatalf("Redrive moved %+v, want %d", res.Moved, want)
+	}
+	if got, want := calls(), []string{"DeleteMessage", "ReceiveMessage", "SendMessage"}; !slices.Equal(got, want) {
+		t.Errorf("Redrive made the operations %v, want only %v", got, want)
+	}
+
+	out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl: aws.String(url), MessageAttributeNames: []string{"All"}, WaitTimeSeconds: 5, VisibilityTimeout: 60,
+	})
+	if err != nil {
+		t.Fatalf("ReceiveMessage: %v", err)
+	}
+	if got, want := len(out.Messages), 1; got != want {
+		t.Fatalf("ReceiveMessage returned %d messages, want %d", got, want)
+	}
+	m := out.Messages[0]
+	if got, want := aws.ToString(m.MessageId), res.Moved[0].NewID; got != want {
+		t.Errorf("MessageId = %q, want %q", got, want)
+	}
+	if got, want := aws.ToString(m.Body), `{"runId":"run_1"}`; got != want {
+		t.Errorf("Body = %q, want %q", got, want)
+	}
+	typed := map[string]string{}
+	for k, v := range m.MessageAttributes {
+		typed[k] = aws.ToString(v.DataType) + ":" + aws.ToString(v.StringValue)
+	}
+	if got, want := typed, map[string]string{"groupId": "String:grp_1", "n": "Number:3.5"}; !maps.Equal(got, want) {
+		t.Errorf("redriven attributes = %v, want %v", got, want)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -41,6 +42,11 @@ type Queue interface {
 	ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error
 	// DeadLetters returns up to limit dead letters without removing them.
 	DeadLetters(ctx context.Context, limit int) ([]queue.DeadLetter, error)
+	// Redrive sends the dead letters ids, among the first limit it looks
+	// at, back to the queue as new messages with the same body and
+	// attributes, and removes them from the dead letters; the ids it does
+	// not find are reported in NotFound, not as an error.
+	Redrive(ctx context.Context, ids []string, limit int) (queue.Redriven, error)
 	// Stats counts the messages visible, in flight and dead; counts may lag
 	// a little behind for remote queues.
 	Stats(ctx context.Context) (queue.Stats, error)
@@ -90,6 +96,10 @@ func Run(t *testing.T, newQueue func(t *testing.T, maxReceives int) Queue) {
 	t.Run("DeadLetterAfterMaxReceives", func(t *testing.T) {
 		t.Parallel()
 		testDeadLetter(t, newQueue(t, 2))
+	})
+	t.Run("RedriveMovesChosenDeadLettersBack", func(t *testing.T) {
+		t.Parallel()
+		testRedrive(t, newQueue(t, 1))
 	})
 	t.Run("LongPollWakesOnSend", func(t *testing.T) {
 		t.Parallel()
@@ -334,6 +344,117 @@ func testDeadLetter(t *testing.T, q Queue) {
 	}
 	if d.DeadAt.IsZero() {
 		t.Error("dead letter DeadAt is zero")
+	}
+}
+
+// testRedrive runs on a queue with maxReceives 1.
+func testRedrive(t *testing.T, q Queue) {
+	ctx := t.Context()
+	bodies := map[string]string{
+		"a": `{"runId":"run_a","note":"héllo ✓ <&>"}`,
+		"b": `{"runId":"run_b"}`,
+	}
+	attrs := map[string]map[string]string{
+		"a": {"runId": "run_a", "groupId": "grp_1"},
+		"b": {"runId": "run_b", "groupId": "grp_2"},
+	}
+	ids := map[string]string{}
+	for _, k := range []string{"a", "b"} {
+		id, err := q.Send(ctx, []byte(bodies[k]), attrs[k])
+		if err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		ids[k] = id
+	}
+	for range 2 {
+		receiveOne(t, q, short)
+	}
+	dead := waitDead(t, q, 2)
+	if got, want := len(dead), 2; got != want {
+		t.Fatalf("len(DeadLetters) = %d, want %d", got, want)
+	}
+
+	res, err := q.Redrive(ctx, []string{ids["a"], "msg_unknown", ids["a"]}, 10)
+	if err != nil {
+		t.Fatalf("Redrive: %v", err)
+	}
+	if got, want := len(res.Moved), 1; got != want {
+		t.Fatalf("Redrive moved %d dead letters (%+v), want %d", got, res.Moved, want)
+	}
+	moved := res.Moved[0]
+	if got, want := moved.ID, ids["a"]; got != want {
+		t.Errorf("Moved[0].ID = %q, want %q", got, want)
+	}
+	if moved.NewID == "" {
+		t.Error("Moved[0].NewID is empty")
+	}
+	if got, want := res.NotFound, []string{"msg_unknown"}; !slices.Equal(got, want) {
+		t.Errorf("NotFound = %q, want %q", got, want)
+	}
+
+	// The job is back in the queue, byte for byte, as a new message.
+	m := receiveOne(t, q, long)
+	if got, want := m.ID, moved.NewID; got != want {
+		t.Errorf("received ID = %q, want the redriven message's %q", got, want)
+	}
+	if got, want := string(m.Body), bodies["a"]; got != want {
+		t.Errorf("redriven Body = %q, want %q", got, want)
+	}
+	if got, want := m.Attributes, attrs["a"]; !maps.Equal(got, want) {
+		t.Errorf("redriven Attributes = %v, want %v", got, want)
+	}
+	if got, want := m.ReceiveCount, 1; got != want {
+		t.Errorf("redriven ReceiveCount = %d, want %d (it counts again from the redrive)", got, want)
+	}
+	if err := q.Delete(ctx, m.ReceiptHandle); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+
+	// The other dead letter stays, readable at once; the moved one is gone.
+	dead = waitDead(t, q, 1)
+	if got, want := len(dead), 1; got != want {
+		t.Fatalf("len(DeadLetters) after Redrive = %d, want %d", got, want)
+	}
+	if got, want := dead[0].ID, ids["b"]; got != want {
+		t.Errorf("remaining dead letter = %q, want %q", got, want)
+	}
+	again, err := q.Redrive(ctx, []string{ids["a"]}, 10)
+	if err != nil {
+		t.Fatalf("Redrive again: %v", err)
+	}
+	if got, want := again.NotFound, []string{ids["a"]}; len(again.Moved) != 0 || !slices.Equal(got, want) {
+		t.Errorf("Redrive of a redriven id = moved %+v, not found %q; want nothing moved, %q not found", again.Moved, got, want)
+	}
+	none, err := q.Redrive(ctx, nil, 10)
+	if err != nil || len(none.Moved)+len(none.NotFound) != 0 {
+		t.Errorf("Redrive(no ids) = %+v, %v; want nothing, nil", none, err)
+	}
+	eventuallyStats(t, q, queue.Stats{Dead: 1})
+}
+
+// waitDead receives until the queue has at least n dead letters, waiting up
+// to patience, and returns them.
+func waitDead(t *testing.T, q Queue, n int) []queue.DeadLetter {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for {
+		dead, err := q.DeadLetters(t.Context(), 10)
+		if err != nil {
+			t.Fatalf("DeadLetters: %v", err)
+		}
+		if len(dead) >= n {
+			return dead
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d dead letters after %v, want %d", len(dead), patience, n)
+		}
+		msgs, err := q.Receive(t.Context(), 10, long, time.Second)
+		if err != nil {
+			t.Fatalf("Receive: %v", err)
+		}
+		if len(msgs) > 0 {
+			t.Fatalf("message %s received %d times with maxReceives 1, want it dead-lettered", msgs[0].ID, msgs[0].ReceiveCount)
+		}
 	}
 }
 
