@@ -151,3 +151,66 @@ func tryGet(r *runner, path string, out any) bool {
 	defer resp.Body.Close()
 	return resp.StatusCode == 200 && json.NewDecoder(resp.Body).Decode(out) == nil
 }
+
+// TestAFailedDeadJobIsRedrivenToSuccess: the common death. The target
+// answers 503 to every try of the job's last delivery, which fails the
+// Run; once it is fixed, a redrive reopens the failed Run, and the worker
+// goes on from its failed step to success.
+func TestAFailedDeadJobIsRedrivenToSuccess(t *testing.T) {
+	var mu sync.Mutex
+	fixed := false
+	tg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		ok := fixed
+		mu.Unlock()
+		if !ok {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":true}`)
+	}))
+	t.Cleanup(tg.Close)
+	r := startRunner(t, t.TempDir(), true, "WIRESK_MAX_RECEIVES=1")
+	var k struct{ ID, Key string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/api-keys", map[string]any{"name": "k"}, &k)
+	var f struct{ ID string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{"name": "Sync", "steps": []any{
+		map[string]any{"id": "sync", "app": "http", "method": "request", "input": map[string]any{"method": "POST", "url": tg.URL + "/sync", "body": map[string]any{}}}}}, &f)
+	var tr struct{ URL string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/http-triggers", map[string]any{"apiKeyIds": []string{k.ID}}, &tr)
+	status, runID, err := hook(tr.URL, k.Key, `{"n":1}`)
+	if err != nil || status != 202 {
+		t.Fatalf("webhook: %d %v", status, err)
+	}
+	if v := r.waitRun(t, "grp_dev", runID); v.Status != "failed" {
+		t.Fatalf("Run on a target down = %+v, want failed", v)
+	}
+	var list struct {
+		DeadJobs []struct{ ID, RunID, RunStatus, Reason string }
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(list.DeadJobs) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		r.mustCall(t, 200, "GET", "/v1/groups/grp_dev/dead-jobs", nil, &list)
+	}
+	if len(list.DeadJobs) != 1 || list.DeadJobs[0].RunID != runID || list.DeadJobs[0].RunStatus != "failed" || strings.Contains(list.DeadJobs[0].Reason, "replay") {
+		t.Fatalf("dead jobs = %+v, want the failed Run's job, with no hint to replay", list.DeadJobs)
+	}
+	mu.Lock()
+	fixed = true
+	mu.Unlock()
+	r.mustCall(t, 200, "POST", "/v1/groups/grp_dev/dead-jobs/redrive", map[string]any{"all": true}, nil)
+	deadline = time.Now().Add(20 * time.Second)
+	var v runView
+	for time.Now().Before(deadline) {
+		v = runView{}
+		if r.call(t, "GET", "/v1/groups/grp_dev/runs/"+runID, nil, &v) == 200 && v.Status == "succeeded" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if v.Status != "succeeded" || len(v.Steps) != 1 || v.Steps[0].Status != "succeeded" {
+		t.Fatalf("the redriven Run = %+v, want succeeded", v)
+	}
+}

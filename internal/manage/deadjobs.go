@@ -29,10 +29,12 @@ type DeadLetterQueue interface {
 	Redrive(ctx context.Context, ids []string, limit int) (queue.Redriven, error)
 }
 
-// DeadJobStore is what DeadJobs reads of the store port. Errors: a missing
+// DeadJobStore is what DeadJobs reads and writes of the store port: the
+// Runs dead jobs name, reopened when they are redriven. Errors: a missing
 // Run wraps wiresk.ErrNotFound.
 type DeadJobStore interface {
 	GetRun(ctx context.Context, groupID, id string) (run.Run, error)
+	UpdateRun(ctx context.Context, r run.Run) error
 }
 
 // MaxDeadScan is the most dead letters, of all Groups, that one list or
@@ -81,8 +83,8 @@ type DeadJob struct {
 	// recorded ("no Run was recorded" when there is none).
 	Reason string `json:"reason"`
 	// RunStatus is the status of the Run of that id, if one was recorded.
-	// A Run that has ended is not run again by a redrive (the worker drops
-	// its job): replay the Run instead.
+	// A redrive reopens a failed Run; one that succeeded or was filtered is
+	// not run again (the worker drops its job): replay it instead.
 	RunStatus run.Status `json:"runStatus,omitempty"`
 	// Body is the size and content type of the job's request body.
 	Body DeadJobBody `json:"body"`
@@ -204,7 +206,24 @@ func (s *DeadJobs) Redrive(ctx context.Context, who auth.Identity, groupID strin
 	if len(chosen) == 0 {
 		return out, nil
 	}
+	// A job dies on its last delivery, whose failure ended its Run: the
+	// worker would drop a redriven Job of an ended Run. So a failed Run is
+	// reopened first (queued, its steps kept: the worker goes on after the
+	// last step that succeeded), and put back as it was if its job was not
+	// moved.
+	reopened := s.reopen(ctx, groupID, chosen, runOf)
 	res, err := s.Queue.Redrive(ctx, chosen, MaxDeadScan)
+	moved := make(map[string]bool, len(res.Moved))
+	for _, m := range res.Moved {
+		moved[m.ID] = true
+	}
+	for id, r := range reopened {
+		if !moved[id] {
+			if uerr := s.Store.UpdateRun(context.WithoutCancel(ctx), r); uerr != nil {
+				s.logger().ErrorContext(ctx, "put back a reopened Run", "groupId", groupID, "runId", r.ID, "err", uerr)
+			}
+		}
+	}
 	for _, m := range res.Moved {
 		out.Redriven = append(out.Redriven, RedrivenJob{ID: m.ID, NewID: m.NewID, RunID: runOf[m.ID]})
 	}
@@ -214,6 +233,33 @@ func (s *DeadJobs) Redrive(ctx context.Context, who auth.Identity, groupID strin
 	}
 	out.NotFound = append(out.NotFound, res.NotFound...)
 	return out, nil
+}
+
+// reopen sets each failed Run of the chosen dead jobs back to queued, and
+// returns those Runs as they were, by dead job id. A Run that cannot be
+// read or written is left as it is (its redriven job is then dropped by the
+// worker, as before), and logged.
+func (s *DeadJobs) reopen(ctx context.Context, groupID string, chosen []string, runOf map[string]string) map[string]run.Run {
+	was := map[string]run.Run{}
+	for _, id := range chosen {
+		runID := runOf[id]
+		if runID == "" {
+			continue
+		}
+		r, err := s.Store.GetRun(ctx, groupID, runID)
+		if err != nil || r.Status != run.Failed {
+			continue
+		}
+		old := r
+		r.Status, r.FinishedAt, r.DurationMs = run.Queued, nil, 0
+		r.Error = "redriven from the dead-letter queue; it had failed: " + old.Error
+		if err := s.Store.UpdateRun(ctx, r); err != nil {
+			s.logger().ErrorContext(ctx, "reopen a redriven Run", "groupId", groupID, "runId", runID, "err", err)
+			continue
+		}
+		was[id] = old
+	}
+	return was
 }
 
 // scan reads up to MaxDeadScan dead letters and returns the Group's, and
@@ -295,7 +341,7 @@ func (s *DeadJobs) view(ctx context.Context, groupID string, d queue.DeadLetter)
 	} else if !r.Status.Final() {
 		j.Reason += ", with no error recorded (the worker stopped during a delivery)"
 	}
-	if r.Status.Final() {
+	if r.Status == run.Succeeded || r.Status == run.Filtered {
 		j.Reason += "; it has ended, so a redrive does not run it again: replay the Run instead"
 	}
 	return j, nil

@@ -138,8 +138,8 @@ func TestDeadJobsListsTheGroupsOnlyWithTheirReasons(t *testing.T) {
 	if got, want := j.Reason, `received 1 times without being deleted; the Run is failed: step "create" failed: 503 Service Unavailable`; !strings.HasPrefix(got, want) {
 		t.Errorf("failed job reason = %q, want it to start %q", got, want)
 	}
-	if !strings.Contains(j.Reason, "replay") || j.RunStatus != run.Failed {
-		t.Errorf("failed job reason, status = %q, %q; want a hint to replay the ended Run, failed", j.Reason, j.RunStatus)
+	if strings.Contains(j.Reason, "replay") || j.RunStatus != run.Failed {
+		t.Errorf("failed job reason, status = %q, %q; want failed, and no hint to replay (a redrive reopens a failed Run)", j.Reason, j.RunStatus)
 	}
 	if got, want := j.Body, (manage.DeadJobBody{Bytes: len(failed.Body), ContentType: "application/json"}); got != want {
 		t.Errorf("failed job body = %+v, want %+v", got, want)
@@ -268,4 +268,47 @@ func TestDeadJobsWithoutADeadLetterQueueAreUnavailable(t *testing.T) {
 	wantCode(t, "list without a dead-letter queue", err, wiresk.EUnavailable)
 	_, err = svc.DeadJobs.Redrive(t.Context(), ada, g.ID, manage.RedriveInput{All: true})
 	wantCode(t, "redrive without a dead-letter queue", err, wiresk.EUnavailable)
+}
+
+// TestDeadJobsRedriveReopensAFailedRun: a job dies on its last delivery,
+// which fails its Run; redriven, the Run is queued again with its steps, so
+// the worker goes on. A succeeded Run is left as it is.
+func TestDeadJobsRedriveReopensAFailedRun(t *testing.T) {
+	f := mustDeadFixture(t)
+	ctx := t.Context()
+	noon := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	done := noon.Add(time.Second)
+	steps := []run.StepResult{{ID: "one", App: "http", Method: "request", Status: run.StepSucceeded}, {ID: "two", App: "http", Method: "request", Status: run.StepFailed, Error: "503"}}
+	if _, err := f.store.CreateRun(ctx, run.Run{ID: "run_f", GroupID: f.a, FlowID: "flw_1", Mode: run.ModeWebhook, Status: run.Failed,
+		Error: `step "two" failed: 503`, Steps: steps, CreatedAt: noon, FinishedAt: &done}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.CreateRun(ctx, run.Run{ID: "run_s", GroupID: f.a, FlowID: "flw_1", Mode: run.ModeWebhook, Status: run.Succeeded, CreatedAt: noon, FinishedAt: &done}); err != nil {
+		t.Fatal(err)
+	}
+	idF := f.send(t, jobBody(t, run.Job{RunID: "run_f", GroupID: f.a, FlowID: "flw_1", Mode: run.ModeWebhook}), map[string]string{"runId": "run_f", "groupId": f.a})
+	idS := f.send(t, jobBody(t, run.Job{RunID: "run_s", GroupID: f.a, FlowID: "flw_1", Mode: run.ModeWebhook}), map[string]string{"runId": "run_s", "groupId": f.a})
+	f.kill(t)
+	list, err := f.svc.DeadJobs.List(ctx, f.ada, f.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range list.DeadJobs {
+		if j.ID == idS && !strings.Contains(j.Reason, "replay") {
+			t.Errorf("the succeeded Run's dead job: reason %q, want a hint to replay it", j.Reason)
+		}
+	}
+	if _, err := f.svc.DeadJobs.Redrive(ctx, f.ada, f.a, manage.RedriveInput{IDs: []string{idF, idS}}); err != nil {
+		t.Fatalf("Redrive: %v", err)
+	}
+	r, err := f.store.GetRun(ctx, f.a, "run_f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != run.Queued || r.FinishedAt != nil || !strings.Contains(r.Error, "redriven") || len(r.Steps) != 2 || r.Steps[0].Status != run.StepSucceeded {
+		t.Errorf("the failed Run after a redrive = %s %q finished %v, %d steps; want queued, saying it was redriven, its steps kept", r.Status, r.Error, r.FinishedAt, len(r.Steps))
+	}
+	if s, err := f.store.GetRun(ctx, f.a, "run_s"); err != nil || s.Status != run.Succeeded {
+		t.Errorf("the succeeded Run after a redrive = %+v, %v; want it unchanged", s.Status, err)
+	}
 }
