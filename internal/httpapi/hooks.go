@@ -105,6 +105,11 @@ func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, `{"runId":`+strconv.Quote(runID)+"}\n")
 }
 
+// Routes lists the route Hooks serves (mount it on HooksPrefix).
+func (h *Hooks) Routes() []string {
+	return []string{http.MethodPost + " " + HooksPrefix + "{routingKey}"}
+}
+
 // presentedKey returns the key from X-API-Key or Authorization: Bearer.
 func presentedKey(r *http.Request) string {
 	if k := r.Header.Get("X-API-Key"); k != "" {
