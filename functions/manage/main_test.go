@@ -15,6 +15,7 @@ import (
 	"wiresk/internal/bolt"
 	"wiresk/internal/flow"
 	"wiresk/internal/group"
+	"wiresk/internal/httpapi"
 	"wiresk/internal/trigger"
 )
 
@@ -244,5 +245,51 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("error: got %v, want one mentioning %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestOpenAPIEvent sends GET /v1/openapi.json as API Gateway does for a
+// route without an authorizer (no JWT claims in the context): the function
+// answers the OpenAPI document.
+func TestOpenAPIEvent(t *testing.T) {
+	h := newTestHandler(t, "")
+	ev := readEvent(t, "manage-list-flows.json")
+	ev.RouteKey, ev.RequestContext.RouteKey = "GET /v1/openapi.json", "GET /v1/openapi.json"
+	ev.RawPath, ev.RequestContext.HTTP.Path = "/v1/openapi.json", "/v1/openapi.json"
+	ev.RequestContext.HTTP.Method = http.MethodGet
+	ev.PathParameters, ev.RawQueryString = nil, ""
+	ev.RequestContext.Authorizer = nil
+	delete(ev.Headers, "authorization")
+	resp, err := h(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := resp.StatusCode, http.StatusOK; got != want {
+		t.Fatalf("status: got %d, want %d (%s)", got, want, resp.Body)
+	}
+	if got, want := resp.Headers["Content-Type"], "application/json"; got != want {
+		t.Errorf("Content-Type: got %q, want %q", got, want)
+	}
+	if resp.IsBase64Encoded {
+		t.Errorf("the document is base64-encoded; API Gateway would serve it as text only without")
+	}
+	if got, want := resp.Body, string(httpapi.OpenAPIDocument()); got != want {
+		t.Errorf("body: got %d bytes, want the %d of the OpenAPI document", len(got), len(want))
+	}
+	var doc struct {
+		OpenAPI string `json:"openapi"`
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &doc); err != nil || doc.OpenAPI != "3.1.0" {
+		t.Errorf("body: openapi %q (%v), want 3.1.0", doc.OpenAPI, err)
+	}
+	// The management routes still need the JWT.
+	flows := readEvent(t, "manage-list-flows.json")
+	flows.RequestContext.Authorizer = nil
+	resp, err = h(context.Background(), flows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := resp.StatusCode, http.StatusUnauthorized; got != want {
+		t.Errorf("GET /v1/groups/{g}/flows without claims: got %d, want %d", got, want)
 	}
 }

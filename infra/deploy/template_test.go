@@ -322,6 +322,12 @@ func TestRoutesMatchHandlers(t *testing.T) {
 				t.Errorf("%s %s: Auth.Authorizer %q, want %q (a browser opens these routes, and has no JWT; the signed link, the state and the cookie are the checks)", e.function, e.route, got, want)
 			}
 		case "ManageFunction", "ConnectionsFunction":
+			if slices.Contains(httpapi.OpenAPI{}.Routes(), e.route) {
+				if got, want := e.authorizer, "NONE"; got != want {
+					t.Errorf("%s %s: Auth.Authorizer %q, want %q (the OpenAPI document is public)", e.function, e.route, got, want)
+				}
+				break
+			}
 			if e.authorizer != "" {
 				t.Errorf("%s %s: Auth.Authorizer %q, want the default JWT authorizer", e.function, e.route, e.authorizer)
 			}
@@ -335,8 +341,10 @@ func TestRoutesMatchHandlers(t *testing.T) {
 	mgmt := httpapi.NewManagement(manage.Services{}, auth.APIGateway{}, "https://hooks.example", nil)
 	conns := httpapi.NewConnections(nil, auth.APIGateway{}, nil)
 	browser := httpapi.NewOAuthBrowser(connect.New(connect.Config{}).Authorizations, nil)
-	for name, h := range map[string]interface{ Routes() []string }{"ManageFunction": mgmt, "ConnectionsFunction": conns, "OAuthCallbackFunction": browser} {
-		got, want := slices.Clone(byFunction[name]), h.Routes()
+	// The manage function also serves the OpenAPI document (app.App.Manage).
+	manageRoutes := append(mgmt.Routes(), httpapi.OpenAPI{}.Routes()...)
+	for name, want := range map[string][]string{"ManageFunction": manageRoutes, "ConnectionsFunction": conns.Routes(), "OAuthCallbackFunction": browser.Routes()} {
+		got := slices.Clone(byFunction[name])
 		sort.Strings(got)
 		sort.Strings(want)
 		if !slices.Equal(got, want) {
@@ -360,6 +368,12 @@ func TestRoutesMatchHandlers(t *testing.T) {
 	}
 	for name, h := range map[string]http.Handler{"ManageFunction": mgmt, "ConnectionsFunction": conns} {
 		for _, r := range byFunction[name] {
+			if slices.Contains(httpapi.OpenAPI{}.Routes(), r) {
+				if got, want := serve(httpapi.OpenAPI{}, r), http.StatusOK; got != want {
+					t.Errorf("OpenAPI handler, %s without credentials: got %d, want %d", r, got, want)
+				}
+				continue
+			}
 			if got, want := serve(h, r), http.StatusUnauthorized; got != want {
 				t.Errorf("%s handler, %s: got %d, want %d", name, r, got, want)
 			}
@@ -404,6 +418,44 @@ func TestRoutesMatchHandlers(t *testing.T) {
 	}
 	if got, want := serve(browser, "GET /v1/oauth/other"), http.StatusNotFound; got != want {
 		t.Errorf("OAuth handler, another path: got %d, want %d", got, want)
+	}
+}
+
+// TestRoutesAreDocumented checks the template's routes against the OpenAPI
+// document: every route API Gateway serves is in it, and every route in it
+// is a route of the template but the local runner's own (GET /healthz).
+func TestRoutesAreDocumented(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(httpapi.OpenAPIDocument(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for path, item := range doc.Paths {
+		for method := range item {
+			if m := strings.ToUpper(method); slices.Contains([]string{"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"}, m) {
+				documented[m+" "+path] = true
+			}
+		}
+	}
+	deployed := map[string]bool{}
+	for _, e := range httpEvents(t) {
+		deployed[e.route] = true
+		if !documented[e.route] {
+			t.Errorf("%s route %s is not in the OpenAPI document (internal/httpapi/openapi.json)", e.function, e.route)
+		}
+	}
+	localOnly := httpapi.Healthz{}.Routes()
+	for r := range documented {
+		if !deployed[r] && !slices.Contains(localOnly, r) {
+			t.Errorf("the OpenAPI document has %s, which no function of the template serves", r)
+		}
+	}
+	for _, r := range localOnly {
+		if deployed[r] {
+			t.Errorf("%s is the local runner's only, yet the template routes it", r)
+		}
 	}
 }
 

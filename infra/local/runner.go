@@ -132,11 +132,15 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	for _, pattern := range oauthAPI.Routes() {
 		mux.Handle(pattern, oauthAPI)
 	}
+	for _, h := range []interface {
+		http.Handler
+		Routes() []string
+	}{httpapi.OpenAPI{}, httpapi.Healthz{}} {
+		for _, pattern := range h.Routes() {
+			mux.Handle(pattern, h)
+		}
+	}
 	mux.HandleFunc("GET /dev/whoami", whoami)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
-	})
 	mux.HandleFunc("/dev/echo", echo)
 	srv := newServer(mux, limits)
 
@@ -276,6 +280,7 @@ func echo(w http.ResponseWriter, r *http.Request) {
 func printWelcome(out io.Writer, base, token, storage string, cfg config) {
 	fmt.Fprintf(out, `Wiresk is running at %s (storage: %s)
 Health: curl %s/healthz
+API (OpenAPI 3.1): curl %s/v1/openapi.json
 
 Development Group: %s (you are its owner, user %q)
 Development JWT (valid 30 days):
@@ -302,7 +307,7 @@ Connections (API key, OAuth): GET $WIRESK/v1/apps, POST $WIRESK/v1/groups/$G/con
 OAuth redirect URI to register at a provider: %s/v1/oauth/callback
 Webhook bodies up to %d bytes; HTTP steps may call %s (WIRESK_HTTP_ALLOW_CIDRS).
 Stop with Ctrl-C: in-flight requests and runs finish first.
-`, base, storage, base, devGroupID, devUserID, token, base, devGroupID, token, base, cfg.MaxBody, cfg.AllowCIDRs)
+`, base, storage, base, base, devGroupID, devUserID, token, base, devGroupID, token, base, cfg.MaxBody, cfg.AllowCIDRs)
 }
 
 // appOverrides merges the runner's three ways of pointing apps at

@@ -63,12 +63,19 @@ func (a *App) Trigger() HTTPHandler {
 
 // Manage serves the management API (httpapi.Management) with identities
 // from API Gateway's JWT authorizer; Run Once and replay enqueue jobs, and
-// the dead-job routes read and redrive Deps.DeadLetters.
+// the dead-job routes read and redrive Deps.DeadLetters. It also serves the
+// OpenAPI document (httpapi.OpenAPI, GET /v1/openapi.json), which needs no
+// JWT.
 func (a *App) Manage() HTTPHandler {
 	authn := auth.APIGateway{GroupsClaim: a.cfg.GroupsClaim}
-	return httpadapter.NewV2(a.perPublicURL(func(public string) http.Handler {
+	mux := http.NewServeMux()
+	for _, pattern := range (httpapi.OpenAPI{}).Routes() {
+		mux.Handle(pattern, httpapi.OpenAPI{})
+	}
+	mux.Handle("/", a.perPublicURL(func(public string) http.Handler {
 		return a.ManagementAPI(authn, public)
-	})).ProxyWithContext
+	}))
+	return httpadapter.NewV2(mux).ProxyWithContext
 }
 
 // Hooks is the webhook ingress: httpapi.Hooks over the store and the run

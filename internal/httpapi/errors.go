@@ -1,12 +1,16 @@
 // Package httpapi provides the HTTP APIs as http.Handlers: the webhook
 // ingress (Hooks) and the management API (Management). The same handlers run
-// in Lambda behind API Gateway and in the local runner.
+// in Lambda behind API Gateway and in the local runner. openapi.json is the
+// OpenAPI 3.1 document of every route they serve (OpenAPI serves it; see
+// openapi.go).
 package httpapi
 
 import (
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -48,6 +52,10 @@ func StatusOf(code string) int {
 	}
 	return http.StatusInternalServerError
 }
+
+// ErrorCodes lists every error code an answer may carry, sorted: the
+// codes of the table from code to status.
+func ErrorCodes() []string { return slices.Sorted(maps.Keys(statusOf)) }
 
 type errorBody struct {
 	Error errorDetail `json:"error"`

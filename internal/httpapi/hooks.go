@@ -176,6 +176,12 @@ func (h *Hooks) addressed(r *http.Request) string {
 	return u
 }
 
+// Routes lists the routes Hooks serves (mount it on HooksPrefix): the
+// webhook, and the GET of Meta's handshake.
+func (h *Hooks) Routes() []string {
+	return []string{http.MethodPost + " " + HooksPrefix + "{routingKey}", http.MethodGet + " " + HooksPrefix + "{routingKey}"}
+}
+
 // presentedKey returns the key from X-API-Key or Authorization: Bearer.
 func presentedKey(r *http.Request) string {
 	if k := r.Header.Get("X-API-Key"); k != "" {
