@@ -132,7 +132,7 @@ func TestRefreshesExpiringTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := svc.Start(link.Query())
+	start := svc.Start(context.Background(), link.Query())
 	if res := svc.Callback(ctx, idp.Authorize(t, start.Redirect), []*http.Cookie{start.Cookie}); !res.OK {
 		t.Fatalf("callback: %+v", res)
 	}

@@ -143,7 +143,7 @@ func (e env) authorize(t *testing.T, h handler, callbackURL string, key []byte) 
 		t.Fatal(err)
 	}
 	if h == nil {
-		res := starter.Start(link.Query())
+		res := starter.Start(context.Background(), link.Query())
 		return v.ID, e.idp.Authorize(t, res.Redirect), []string{res.Cookie.Name + "=" + res.Cookie.Value}
 	}
 	ev := readEvent(t)

@@ -125,7 +125,7 @@ func TestParameters(t *testing.T) {
 		"Stage": "dev", "JwtIssuer": nil, "JwtAudience": nil, "GroupsClaim": "groups", "PublicUrl": "",
 		"RunRetentionDays": "30", "LogLevel": "info", "MaxReceives": "5", "HttpAllowCidrs": "", "WorkerMaxConcurrency": "10",
 		"OAuthReturnUrl": "", "HealthSchedule": "rate(5 minutes)", "LogRetentionDays": "30",
-		"ApiThrottlingRateLimit": "500", "ApiThrottlingBurstLimit": "1000",
+		"ApiThrottlingRateLimit": "500", "ApiThrottlingBurstLimit": "1000", "AlarmTopicArn": "", "RunQueueAgeThreshold": "900",
 	}
 	for name, def := range want {
 		p, ok := tmpl.Parameters[name]
@@ -161,7 +161,8 @@ func TestGlobals(t *testing.T) {
 	if got, want := lookup(t, "Globals", "Function", "Tracing"), "Active"; got != want {
 		t.Errorf("Globals.Function.Tracing: got %v, want %v", got, want)
 	}
-	env := map[string]string{"WIRESK_TABLE": deploy.Ref("Table"), "WIRESK_LOG_LEVEL": deploy.Ref("LogLevel")}
+	env := map[string]string{"WIRESK_TABLE": deploy.Ref("Table"), "WIRESK_LOG_LEVEL": deploy.Ref("LogLevel"),
+		"WIRESK_METRICS_NAMESPACE": deploy.Sub("Wiresk/${Stage}")}
 	if got := lookup(t, "Globals", "Function", "Environment", "Variables"); !jsonEqual(t, got, env) {
 		t.Errorf("Globals.Function.Environment: got %v, want %v", got, env)
 	}
@@ -861,6 +862,25 @@ func TestAlarms(t *testing.T) {
 		"DeadLetterQueueAlarm": {"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", deploy.GetAtt("DeadLetterQueue", "QueueName")},
 		"WorkerErrorsAlarm":    {"AWS/Lambda", "Errors", "FunctionName", deploy.Ref("WorkerFunction")},
 		"HealthErrorsAlarm":    {"AWS/Lambda", "Errors", "FunctionName", deploy.Ref("HealthFunction")},
+		"TriggerErrorsAlarm":   {"AWS/Lambda", "Errors", "FunctionName", deploy.Ref("TriggerFunction")},
+		"ManageErrorsAlarm":    {"AWS/Lambda", "Errors", "FunctionName", deploy.Ref("ManageFunction")},
+		"ApiErrorsAlarm":       {"AWS/ApiGateway", "5xx", "ApiId", deploy.Ref("HttpApi")},
+		"RunQueueAgeAlarm":     {"AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", deploy.GetAtt("RunQueue", "QueueName")},
+	}
+	// Every alarm notifies AlarmTopicArn when it is set, and nothing
+	// otherwise.
+	notify := map[string]any{"Fn::If": []any{"HasAlarmTopic", []any{deploy.Ref("AlarmTopicArn")}, deploy.Ref("AWS::NoValue")}}
+	if got := lookup(t, "Conditions", "HasAlarmTopic"); !jsonEqual(t, got, map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{deploy.Ref("AlarmTopicArn"), ""}}}}) {
+		t.Errorf("condition HasAlarmTopic: got %s, want AlarmTopicArn not empty", show(got))
+	}
+	alarms := 0
+	for _, r := range lookup(t, "Resources").(map[string]any) {
+		if r.(map[string]any)["Type"] == "AWS::CloudWatch::Alarm" {
+			alarms++
+		}
+	}
+	if alarms != len(want) {
+		t.Errorf("%d alarms in the template, want %d (add the new one to this test)", alarms, len(want))
 	}
 	for name, w := range want {
 		a, err := tmpl.GetCloudWatchAlarmWithName(name)
@@ -874,8 +894,15 @@ func TestAlarms(t *testing.T) {
 		if len(a.Dimensions) != 1 || a.Dimensions[0].Name != w.dimension || a.Dimensions[0].Value != w.value {
 			t.Errorf("%s dimensions: got %s, want %s=%s", name, show(a.Dimensions), w.dimension, w.value)
 		}
-		if a.Threshold == nil || *a.Threshold != 1 || a.ComparisonOperator != "GreaterThanOrEqualToThreshold" {
-			t.Errorf("%s: got %v %v, want >= 1", name, a.ComparisonOperator, a.Threshold)
+		threshold := any(1.0)
+		if name == "RunQueueAgeAlarm" {
+			threshold = deploy.Ref("RunQueueAgeThreshold")
+		}
+		if a.Threshold != threshold || a.ComparisonOperator != "GreaterThanOrEqualToThreshold" {
+			t.Errorf("%s: got %v %v, want >= %v", name, a.ComparisonOperator, a.Threshold, threshold)
+		}
+		if !jsonEqual(t, a.AlarmActions, notify) {
+			t.Errorf("%s AlarmActions: got %s, want %s", name, show(a.AlarmActions), show(notify))
 		}
 	}
 }
@@ -889,6 +916,7 @@ func TestOutputs(t *testing.T) {
 		"QueueArn":           deploy.GetAtt("RunQueue", "Arn"),
 		"DeadLetterQueueUrl": deploy.Ref("DeadLetterQueue"),
 		"DeadLetterQueueArn": deploy.GetAtt("DeadLetterQueue", "Arn"),
+		"DashboardUrl":       deploy.Sub("https://${AWS::Region}.console.${AWS::URLSuffix}/cloudwatch/home?region=${AWS::Region}#dashboards:name=${Dashboard}"),
 	}
 	outs := template(t).Outputs
 	for name, value := range want {

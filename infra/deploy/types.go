@@ -261,12 +261,15 @@ type SSESpecification struct {
 
 // Alarm is an AWS::CloudWatch::Alarm.
 type Alarm struct {
-	Attributes         `json:"-"`
-	Namespace          *string
-	MetricName         *string
-	Dimensions         []Dimension
-	Threshold          *float64
+	Attributes `json:"-"`
+	Namespace  *string
+	MetricName *string
+	Dimensions []Dimension
+	// Threshold is a number, or the placeholder of a Ref to a parameter.
+	Threshold          any
 	ComparisonOperator string
+	// AlarmActions are the actions' ARNs, or an intrinsic function.
+	AlarmActions any
 }
 
 // Dimension is a metric dimension of an alarm.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"wiresk/internal/catalog"
+	"wiresk/internal/logctx"
 	"wiresk/internal/ratelimit"
 	"wiresk/internal/template"
 )
@@ -83,17 +84,43 @@ func main() {
 	}
 	cfg.RenderBudget = units
 
-	level := slog.LevelInfo
-	if os.Getenv("WIRESK_LOG_LEVEL") == "debug" {
-		level = slog.LevelDebug
+	log, err := newLogger(os.Getenv("WIRESK_LOG_LEVEL"), os.Getenv("WIRESK_LOG_FORMAT"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "wiresk:", err)
+		os.Exit(2)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.MetricsNamespace = os.Getenv("WIRESK_METRICS_NAMESPACE")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, os.Stdout, log); err != nil {
 		fmt.Fprintln(os.Stderr, "wiresk:", err)
 		os.Exit(1)
 	}
+}
+
+// newLogger returns the runner's logger, at level (info when empty), on
+// stderr: JSON lines as in Lambda, or with format "text" slog's key=value
+// lines; each line carries the ids of its context (package logctx).
+func newLogger(level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if level != "" {
+		if err := l.UnmarshalText([]byte(level)); err != nil {
+			return nil, fmt.Errorf("WIRESK_LOG_LEVEL=%q: want debug, info, warn or error", level)
+		}
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	var h slog.Handler
+	switch format {
+	case "", "json":
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	case "text":
+		h = slog.NewTextHandler(os.Stderr, opts)
+	default:
+		return nil, fmt.Errorf("WIRESK_LOG_FORMAT=%q: want json or text", format)
+	}
+	log := slog.New(logctx.NewHandler(h))
+	slog.SetDefault(log)
+	return log, nil
 }
 
 func env(name, def string) string {

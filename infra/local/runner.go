@@ -23,6 +23,7 @@ import (
 	"wiresk/internal/egress"
 	"wiresk/internal/group"
 	"wiresk/internal/httpapi"
+	"wiresk/internal/logctx"
 	"wiresk/internal/queue"
 	"wiresk/internal/wiresk"
 )
@@ -35,6 +36,9 @@ type config struct {
 	GroupRunsPerMinute int64
 	// RenderBudget is the process's template render budget in units.
 	RenderBudget int64
+	// MetricsNamespace, when set, has the metrics written to stdout in
+	// CloudWatch's Embedded Metric Format (WIRESK_METRICS_NAMESPACE).
+	MetricsNamespace string
 	// MaxConns caps the HTTP connections open at once.
 	MaxConns   int64
 	Visibility time.Duration
@@ -117,7 +121,8 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	// soon as its message comes back.
 	wake := app.NewWake()
 	a := app.Build(app.Config{Guard: guard, MaxBody: cfg.MaxBody, RunsPerMinute: int(cfg.GroupRunsPerMinute), MaxReceives: int(cfg.MaxReceives),
-		ReturnURL: cfg.OAuthReturnURL, Lease: cfg.Visibility, RenderBudget: cfg.RenderBudget, NotifyBase: public},
+		ReturnURL: cfg.OAuthReturnURL, Lease: cfg.Visibility, RenderBudget: cfg.RenderBudget, NotifyBase: public,
+		MetricsNamespace: cfg.MetricsNamespace},
 		app.Deps{Store: store, Queue: q, DeadLetters: b.deadLetters, Vault: b.vault, Catalog: cat, Scheduler: wake, Logger: log})
 	conns := a.ConnectService(stateKey, public)
 	mux := http.NewServeMux()
@@ -142,7 +147,9 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	}
 	mux.HandleFunc("GET /dev/whoami", whoami)
 	mux.HandleFunc("/dev/echo", echo)
-	srv := newServer(mux, limits)
+	// Each request has an id on its log lines (its X-Request-Id, or a new
+	// one), answered in X-Request-Id.
+	srv := newServer(logctx.RequestIDs(mux), limits)
 
 	w := a.RunWorker()
 	w.Connections = conns.Credentials
@@ -153,7 +160,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	if cfg.Workers > 0 {
 		wg.Go(func() {
 			if err := pump.Run(pumpCtx); err != nil && !errors.Is(err, context.Canceled) {
-				log.Error("worker pump stopped", "err", err)
+				log.ErrorContext(ctx, "worker pump stopped", "err", err)
 			}
 		})
 	}
@@ -164,7 +171,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	// each schedule fires its latest missed time, once.
 	wg.Go(func() {
 		if err := a.LocalScheduler(1, wake).Run(pumpCtx); err != nil && !errors.Is(err, context.Canceled) {
-			log.Error("scheduler stopped", "err", err)
+			log.ErrorContext(ctx, "scheduler stopped", "err", err)
 		}
 	})
 	serveErr := make(chan error, 1)
@@ -187,7 +194,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests and runs")
+	log.InfoContext(ctx, "shutting down: finishing in-flight requests and runs")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
@@ -243,11 +250,11 @@ func healthLoop(ctx context.Context, health *connect.Health, interval time.Durat
 		case <-t.C:
 			rep, err := health.CheckDue(ctx)
 			if err != nil {
-				log.Warn("connection health check", "err", err)
+				log.WarnContext(ctx, "connection health check", "err", err)
 				continue
 			}
 			if rep != (connect.HealthReport{}) {
-				log.Info("connection health check", "refreshed", rep.Refreshed, "tested", rep.Tested, "broken", rep.Broken, "failed", rep.Failed)
+				log.InfoContext(ctx, "connection health check", "refreshed", rep.Refreshed, "tested", rep.Tested, "broken", rep.Broken, "failed", rep.Failed)
 			}
 		}
 	}

@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/textproto"
+	"os"
 	"strings"
 	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
@@ -19,7 +21,9 @@ import (
 	"wiresk/internal/egress"
 	"wiresk/internal/httpapi"
 	"wiresk/internal/ingest"
+	"wiresk/internal/logctx"
 	"wiresk/internal/manage"
+	"wiresk/internal/metrics"
 	"wiresk/internal/poll"
 	"wiresk/internal/queue"
 	"wiresk/internal/ratelimit"
@@ -46,6 +50,9 @@ func Build(cfg Config, d Deps) *App {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
+	if d.Metrics == nil && cfg.MetricsNamespace != "" {
+		d.Metrics = metrics.New(cfg.MetricsNamespace, os.Stdout)
+	}
 	return &App{cfg: cfg, d: d}
 }
 
@@ -55,10 +62,28 @@ type HTTPHandler = func(context.Context, events.APIGatewayV2HTTPRequest) (events
 // Trigger serves POST /v1/hooks/{routingKey}: httpapi.Hooks over the store
 // and the run queue, answering 202 {"runId"} only once SQS has the job.
 func (a *App) Trigger() HTTPHandler {
-	proxy := httpadapter.NewV2(exactHeaders{a.Ingress()}).ProxyWithContext
+	proxy := lambdaHTTP(exactHeaders{a.Ingress()})
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		return proxy(context.WithValue(ctx, eventHeadersKey{}, ev.Headers), ev)
 	}
+}
+
+// lambdaHTTP serves API Gateway's requests with h; every line logged while
+// serving one carries API Gateway's request id (the access log's).
+func lambdaHTTP(h http.Handler) HTTPHandler {
+	proxy := httpadapter.NewV2(h).ProxyWithContext
+	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		return proxy(logctx.IDs(ctx, logctx.RequestID, ev.RequestContext.RequestID), ev)
+	}
+}
+
+// invocation returns ctx carrying the Lambda invocation's request id, when
+// it runs in one.
+func invocation(ctx context.Context) context.Context {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		return logctx.IDs(ctx, logctx.RequestID, lc.AwsRequestID)
+	}
+	return ctx
 }
 
 // Manage serves the management API (httpapi.Management) with identities
@@ -75,7 +100,7 @@ func (a *App) Manage() HTTPHandler {
 	mux.Handle("/", a.perPublicURL(func(public string) http.Handler {
 		return a.ManagementAPI(authn, public)
 	}))
-	return httpadapter.NewV2(mux).ProxyWithContext
+	return lambdaHTTP(mux)
 }
 
 // Hooks is the webhook ingress: httpapi.Hooks over the store and the run
@@ -87,6 +112,7 @@ func (a *App) Hooks() http.Handler {
 		MaxBody:   a.cfg.MaxBody,
 		PublicURL: a.publicBase,
 		Logger:    a.d.Logger,
+		Metrics:   a.d.Metrics,
 	}
 }
 
@@ -159,24 +185,27 @@ func (a *App) manage() manage.Services {
 // identities from the JWT authorizer.
 func (a *App) Connections() HTTPHandler {
 	authn := auth.APIGateway{GroupsClaim: a.cfg.GroupsClaim}
-	return httpadapter.NewV2(a.connections(func(svc connect.Services) http.Handler {
+	return lambdaHTTP(a.connections(func(svc connect.Services) http.Handler {
 		return httpapi.NewConnections(svc.Connections, authn, a.d.Logger)
-	})).ProxyWithContext
+	}))
 }
 
 // OAuthBrowser serves GET /v1/oauth/start and /v1/oauth/callback, the
 // routes a browser follows during an authorization.
 func (a *App) OAuthBrowser() HTTPHandler {
-	return httpadapter.NewV2(a.connections(func(svc connect.Services) http.Handler {
+	return lambdaHTTP(a.connections(func(svc connect.Services) http.Handler {
 		return httpapi.NewOAuthBrowser(svc.Authorizations, a.d.Logger)
-	})).ProxyWithContext
+	}))
 }
 
 // Worker runs the jobs of an SQS batch (worker.Worker over the step
 // catalog, HTTP steps through the SSRF guard); failed records get the
 // retry backoff's visibility.
 func (a *App) Worker() func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
-	return queue.WithRetryBackoff(a.RunWorker().Handle, a.d.Queue, queue.DefaultRetryDelay, a.d.Logger)
+	h := queue.WithRetryBackoff(a.RunWorker().Handle, a.d.Queue, queue.DefaultRetryDelay, a.d.Logger)
+	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		return h(invocation(ctx), ev)
+	}
 }
 
 // RunWorker is the worker: the Runs of the jobs it is handed, their HTTP
@@ -191,7 +220,8 @@ func (a *App) RunWorker() *worker.Worker {
 		conns = a.connectService(nil, "", nil).Credentials
 	}
 	steps := a.steps(&step.HTTP{Engine: egress.Engine{Client: a.httpClient(), Guard: a.cfg.Guard}}, a.appClient())
-	w := &worker.Worker{Store: a.d.Store, Steps: steps, Connections: conns, Schedules: a.d.Store, MaxReceives: a.cfg.MaxReceives, Lease: a.cfg.Lease, Logger: a.d.Logger}
+	w := &worker.Worker{Store: a.d.Store, Steps: steps, Connections: conns, Schedules: a.d.Store, MaxReceives: a.cfg.MaxReceives, Lease: a.cfg.Lease,
+		Logger: a.d.Logger, Metrics: a.d.Metrics}
 	if a.d.Catalog != nil {
 		// App triggers' polls send their items' Jobs to the run queue.
 		p := &poll.Poller{Store: a.d.Store, Catalog: a.d.Catalog, Client: a.appClient(), Queue: a.d.Queue, Rejected: conns.Rejected,
@@ -212,6 +242,7 @@ func (a *App) Health() func(context.Context, events.CloudWatchEvent) (connect.He
 	svc := a.connectService(nil, "", nil).Health
 	log := a.d.Logger
 	return func(ctx context.Context, ev events.CloudWatchEvent) (connect.HealthReport, error) {
+		ctx = invocation(ctx)
 		rep, err := svc.CheckDue(ctx)
 		if err != nil {
 			log.ErrorContext(ctx, "connection health check", "event", ev.ID, "err", err)
@@ -262,7 +293,7 @@ func (a *App) ConnectService(stateKey []byte, public string) connect.Services {
 func (a *App) connectService(stateKey []byte, public string, authz connect.Authorizer) connect.Services {
 	hc := a.httpClient()
 	cfg := connect.Config{Store: a.d.Store, Vault: a.d.Vault, Authz: authz, Catalog: a.d.Catalog, Apps: a.appClient(),
-		StateKey: stateKey, ReturnURL: a.cfg.ReturnURL, HTTPClient: hc, Logger: a.d.Logger}
+		StateKey: stateKey, ReturnURL: a.cfg.ReturnURL, HTTPClient: hc, Logger: a.d.Logger, Metrics: a.d.Metrics}
 	if public != "" {
 		cfg.CallbackURL = strings.TrimRight(public, "/") + httpapi.OAuthCallbackPath
 		cfg.StartURL = strings.TrimRight(public, "/") + httpapi.OAuthStartPath

@@ -44,6 +44,9 @@
 //	WIRESK_RENDER_MEMORY_MB       MiB the step templates rendered at once may use
 //	                              (default 128: see package template)
 //	WIRESK_LOG_LEVEL              debug, info, warn or error (default info)
+//	WIRESK_METRICS_NAMESPACE      CloudWatch namespace of the metrics, written to
+//	                              stdout in the Embedded Metric Format, such as
+//	                              Wiresk/prod (empty: no metrics)
 package app
 
 import (
@@ -114,6 +117,9 @@ type Config struct {
 	// the invocation's deadline in Lambda.
 	Lease    time.Duration
 	LogLevel slog.Level
+	// MetricsNamespace is the CloudWatch namespace of the EMF metrics;
+	// empty: none are written.
+	MetricsNamespace string
 
 	// The EventBridge Scheduler schedules of schedule triggers (manage):
 	// their group, the role Scheduler assumes, their target (the run
@@ -255,12 +261,29 @@ func Load(role Role, getenv func(string) string) (Config, error) {
 			errs = append(errs, err)
 		}
 	}
+	if cfg.MetricsNamespace = getenv("WIRESK_METRICS_NAMESPACE"); cfg.MetricsNamespace != "" && !metricsNamespace(cfg.MetricsNamespace) {
+		bad("WIRESK_METRICS_NAMESPACE=%q: want a CloudWatch namespace such as Wiresk/prod (1 to 255 letters, digits and . - _ / # : space, not starting with AWS/)", cfg.MetricsNamespace)
+	}
 	if v := getenv("WIRESK_LOG_LEVEL"); v != "" {
 		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			bad("WIRESK_LOG_LEVEL=%q: want debug, info, warn or error", v)
 		}
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// metricsNamespace reports whether s is a namespace CloudWatch accepts for
+// custom metrics.
+func metricsNamespace(s string) bool {
+	if len(s) < 1 || len(s) > 255 || strings.HasPrefix(s, "AWS/") {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || strings.ContainsRune(".-_/#: ", c)) {
+			return false
+		}
+	}
+	return true
 }
 
 // scheduleGroupName reports whether s is a valid EventBridge Scheduler

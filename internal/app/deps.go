@@ -9,7 +9,9 @@ import (
 	"wiresk/internal/catalog"
 	"wiresk/internal/connect"
 	"wiresk/internal/ingest"
+	"wiresk/internal/logctx"
 	"wiresk/internal/manage"
+	"wiresk/internal/metrics"
 	"wiresk/internal/poll"
 	"wiresk/internal/queue"
 	"wiresk/internal/run"
@@ -59,11 +61,15 @@ type Deps struct {
 	// dead-job routes answer 503.
 	DeadLetters manage.DeadLetterQueue
 	Logger      *slog.Logger
+	// Metrics receives the use cases' metrics; nil: EMF lines on stdout
+	// when Config.MetricsNamespace is set, none otherwise.
+	Metrics *metrics.Emitter
 }
 
-// NewLogger returns the JSON logger of cfg's level, also made the default.
+// NewLogger returns the JSON logger of cfg's level, also made the default;
+// each line carries the ids its context holds (package logctx).
 func NewLogger(cfg Config) *slog.Logger {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := slog.New(logctx.NewHandler(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel})))
 	slog.SetDefault(log)
 	return log
 }

@@ -1,6 +1,7 @@
 package connect_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -29,7 +30,7 @@ func TestAuthorizationsCompleteAReconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := auths.Start(link.Query())
+	start := auths.Start(context.Background(), link.Query())
 	if start.Redirect == "" || start.Code != "" || start.Cookie == nil {
 		t.Fatalf("Start = %+v, want a redirect and a cookie", start)
 	}
@@ -73,11 +74,11 @@ func TestAuthorizationsRefusals(t *testing.T) {
 		reason string
 	}{
 		{"start without a signed link", func() (int, string) {
-			r := auths.Start(url.Values{})
+			r := auths.Start(context.Background(), url.Values{})
 			return httpapi.StatusOf(r.Code), r.Reason
 		}, http.StatusBadRequest, "invalid_link"},
 		{"start without a state key", func() (int, string) {
-			r := connect.New(noKey).Authorizations.Start(link.Query())
+			r := connect.New(noKey).Authorizations.Start(context.Background(), link.Query())
 			return httpapi.StatusOf(r.Code), r.Reason
 		}, http.StatusServiceUnavailable, "not_configured"},
 		{"callback without a state", func() (int, string) {

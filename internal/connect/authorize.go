@@ -178,7 +178,7 @@ func (s *Authorizations) Callback(ctx context.Context, query url.Values, cookies
 	res.Reason = reason
 	res.ClearCookie = clear
 	if s.returnTo != "" {
-		res.Redirect = s.returnURL(res, reason)
+		res.Redirect = s.returnURL(ctx, res, reason)
 	}
 	return res
 }
@@ -367,10 +367,10 @@ func (s *Authorizations) discard(ctx context.Context, f *oauth.Flow, req oauth.R
 }
 
 // returnURL is ReturnURL with the callback's outcome in its query.
-func (s *Authorizations) returnURL(res CallbackResult, reason string) string {
+func (s *Authorizations) returnURL(ctx context.Context, res CallbackResult, reason string) string {
 	u, err := url.Parse(s.returnTo)
 	if err != nil {
-		s.log().Error("the OAuth return URL does not parse; showing a page instead")
+		s.log().ErrorContext(ctx, "the OAuth return URL does not parse; showing a page instead")
 		return ""
 	}
 	q := u.Query()

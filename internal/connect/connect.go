@@ -71,6 +71,7 @@ import (
 	"wiresk/internal/connection"
 	"wiresk/internal/flow"
 	"wiresk/internal/group"
+	"wiresk/internal/metrics"
 	"wiresk/internal/oauth"
 	"wiresk/internal/trigger"
 	"wiresk/internal/wiresk"
@@ -232,6 +233,8 @@ type Config struct {
 	// Logger receives the use cases' log lines (never a secret); none
 	// when nil.
 	Logger *slog.Logger
+	// Metrics counts the token refreshes; nil: none.
+	Metrics *metrics.Emitter
 }
 
 // Services are the Connections use cases, one per aggregate, sharing one
@@ -264,6 +267,7 @@ func New(c Config) Services {
 		httpClient:   c.HTTPClient,
 		clockFn:      c.Now,
 		logger:       c.Logger,
+		metrics:      c.Metrics,
 	}
 	a := &Authorizations{core: core, store: c.Store}
 	return Services{
@@ -291,6 +295,7 @@ type core struct {
 	httpClient  *http.Client
 	clockFn     func() time.Time
 	logger      *slog.Logger
+	metrics     *metrics.Emitter
 }
 
 // Connections are the use cases of a Group's Connections: create, list,

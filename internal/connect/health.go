@@ -13,6 +13,7 @@ import (
 	"wiresk/internal/auth"
 	"wiresk/internal/catalog"
 	"wiresk/internal/connection"
+	"wiresk/internal/metrics"
 	"wiresk/internal/oauth"
 	"wiresk/internal/wiresk"
 )
@@ -280,10 +281,19 @@ func (s *core) source(ctx context.Context, app *catalog.App, c connection.Connec
 		Leaser: s.store, Lease: connection.RefreshLeaseName(c.ID), Margin: margin,
 		HTTPClient: s.httpClient, Now: s.clock(),
 		OnRefresh: func(ctx context.Context, r oauth.Refreshed) {
+			s.metrics.Count(ctx, metrics.TokenRefreshes, "refreshed")
 			s.recordRefresh(ctx, c, r)
 			if refreshed != nil {
 				refreshed()
 			}
+		},
+		OnRefreshError: func(ctx context.Context, err error) {
+			outcome := "failed"
+			if errors.Is(err, oauth.ErrBroken) {
+				outcome = "refused"
+			}
+			s.metrics.Count(ctx, metrics.TokenRefreshes, outcome)
+			s.log().WarnContext(ctx, "token refresh failed", "group", c.GroupID, "connection", c.ID, "app", c.App, "outcome", outcome, "err", err)
 		},
 	})
 	if err != nil {

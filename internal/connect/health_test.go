@@ -1,6 +1,7 @@
 package connect_test
 
 import (
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +110,11 @@ func TestCheckDue(t *testing.T) {
 	e.clock.Advance(connection.TestInterval)
 	check(connect.HealthReport{Tested: 1})
 	scanFor(t, "the logs", []string{e.logs.String()}, e.secrets())
+	scanFor(t, "the metrics", []string{e.metrics.String()}, e.secrets())
+	// Three refreshes, one the provider failed, one it refused for good.
+	if got, want := e.refreshes(), map[string]int{"refreshed": 3, "failed": 1, "refused": 1}; !maps.Equal(got, want) {
+		t.Errorf("TokenRefreshes by outcome = %v, want %v", got, want)
+	}
 }
 
 // TestCheckDueGivesUpAfterRepeatedFailures: a provider that keeps failing

@@ -30,6 +30,7 @@ import (
 	"wiresk/internal/egress"
 	"wiresk/internal/flow"
 	"wiresk/internal/manage"
+	"wiresk/internal/metrics"
 	"wiresk/internal/testkit/apptest"
 	"wiresk/internal/testkit/oauthtest"
 	"wiresk/internal/wiresk"
@@ -100,6 +101,7 @@ type env struct {
 	http    *apptest.Fake
 	catalog *catalog.Catalog
 	logs    *syncBuffer
+	metrics *syncBuffer // the EMF lines of the use cases' metrics
 
 	owner   auth.Identity
 	groupID string
@@ -121,7 +123,7 @@ func newEnv(t *testing.T) *env {
 // newEnvOpts builds an env with an OAuth server started with opts.
 func newEnvOpts(t *testing.T, opts oauthtest.Options) *env {
 	t.Helper()
-	e := &env{t: t, clock: &testClock{}, logs: &syncBuffer{}}
+	e := &env{t: t, clock: &testClock{}, logs: &syncBuffer{}, metrics: &syncBuffer{}}
 	var err error
 	e.db, err = bolt.Open(t.TempDir(), bolt.Options{NoSync: true})
 	if err != nil {
@@ -157,6 +159,7 @@ func newEnvOpts(t *testing.T, opts oauthtest.Options) *env {
 		HTTPClient:  egress.NewClient(guard),
 		Now:         e.clock.Now,
 		Logger:      slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Metrics:     metrics.New("Wiresk/test", e.metrics),
 	})
 
 	e.owner = auth.Identity{UserID: "user-owner"}
@@ -415,4 +418,20 @@ func scanFor(t *testing.T, what string, texts []string, secrets []string) {
 func redactAround(txt string, i, n int) string {
 	lo, hi := max(i-30, 0), min(i+n+30, len(txt))
 	return txt[lo:i] + "[SECRET]" + txt[i+n:hi]
+}
+
+// refreshes counts the TokenRefreshes metric lines by their Outcome.
+func (e *env) refreshes() map[string]int {
+	e.t.Helper()
+	out := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(e.metrics.String()), "\n") {
+		var m map[string]any
+		if l == "" || json.Unmarshal([]byte(l), &m) != nil {
+			continue
+		}
+		if _, ok := m["TokenRefreshes"]; ok {
+			out[fmt.Sprint(m["Outcome"])]++
+		}
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package connect_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -41,7 +42,7 @@ func (e *env) start(link string) string {
 	if err != nil || !strings.HasPrefix(link, e.svc.StartURL+"?") {
 		e.t.Fatalf("authorize URL %q, want the start link %s?...", link, e.svc.StartURL)
 	}
-	res := e.svc.Start(u.Query())
+	res := e.svc.Start(context.Background(), u.Query())
 	if res.Redirect == "" || res.Cookie == nil {
 		e.t.Fatalf("Start(%s) = %+v, want a redirect and a cookie", link, res)
 	}

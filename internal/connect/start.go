@@ -1,6 +1,7 @@
 package connect
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -76,18 +77,18 @@ func (s *Authorizations) startLink(authURL string, expires time.Time) (string, e
 // (HttpOnly, SameSite=Lax, Secure when StartURL is https, for the path of
 // the start and callback URLs, living as long as the state). A link that
 // Wiresk did not sign, or one past its expiry, is refused with 400.
-func (s *Authorizations) Start(query url.Values) StartResult {
+func (s *Authorizations) Start(ctx context.Context, query url.Values) StartResult {
 	to, exp, sig := query.Get("to"), query.Get("exp"), query.Get("sig")
 	refused := func(code, title, msg, reason string) StartResult {
 		return StartResult{Code: code, Title: title, Message: msg, Reason: reason}
 	}
 	if len(s.stateKey) < oauth.MinStateKeyBytes {
-		s.log().Error("oauth start: the OAuth state key is missing or too short")
+		s.log().ErrorContext(ctx, "oauth start: the OAuth state key is missing or too short")
 		return refused(wiresk.EUnavailable, "Authorization not started",
 			"Wiresk could not start the authorization because of a problem on its side."+startAgain, reasonNotConfigured)
 	}
 	if to == "" || exp == "" || !hmac.Equal([]byte(sig), []byte(s.mac(startLinkLabel, exp+"\x00"+to))) {
-		s.log().Info("oauth start with a link Wiresk did not sign")
+		s.log().InfoContext(ctx, "oauth start with a link Wiresk did not sign")
 		return refused(wiresk.EInvalid, "Authorization link not valid",
 			"This authorization link is incomplete or was not made by Wiresk."+startAgain, reasonInvalidLink)
 	}

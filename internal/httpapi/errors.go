@@ -77,6 +77,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		d = errorDetail{Code: wiresk.EInternal, Message: "internal error"}
 	}
+	refused(r, d.Code)
 	if after := wiresk.ErrorRetryAfter(err); after > 0 {
 		// Whole seconds, rounded up: a client that waits that long gets in.
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((after+time.Second-1)/time.Second), 10))

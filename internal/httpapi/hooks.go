@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"wiresk/internal/apikey"
+	"wiresk/internal/logctx"
+	"wiresk/internal/metrics"
 	"wiresk/internal/run"
 	"wiresk/internal/signature"
 	"wiresk/internal/trigger"
@@ -45,6 +47,8 @@ type Hooks struct {
 	// HubSpot); nil: the request's own, http or https by X-Forwarded-Proto.
 	PublicURL func(*http.Request) string
 	Logger    *slog.Logger
+	// Metrics counts the webhooks accepted and refused; nil: none.
+	Metrics *metrics.Emitter
 }
 
 // maxIdempotencyKey caps the Idempotency-Key header.
@@ -60,6 +64,8 @@ var errTooDeep = wiresk.Errorf(wiresk.EBodyTooDeep, "the request body nests arra
 // ServeHTTP accepts a webhook: 202 {"runId"} only once the Job is durably
 // enqueued.
 func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r, counted := h.count(r)
+	defer counted()
 	log := h.Logger
 	if log == nil {
 		log = slog.Default()
@@ -91,6 +97,7 @@ func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, log, err)
 		return
 	}
+	r = r.WithContext(logctx.IDs(r.Context(), logctx.GroupID, route.GroupID, logctx.FlowID, route.FlowID, logctx.TriggerID, route.TriggerID))
 	idem := r.Header.Get("Idempotency-Key")
 	if len(idem) > maxIdempotencyKey {
 		writeError(w, r, log, wiresk.Errorf(wiresk.EInvalid, "the Idempotency-Key header is longer than %d characters", maxIdempotencyKey))
@@ -128,6 +135,7 @@ func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, log, err)
 		return
 	}
+	accepted(r, runID)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = io.WriteString(w, `{"runId":`+strconv.Quote(runID)+"}\n")

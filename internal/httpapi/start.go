@@ -39,7 +39,7 @@ func (h *OAuthStart) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !browserGET(w, r, h.log, OAuthStartPath, "the OAuth start") {
 		return
 	}
-	res := h.svc.Start(r.URL.Query())
+	res := h.svc.Start(r.Context(), r.URL.Query())
 	if res.Redirect != "" {
 		http.SetCookie(w, res.Cookie)
 		http.Redirect(w, r, res.Redirect, http.StatusFound)

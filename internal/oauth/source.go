@@ -102,6 +102,11 @@ type SourceConfig struct {
 	// OnRefresh, when set, is called after each refresh this Source made
 	// and wrote back (not when it used another worker's).
 	OnRefresh func(ctx context.Context, r Refreshed)
+	// OnRefreshError, when set, is called when a refresh this Source
+	// attempted failed: the provider refused the refresh token for good
+	// (err is a *BrokenError), could not be reached or answered an error,
+	// or the new token could not be stored. err names no secret.
+	OnRefreshError func(ctx context.Context, err error)
 }
 
 // Source gives a Connection's valid access token to workers and to Test,
@@ -126,6 +131,8 @@ type Source struct {
 	hc        *http.Client
 	now       func() time.Time
 	onRefresh func(context.Context, Refreshed)
+	// onRefreshError is SourceConfig.OnRefreshError.
+	onRefreshError func(context.Context, error)
 
 	gate    chan struct{}           // one goroutine of this Source refreshes at a time
 	seq     atomic.Uint64           // makes each lease attempt's holder unique
@@ -159,7 +166,7 @@ func NewSource(cfg SourceConfig) (*Source, error) {
 		app: cfg.App, conf: oauthConfig(cfg.App.OAuth, cfg.Client, tokenURL), host: hostOf(tokenURL),
 		store: cfg.Store, name: cfg.Name, leaser: cfg.Leaser, lease: cfg.Lease, holder: cfg.Holder,
 		margin: cfg.Margin, leaseTTL: cfg.LeaseTTL, maxWait: cfg.MaxWait, grant: cfg.GrantErrors,
-		hc: cfg.HTTPClient, now: cfg.Now, onRefresh: cfg.OnRefresh,
+		hc: cfg.HTTPClient, now: cfg.Now, onRefresh: cfg.OnRefresh, onRefreshError: cfg.OnRefreshError,
 		gate: make(chan struct{}, 1),
 	}
 	if s.lease == "" {
@@ -339,6 +346,7 @@ func (s *Source) refreshLeased(ctx context.Context, holder, rejected string) (*o
 		}
 		var oe *Error
 		if !errors.As(err, &oe) || oe.Kind != KindInvalidGrant {
+			s.refreshFailed(ctx, err)
 			return nil, err
 		}
 		// Refused. Before calling the Connection broken, re-read: if the
@@ -365,6 +373,7 @@ func (s *Source) refreshLeased(ctx context.Context, holder, rejected string) (*o
 		// broken; this Source remembers the verdict for this refresh token.
 		be := &BrokenError{Reason: reason, Err: err}
 		s.refused.Store(&refusal{hash: sha256.Sum256([]byte(used.RefreshToken)), err: be})
+		s.refreshFailed(ctx, be)
 		return nil, be
 	}
 	rotated := fresh.RefreshToken != "" && fresh.RefreshToken != used.RefreshToken
@@ -375,12 +384,20 @@ func (s *Source) refreshLeased(ctx context.Context, holder, rejected string) (*o
 		fresh.Scope = used.Scope
 	}
 	if err := s.writeBack(ctx, fresh); err != nil {
+		s.refreshFailed(ctx, err)
 		return nil, err
 	}
 	if s.onRefresh != nil {
 		s.onRefresh(ctx, Refreshed{Name: s.name, At: s.now(), Expiry: fresh.Expiry, Rotated: rotated})
 	}
 	return fresh.OAuth2(), nil
+}
+
+// refreshFailed tells OnRefreshError, if set, that a refresh failed.
+func (s *Source) refreshFailed(ctx context.Context, err error) {
+	if s.onRefreshError != nil {
+		s.onRefreshError(ctx, err)
+	}
 }
 
 // refresh calls the token endpoint with the refresh_token grant, within half

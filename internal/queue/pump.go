@@ -131,7 +131,7 @@ func (p *Pump) work(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			failures++
 			wait := receiveBackoff.Delay(failures)
-			p.Logger.Error("pump: receive messages", "err", err, "retry_in", wait)
+			p.Logger.ErrorContext(ctx, "pump: receive messages", "err", err, "retry_in", wait)
 			_ = backoff.Sleep(ctx, wait)
 			continue
 		}
@@ -151,7 +151,7 @@ func (p *Pump) process(ctx context.Context, msgs []Message, receivedAt time.Time
 	resp, err := p.call(ctx, ev)
 	failed := make(map[string]bool, len(resp.BatchItemFailures))
 	if err != nil {
-		p.Logger.Error("pump: handler failed, retrying the batch", "err", err, "messages", len(msgs))
+		p.Logger.ErrorContext(ctx, "pump: handler failed, retrying the batch", "err", err, "messages", len(msgs))
 		for _, m := range msgs {
 			failed[m.ID] = true
 		}
@@ -162,7 +162,7 @@ func (p *Pump) process(ctx context.Context, msgs []Message, receivedAt time.Time
 		for id := range failed {
 			if !hasID(msgs, id) {
 				// As Lambda does: an unknown identifier fails the batch.
-				p.Logger.Error("pump: handler reported a failure for a message not in the batch, retrying the batch", "item_identifier", id)
+				p.Logger.ErrorContext(ctx, "pump: handler reported a failure for a message not in the batch, retrying the batch", "item_identifier", id)
 				for _, m := range msgs {
 					failed[m.ID] = true
 				}
@@ -176,12 +176,12 @@ func (p *Pump) process(ctx context.Context, msgs []Message, receivedAt time.Time
 			if failed[m.ID] {
 				d := p.RetryDelay(m.ReceiveCount)
 				if err := p.Queue.ChangeVisibility(ctx, m.ReceiptHandle, d); err != nil {
-					p.Logger.Warn("pump: delay retry of failed message", "message_id", m.ID, "err", err)
+					p.Logger.WarnContext(ctx, "pump: delay retry of failed message", "message_id", m.ID, "err", err)
 				}
 				return
 			}
 			if err := p.Queue.Delete(ctx, m.ReceiptHandle); err != nil {
-				p.Logger.Warn("pump: delete handled message", "message_id", m.ID, "err", err)
+				p.Logger.WarnContext(ctx, "pump: delete handled message", "message_id", m.ID, "err", err)
 			}
 		})
 	}

@@ -21,6 +21,8 @@ import (
 
 	"wiresk/internal/connection"
 	"wiresk/internal/flow"
+	"wiresk/internal/logctx"
+	"wiresk/internal/metrics"
 	"wiresk/internal/run"
 	"wiresk/internal/step"
 	"wiresk/internal/template"
@@ -96,6 +98,9 @@ type Worker struct {
 	Lease  time.Duration
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Metrics counts the Runs that end, the steps' durations and the
+	// messages failed on their last delivery; nil: none.
+	Metrics *metrics.Emitter
 }
 
 // DefaultLease is the default Worker.Lease: the worker function's timeout.
@@ -163,6 +168,19 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 }
 
 func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) (err error) {
+	ctx = logctx.IDs(ctx, logctx.MessageID, rec.MessageId)
+	n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+	if n < 1 {
+		n = 1
+	}
+	defer func() {
+		// Failed on its last delivery (whatever the failure: a crash
+		// included), the message goes to the dead-letter queue.
+		if err != nil && n >= w.maxReceives() {
+			w.logger().ErrorContext(ctx, "job failed on its last delivery; SQS moves it to the dead-letter queue", "receiveCount", n)
+			w.Metrics.Count(ctx, metrics.DeadLetterSends)
+		}
+	}()
 	defer func() {
 		// No job may take the process down: a panic fails this record
 		// only, so it is redelivered and, if it keeps failing, dead-lettered.
@@ -181,13 +199,9 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) (err e
 	if job.Mode == run.ModeSchedule && job.RunID == "" && job.ScheduledAt != nil {
 		job.RunID = run.ScheduledID(job.TriggerID, *job.ScheduledAt)
 	}
-	n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
-	if n < 1 {
-		n = 1
-	}
 	err = w.Execute(ctx, job, n)
 	if err != nil {
-		w.logger().WarnContext(ctx, "run failed", "runId", job.RunID, "receiveCount", n, "err", err)
+		w.logger().WarnContext(jobContext(ctx, job), "run failed", "receiveCount", n, "err", err)
 	}
 	return err
 }
@@ -197,6 +211,7 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) (err e
 // deleted; an error means it should be redelivered. Steps that already
 // succeeded on an earlier delivery are not run again.
 func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) error {
+	ctx = jobContext(ctx, job)
 	switch job.Mode {
 	case run.ModeUnsubscribe:
 		return w.unsubscribe(ctx, job)
@@ -210,6 +225,7 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 			return err
 		}
 	}
+	ctx = jobContext(ctx, job) // the Run id of a fire is known now
 	now := w.now()
 	trigger := job.TriggerRequest()
 	r := run.Run{ID: job.RunID, GroupID: job.GroupID, FlowID: job.FlowID, TriggerID: job.TriggerID, APIKeyID: job.APIKeyID,
@@ -419,6 +435,9 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 				o.permanent = true
 			}
 		}
+		if res.Status != run.StepSkipped {
+			w.Metrics.Emit(ctx, metrics.StepDuration, float64(res.DurationMs), cs.Step.App)
+		}
 		// An app may echo the credential it was sent: no recorded value,
 		// error or later step ever sees it.
 		res.Input, res.Output, res.Error = redact(res.Input, secrets), redact(res.Output, secrets), redactText(res.Error, secrets)
@@ -457,6 +476,11 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 		}
 	}
 	return w.finish(ctx, &r, nil)
+}
+
+// jobContext returns ctx carrying the ids of job's Run for the log lines.
+func jobContext(ctx context.Context, job run.Job) context.Context {
+	return logctx.IDs(ctx, logctx.RunID, job.RunID, logctx.GroupID, job.GroupID, logctx.FlowID, job.FlowID, logctx.TriggerID, job.TriggerID)
 }
 
 // authenticate returns ctx carrying the credential of the step's
@@ -684,5 +708,6 @@ func (w *Worker) finish(ctx context.Context, r *run.Run, cause error) error {
 	if err := w.Store.UpdateRun(ctx, fit(*r)); err != nil {
 		return fmt.Errorf("update run: %w", err)
 	}
+	w.Metrics.Count(ctx, metrics.RunsFinished, string(r.Status))
 	return nil
 }
