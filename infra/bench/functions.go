@@ -77,6 +77,8 @@ func lambdaEnv(runtimeAPI string) []string {
 		"WIRESK_TABLE=wiresk-bench",
 		"WIRESK_QUEUE_URL=https://sqs.us-east-1.amazonaws.com/123456789012/wiresk-bench",
 		"WIRESK_MAX_RECEIVES=5",
+		"WIRESK_DLQ_URL=https://sqs.us-east-1.amazonaws.com/123456789012/wiresk-bench-dlq",
+		"WIRESK_METRICS_NAMESPACE=Wiresk/bench",
 		"WIRESK_SECRET_PREFIX=wiresk/bench",
 		"WIRESK_SCHEDULE_GROUP=wiresk-bench",
 		"WIRESK_SCHEDULER_ROLE_ARN=arn:aws:iam::123456789012:role/wiresk-bench-scheduler",
