@@ -3,7 +3,6 @@ package app
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"log/slog"
 	"strings"
 	"testing"
@@ -14,20 +13,8 @@ import (
 	"wiresk/internal/logctx"
 	"wiresk/internal/metrics"
 	"wiresk/internal/testkit/embedded"
+	"wiresk/internal/testkit/jsonlines"
 )
-
-func jsonLines(t *testing.T, b *bytes.Buffer) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("not JSON: %q", l)
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 // TestLambdaRequestIDs: what the functions log and count while serving an
 // API Gateway request carries its request id (the access log's), and
@@ -45,7 +32,7 @@ func TestLambdaRequestIDs(t *testing.T) {
 	if err != nil || resp.StatusCode != 401 {
 		t.Fatalf("webhook with a malformed key: %d %v", resp.StatusCode, err)
 	}
-	if l := jsonLines(t, &ms); len(l) != 1 || l[0]["WebhooksRefused"] != 1.0 || l[0]["Reason"] != "invalid_api_key" || l[0]["requestId"] != "apigw-req-1" {
+	if l := jsonlines.MustDecode(t, ms.String()); len(l) != 1 || l[0]["WebhooksRefused"] != 1.0 || l[0]["Reason"] != "invalid_api_key" || l[0]["requestId"] != "apigw-req-1" {
 		t.Fatalf("metrics = %v, want WebhooksRefused with API Gateway's request id", l)
 	}
 
@@ -54,7 +41,7 @@ func TestLambdaRequestIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var notJob map[string]any
-	for _, l := range jsonLines(t, &logs) {
+	for _, l := range jsonlines.MustDecode(t, logs.String()) {
 		if l["msg"] == "message is not a job" {
 			notJob = l
 		}

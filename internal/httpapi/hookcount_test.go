@@ -2,13 +2,13 @@ package httpapi_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"wiresk/internal/metrics"
+	"wiresk/internal/testkit/jsonlines"
 )
 
 // TestWebhookMetrics: each webhook counts once, accepted or refused by
@@ -47,14 +47,7 @@ func TestWebhookMetrics(t *testing.T) {
 			t.Fatalf("%s %s: got %d, want %d", c.method, c.path, got, c.status)
 		}
 	}
-	var lines []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("not JSON: %s", l)
-		}
-		lines = append(lines, m)
-	}
+	lines := jsonlines.MustDecode(t, buf.String())
 	if len(lines) != len(cases) {
 		t.Fatalf("%d metric lines for %d webhooks:\n%s", len(lines), len(cases), buf.String())
 	}

@@ -3,7 +3,6 @@ package logctx_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,23 +10,8 @@ import (
 	"testing"
 
 	"wiresk/internal/logctx"
+	"wiresk/internal/testkit/jsonlines"
 )
-
-func decode(t *testing.T, b *bytes.Buffer) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
-		if l == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("not JSON: %s", l)
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 func TestContextAttributesAreOnEveryLine(t *testing.T) {
 	var buf bytes.Buffer
@@ -37,7 +21,7 @@ func TestContextAttributesAreOnEveryLine(t *testing.T) {
 	log.InfoContext(ctx, "step done", "step", "create")
 	log.WarnContext(ctx, "run failed", logctx.RunID, "run_other")
 	log.Info("no context")
-	got := decode(t, &buf)
+	got := jsonlines.MustDecode(t, buf.String())
 	if len(got) != 3 {
 		t.Fatalf("%d lines, want 3", len(got))
 	}

@@ -6,32 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"wiresk/internal/flow"
 	"wiresk/internal/metrics"
+	"wiresk/internal/testkit/jsonlines"
 	"wiresk/internal/worker"
 )
-
-// emitted decodes the EMF lines in b as name → dimensions and value.
-func emitted(t *testing.T, b *bytes.Buffer) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
-		if l == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("not JSON: %s", l)
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 func find(lines []map[string]any, name string) []map[string]any {
 	var out []map[string]any
@@ -80,7 +63,7 @@ func TestMetricsOfRuns(t *testing.T) {
 		return resp
 	}
 	handle(record(t, "run_ok", 1))
-	lines := emitted(t, &buf)
+	lines := jsonlines.MustDecode(t, buf.String())
 	if got := find(lines, "RunsFinished"); len(got) != 1 || got[0]["Outcome"] != "succeeded" || got[0]["runId"] != "run_ok" {
 		t.Fatalf("RunsFinished after a success: %v", got)
 	}
@@ -93,12 +76,12 @@ func TestMetricsOfRuns(t *testing.T) {
 	if resp := handle(record(t, "run_bad", 1)); len(resp.BatchItemFailures) != 1 {
 		t.Fatalf("failures = %v, want the record to be redelivered", resp.BatchItemFailures)
 	}
-	if lines := emitted(t, &buf); len(find(lines, "RunsFinished")) != 0 || len(find(lines, "DeadLetterSends")) != 0 {
+	if lines := jsonlines.MustDecode(t, buf.String()); len(find(lines, "RunsFinished")) != 0 || len(find(lines, "DeadLetterSends")) != 0 {
 		t.Fatalf("a delivery that will be retried counts %v, want no Run finished nor dead-lettered", lines)
 	}
 	notJob := events.SQSMessage{MessageId: "m-junk", Body: "junk", Attributes: map[string]string{"ApproximateReceiveCount": "3"}}
 	handle(record(t, "run_bad", 3), notJob)
-	lines = emitted(t, &buf)
+	lines = jsonlines.MustDecode(t, buf.String())
 	if got := find(lines, "RunsFinished"); len(got) != 1 || got[0]["Outcome"] != "failed" {
 		t.Errorf("RunsFinished after the last delivery: %v, want one failed", got)
 	}
