@@ -26,9 +26,9 @@ import (
 	"wiresk/internal/bolt"
 	"wiresk/internal/connect"
 	"wiresk/internal/httpapi"
-	"wiresk/internal/run"
 	"wiresk/internal/ingest"
 	"wiresk/internal/manage"
+	"wiresk/internal/run"
 )
 
 // root is the repository root, where template.yaml and the Makefile are.
@@ -552,7 +552,7 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 func TestEnvironment(t *testing.T) {
 	want := map[string]map[string]any{
 		"TriggerFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_MAX_BODY_BYTES": "6291456", "WIRESK_GROUP_RUNS_PER_MINUTE": "3000",
-			"WIRESK_BODY_BUCKET": deploy.Ref("BodyBucket"),
+			"WIRESK_BODY_BUCKET":   deploy.Ref("BodyBucket"),
 			"WIRESK_SECRET_PREFIX": deploy.Sub("wiresk/${Stage}"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl")},
 		"ManageFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl"), "WIRESK_SECRET_PREFIX": deploy.Sub("wiresk/${Stage}"),
 			"WIRESK_GROUPS_CLAIM": deploy.Ref("GroupsClaim"), "WIRESK_RUN_ONCE_WAIT": "25s",
