@@ -22,16 +22,19 @@ import (
 
 // TestFiveMiBBinaryBodyRoundTrips: a 5 MiB random binary webhook body,
 // stored by reference in the data directory, reaches a step byte for
-// byte (forwardTriggerBody), and so does its replay.
+// byte (forwardTriggerBody), and so does its replay; the runner's other
+// raw bodies (rawBodies) on the same runner.
 func TestFiveMiBBinaryBodyRoundTrips(t *testing.T) {
 	dir := t.TempDir()
-	key := bigBody(t, startRunner(t, dir, true))
+	r := startRunner(t, dir, true)
+	key := bigBody(t, r)
 	if st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(key))); err != nil || st.Size() != 5<<20 {
 		t.Fatalf("the body in the data directory: %v", err)
 	}
 	if n := countFiles(t, filepath.Join(dir, "bodies")); n != 1 {
 		t.Errorf("the data directory's bodies/ holds %d files, want the one body", n)
 	}
+	rawBodies(t, r)
 }
 
 // TestFiveMiBBinaryBodyRoundTripsOnEmulators does the same on DynamoDB
@@ -41,7 +44,8 @@ func TestFiveMiBBinaryBodyRoundTripsOnEmulators(t *testing.T) {
 	dir := t.TempDir()
 	s3URL := emulator.S3(t)
 	env := append(emulatorsWithEmbeddedVault(t), "WIRESK_BODY_BUCKET=wiresk-bodies", "AWS_ENDPOINT_URL_S3="+s3URL)
-	key := bigBody(t, startRunner(t, dir, true, env...))
+	r := startRunner(t, dir, true, env...)
+	key := bigBody(t, r)
 	client := s3.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("wiresk", "wiresk", "")},
 		func(o *s3.Options) { o.BaseEndpoint, o.UsePathStyle = aws.String(s3URL), true })
 	out, err := client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("wiresk-bodies"), Key: &key})
@@ -51,6 +55,7 @@ func TestFiveMiBBinaryBodyRoundTripsOnEmulators(t *testing.T) {
 	if n := countFiles(t, filepath.Join(dir, "bodies")); n != 0 {
 		t.Errorf("the data directory holds %d bodies, want none (they are in S3)", n)
 	}
+	rawBodies(t, r)
 }
 
 func countFiles(t *testing.T, dir string) int {
