@@ -13,6 +13,7 @@ import (
 
 	"wiresk/internal/app"
 	"wiresk/internal/dynamo"
+	"wiresk/internal/s3blob"
 	"wiresk/internal/secrets"
 	"wiresk/internal/sqsqueue"
 )
@@ -27,5 +28,10 @@ func main() {
 	vault, err := secrets.NewFromConfig(awsCfg, cfg.SecretPrefix, secrets.Options{})
 	app.Exit("trigger: Secrets Manager", err)
 	d := app.Deps{Store: store, Queue: sqsqueue.NewFromConfig(awsCfg, cfg.QueueURL, ""), Vault: vault, Logger: log}
+	// Bodies too large for a queue message go to the body bucket first
+	// (PutObject on bodies/* only, by IAM).
+	if cfg.BodyBucket != "" {
+		d.Bodies = s3blob.NewFromConfig(awsCfg, cfg.BodyBucket, s3blob.Options{})
+	}
 	lambda.Start(app.Build(cfg, d).Trigger())
 }

@@ -230,8 +230,13 @@ func TestLoadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := cfg.MaxBody, int64(262144); got != want {
-		t.Errorf("default MaxBody: got %d, want %d", got, want)
+	// Without a body bucket, only what a queue message carries; with one,
+	// Lambda's payload limit.
+	if got, want := cfg.MaxBody, int64(163840); got != want || cfg.BodyBucket != "" {
+		t.Errorf("default MaxBody without WIRESK_BODY_BUCKET: got %d (bucket %q), want %d", got, cfg.BodyBucket, want)
+	}
+	if cfg, err := loadConfig(env("WIRESK_BODY_BUCKET", "wiresk-bodies")); err != nil || cfg.MaxBody != 6<<20 || cfg.BodyBucket != "wiresk-bodies" {
+		t.Errorf("with a body bucket: MaxBody %d, bucket %q, %v; want 6291456", cfg.MaxBody, cfg.BodyBucket, err)
 	}
 	if cfg, err := loadConfig(env("WIRESK_MAX_BODY_BYTES", "1024", "WIRESK_LOG_LEVEL", "debug")); err != nil || cfg.MaxBody != 1024 || cfg.LogLevel.String() != "DEBUG" {
 		t.Errorf("got %+v, %v; want MaxBody 1024 and level DEBUG", cfg, err)
@@ -243,6 +248,7 @@ func TestLoadConfig(t *testing.T) {
 		{"no queue", "WIRESK_QUEUE_URL", "", "WIRESK_QUEUE_URL is required"},
 		{"bad body limit", "WIRESK_MAX_BODY_BYTES", "256k", "WIRESK_MAX_BODY_BYTES"},
 		{"body limit over Lambda's", "WIRESK_MAX_BODY_BYTES", "7000000", "Lambda's payload limit"},
+		{"large bodies without a bucket", "WIRESK_MAX_BODY_BYTES", "1000000", "needs WIRESK_BODY_BUCKET"},
 		{"bad level", "WIRESK_LOG_LEVEL", "loud", "WIRESK_LOG_LEVEL"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

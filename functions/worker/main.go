@@ -14,6 +14,7 @@ import (
 	"wiresk/internal/app"
 	"wiresk/internal/catalog"
 	"wiresk/internal/dynamo"
+	"wiresk/internal/s3blob"
 	"wiresk/internal/secrets"
 	"wiresk/internal/sqsqueue"
 )
@@ -26,5 +27,8 @@ func main() {
 	vault, err := secrets.NewFromConfig(awsCfg, cfg.SecretPrefix, secrets.Options{})
 	app.Exit("worker: WIRESK_SECRET_PREFIX", err)
 	d := app.Deps{Store: store, Queue: sqsqueue.NewFromConfig(awsCfg, cfg.QueueURL, ""), Vault: vault, Catalog: catalog.MustLoad(), Logger: log}
+	if cfg.BodyBucket != "" {
+		d.Bodies = s3blob.NewFromConfig(awsCfg, cfg.BodyBucket, s3blob.Options{})
+	}
 	lambda.Start(app.Build(cfg, d).Worker())
 }

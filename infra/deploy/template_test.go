@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"debug/buildinfo"
 	"debug/elf"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -16,7 +15,6 @@ import (
 	"reflect"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +28,7 @@ import (
 	"wiresk/internal/httpapi"
 	"wiresk/internal/ingest"
 	"wiresk/internal/manage"
+	"wiresk/internal/run"
 )
 
 // root is the repository root, where template.yaml and the Makefile are.
@@ -536,8 +535,15 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 				"Resource": signingArn,
 			}}},
 			sendToRunQueue,
+			// Large bodies: written under bodies/ only, never read.
+			map[string]any{"Statement": []any{map[string]any{
+				"Sid": "StoreBodies", "Effect": "Allow",
+				"Action":   []string{"s3:PutObject"},
+				"Resource": deploy.Sub("${BodyBucket.Arn}/bodies/*"),
+			}}},
 		},
-		// Run Once and replay enqueue jobs: the management API sends to the
+		// Run Once and replay enqueue jobs (a replay reuses the body's
+		// reference: no S3 access): the management API sends to the
 		// run queue too. It manages the schedule triggers' schedules, in
 		// the stack's group only, and passes them the Scheduler role only.
 		// It lists and redrives dead jobs: receive, delete and change the
@@ -566,6 +572,17 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 				"Resource": deploy.GetAtt("RunQueue", "Arn"),
 			}}},
 			connectionTokens,
+			// The large bodies: read only; ListBucket (of names, on this
+			// bucket only) makes S3 answer a missing body 404, not 403.
+			map[string]any{"Statement": []any{map[string]any{
+				"Sid": "ReadBodies", "Effect": "Allow",
+				"Action":   []string{"s3:GetObject"},
+				"Resource": deploy.Sub("${BodyBucket.Arn}/bodies/*"),
+			}, map[string]any{
+				"Sid": "MissingBodiesAre404", "Effect": "Allow",
+				"Action":   []string{"s3:ListBucket"},
+				"Resource": deploy.GetAtt("BodyBucket", "Arn"),
+			}}},
 		},
 		"ConnectionsFunction":   {tableCrud, connectionTokens},
 		"OAuthCallbackFunction": {tableCrud, connectionTokens},
@@ -595,7 +612,8 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 
 func TestEnvironment(t *testing.T) {
 	want := map[string]map[string]any{
-		"TriggerFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_MAX_BODY_BYTES": "262144", "WIRESK_GROUP_RUNS_PER_MINUTE": "3000",
+		"TriggerFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_MAX_BODY_BYTES": "6291456", "WIRESK_GROUP_RUNS_PER_MINUTE": "3000",
+			"WIRESK_BODY_BUCKET":   deploy.Ref("BodyBucket"),
 			"WIRESK_SECRET_PREFIX": deploy.Sub("wiresk/${Stage}"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl")},
 		"ManageFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl"), "WIRESK_SECRET_PREFIX": deploy.Sub("wiresk/${Stage}"),
 			"WIRESK_GROUPS_CLAIM": deploy.Ref("GroupsClaim"), "WIRESK_RUN_ONCE_WAIT": "25s",
@@ -603,7 +621,7 @@ func TestEnvironment(t *testing.T) {
 			"WIRESK_RUN_QUEUE_ARN": deploy.GetAtt("RunQueue", "Arn"), "WIRESK_DEAD_LETTER_ARN": deploy.GetAtt("DeadLetterQueue", "Arn"),
 			"WIRESK_DLQ_URL": deploy.Ref("DeadLetterQueue"), "WIRESK_MAX_RECEIVES": deploy.Ref("MaxReceives")},
 		"WorkerFunction": {"WIRESK_QUEUE_URL": deploy.Ref("RunQueue"), "WIRESK_SECRET_PREFIX": deploy.Sub("wiresk/${Stage}"), "WIRESK_MAX_RECEIVES": deploy.Ref("MaxReceives"), "WIRESK_HTTP_ALLOW_CIDRS": deploy.Ref("HttpAllowCidrs"),
-			"WIRESK_RUN_RETENTION_DAYS": deploy.Ref("RunRetentionDays"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl"),
+			"WIRESK_RUN_RETENTION_DAYS": deploy.Ref("RunRetentionDays"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl"), "WIRESK_BODY_BUCKET": deploy.Ref("BodyBucket"),
 			"WIRESK_API_URL": deploy.Sub("https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}")},
 		"ConnectionsFunction": {"WIRESK_SECRET_PREFIX": deploy.Sub("wiresk/${Stage}"), "WIRESK_PUBLIC_URL": deploy.Ref("PublicUrl"),
 			"WIRESK_GROUPS_CLAIM": deploy.Ref("GroupsClaim"), "WIRESK_HTTP_ALLOW_CIDRS": deploy.Ref("HttpAllowCidrs"),
@@ -767,16 +785,13 @@ func TestQueues(t *testing.T) {
 	if q.MessageRetentionPeriod != nil && *q.MessageRetentionPeriod >= *dlq.MessageRetentionPeriod {
 		t.Errorf("RunQueue keeps messages %d s, not less than its dead-letter queue (%d s): SQS keeps a message's first enqueue time, so it could expire there at once", *q.MessageRetentionPeriod, *dlq.MessageRetentionPeriod)
 	}
-	// A job carries the webhook body base64-encoded, beside the request's
-	// headers and the ids: a body at the trigger's limit must fit.
-	maxBody, err := strconv.Atoi(lookup(t, "Resources", "TriggerFunction", "Properties", "Environment", "Variables", "WIRESK_MAX_BODY_BYTES").(string))
-	if err != nil {
-		t.Fatal(err)
-	}
-	need := base64.StdEncoding.EncodedLen(maxBody) + 64<<10
+	// A job carries a webhook body base64-encoded up to run.MaxJobBytes in
+	// all (a larger one by reference), and message attributes: it must fit,
+	// in both queues (a redriven job too).
+	need := run.MaxJobBytes + 16<<10
 	for name, size := range map[string]*int{"RunQueue": q.MaximumMessageSize, "DeadLetterQueue": dlq.MaximumMessageSize} {
 		if size == nil || *size < need {
-			t.Errorf("%s MaximumMessageSize: got %v, want at least %d (a %d-byte body in base64, and 64 KiB for the rest of the job)", name, lookup(t, "Resources", name, "Properties"), need, maxBody)
+			t.Errorf("%s MaximumMessageSize: got %v, want at least %d (a job of run.MaxJobBytes and its attributes)", name, lookup(t, "Resources", name, "Properties"), need)
 		}
 	}
 	for name, queue := range map[string]*bool{"RunQueue": q.SqsManagedSseEnabled, "DeadLetterQueue": dlq.SqsManagedSseEnabled} {
@@ -917,6 +932,7 @@ func TestOutputs(t *testing.T) {
 		"DeadLetterQueueUrl": deploy.Ref("DeadLetterQueue"),
 		"DeadLetterQueueArn": deploy.GetAtt("DeadLetterQueue", "Arn"),
 		"DashboardUrl":       deploy.Sub("https://${AWS::Region}.console.${AWS::URLSuffix}/cloudwatch/home?region=${AWS::Region}#dashboards:name=${Dashboard}"),
+		"BodyBucketName":     deploy.Ref("BodyBucket"),
 	}
 	outs := template(t).Outputs
 	for name, value := range want {

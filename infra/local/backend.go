@@ -9,6 +9,7 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -16,8 +17,10 @@ import (
 	"wiresk/internal/bolt"
 	"wiresk/internal/connect"
 	"wiresk/internal/dynamo"
+	"wiresk/internal/fileblob"
 	"wiresk/internal/manage"
 	"wiresk/internal/queue"
+	"wiresk/internal/s3blob"
 	"wiresk/internal/secrets"
 	"wiresk/internal/sqsqueue"
 )
@@ -42,6 +45,11 @@ type backend struct {
 	// backend was given no WIRESK_DLQ_URL.
 	deadLetters manage.DeadLetterQueue
 	vault       connect.Vault
+	// bodies keeps the webhook bodies stored by reference; expireBodies,
+	// for those in the data directory, deletes the ones written before a
+	// time (nil for S3, whose lifecycle rule does it on AWS).
+	bodies       app.Bodies
+	expireBodies func(ctx context.Context, before time.Time) (int, error)
 	// keyVault loads the OAuth state key (race-safe creation where the
 	// vault allows it).
 	keyVault connect.StateKeyVault
@@ -75,7 +83,13 @@ func openBackend(ctx context.Context, cfg config) (*backend, error) {
 			db.Close()
 			return nil, err
 		}
-		return &backend{store: st, queue: q, deadLetters: q, vault: v, keyVault: v, desc: "embedded (bbolt in " + cfg.DataDir + ")", close: db.Close}, nil
+		bodies, err := fileblob.New(cfg.DataDir)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		return &backend{store: st, queue: q, deadLetters: q, vault: v, keyVault: v, bodies: bodies, expireBodies: bodies.DeleteOlderThan,
+			desc: "embedded (bbolt in " + cfg.DataDir + ")", close: db.Close}, nil
 	case "aws":
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, err
@@ -112,6 +126,25 @@ func openBackend(ctx context.Context, cfg config) (*backend, error) {
 		}
 		if dlqURL != "" {
 			b.deadLetters = sqsQ
+		}
+		if cfg.BodyBucket != "" {
+			// Path-style addressing where an endpoint is set (an emulator
+			// on a loopback address has no bucket host names).
+			pathStyle := os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
+			client := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = pathStyle })
+			if cfg.CreateResources {
+				if err := s3blob.CreateBucket(ctx, client, cfg.BodyBucket); err != nil {
+					return nil, err
+				}
+			}
+			b.bodies = s3blob.New(client, cfg.BodyBucket)
+			b.desc += ", bodies in S3 bucket " + cfg.BodyBucket
+		} else {
+			bodies, err := fileblob.New(cfg.DataDir)
+			if err != nil {
+				return nil, err
+			}
+			b.bodies, b.expireBodies = bodies, bodies.DeleteOlderThan
 		}
 		switch cfg.Vault {
 		case "embedded":

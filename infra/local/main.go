@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"wiresk/internal/catalog"
+	"wiresk/internal/httpapi"
 	"wiresk/internal/logctx"
 	"wiresk/internal/ratelimit"
 	"wiresk/internal/template"
@@ -36,7 +37,7 @@ func main() {
 		PublicURL:          os.Getenv("WIRESK_PUBLIC_URL"),
 		AllowCIDRs:         env("WIRESK_HTTP_ALLOW_CIDRS", "127.0.0.0/8,::1/128"),
 		NoSync:             os.Getenv("WIRESK_NO_SYNC") == "1" || os.Getenv("WIRESK_NO_SYNC") == "true",
-		MaxBody:            envInt("WIRESK_MAX_BODY_BYTES", 256<<10),
+		MaxBody:            envInt("WIRESK_MAX_BODY_BYTES", httpapi.DefaultMaxBody),
 		MaxReceives:        envInt("WIRESK_MAX_RECEIVES", 5),
 		Workers:            envInt("WIRESK_WORKERS", 8),
 		GroupRunsPerMinute: envInt("WIRESK_GROUP_RUNS_PER_MINUTE", ratelimit.DefaultPerMinute),
@@ -50,6 +51,7 @@ func main() {
 		DeadLetterURL:    os.Getenv("WIRESK_DLQ_URL"),
 		CreateResources:  os.Getenv("WIRESK_CREATE_RESOURCES") == "1",
 		RunRetentionDays: envInt("WIRESK_RUN_RETENTION_DAYS", 30),
+		BodyBucket:       os.Getenv("WIRESK_BODY_BUCKET"),
 		SecretPrefix:     env("WIRESK_SECRET_PREFIX", "wiresk/local"),
 		Vault:            os.Getenv("WIRESK_VAULT"),
 

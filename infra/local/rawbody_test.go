@@ -54,20 +54,13 @@ func (tg *rawTarget) last(t *testing.T, path string, n int) rawCall {
 	return rawCall{}
 }
 
-// TestRawBodiesReachStepsByteForByte: binary, pretty-printed JSON with the
-// characters a JSON encoder escapes, a form with a repeated field and XML
-// reach a step exactly as sent (forwardTriggerBody), with their
-// Content-Type, and templates read them raw and parsed; a replay sends the
-// same bytes again.
-func TestRawBodiesReachStepsByteForByte(t *testing.T) {
-	rawBodies(t, startRunner(t, t.TempDir(), true))
-}
-
-// TestRawBodiesOnEmulators does the same on DynamoDB Local and goaws.
-func TestRawBodiesOnEmulators(t *testing.T) {
-	rawBodies(t, startRunner(t, t.TempDir(), true, emulatorsWithEmbeddedVault(t)...))
-}
-
+// rawBodies: binary, pretty-printed JSON with the characters a JSON
+// encoder escapes, a form with a repeated field and XML reach a step
+// exactly as sent (forwardTriggerBody), with their Content-Type, and
+// templates read them raw and parsed; a replay sends the same bytes again.
+// TestFiveMiBBinaryBodyRoundTrips runs it locally, and
+// TestFiveMiBBinaryBodyRoundTripsOnEmulators on DynamoDB Local and goaws,
+// each on the runner it starts.
 func rawBodies(t *testing.T, r *runner) {
 	tg := newRawTarget(t)
 	var k struct{ ID, Key string }

@@ -47,7 +47,12 @@ type config struct {
 	// adapters; the rest configures it.
 	Backend, Table, QueueURL, DeadLetterURL, SecretPrefix, Vault string
 	CreateResources                                              bool
-	RunRetentionDays                                             int64
+	// RunRetentionDays is how long DynamoDB keeps Runs (backend aws) and
+	// the data directory the bodies stored by reference (0: forever).
+	RunRetentionDays int64
+	// BodyBucket, with backend aws, keeps the bodies stored by reference
+	// in S3 instead of the data directory.
+	BodyBucket string
 
 	// Connections.
 	AppBaseURLs map[string]string
@@ -123,7 +128,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	a := app.Build(app.Config{Guard: guard, MaxBody: cfg.MaxBody, RunsPerMinute: int(cfg.GroupRunsPerMinute), MaxReceives: int(cfg.MaxReceives),
 		ReturnURL: cfg.OAuthReturnURL, Lease: cfg.Visibility, RenderBudget: cfg.RenderBudget, NotifyBase: public,
 		MetricsNamespace: cfg.MetricsNamespace},
-		app.Deps{Store: store, Queue: q, DeadLetters: b.deadLetters, Vault: b.vault, Catalog: cat, Scheduler: wake, Logger: log})
+		app.Deps{Store: store, Queue: q, DeadLetters: b.deadLetters, Vault: b.vault, Bodies: b.bodies, Catalog: cat, Scheduler: wake, Logger: log})
 	conns := a.ConnectService(stateKey, public)
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.HooksPrefix, a.Hooks())
@@ -163,6 +168,11 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 				log.ErrorContext(ctx, "worker pump stopped", "err", err)
 			}
 		})
+	}
+	// Bodies stored by reference in the data directory expire with the
+	// Runs' retention, as the S3 bucket's lifecycle rule expires them on AWS.
+	if b.expireBodies != nil && cfg.RunRetentionDays > 0 {
+		wg.Go(func() { expireLoop(pumpCtx, b.expireBodies, time.Duration(cfg.RunRetentionDays)*24*time.Hour, log) })
 	}
 	// The health schedule: refresh tokens about to expire, re-test stale
 	// Connections (an EventBridge schedule in AWS).
@@ -237,6 +247,28 @@ func loadOrCreateKey(path string) ([]byte, error) {
 		return nil, err
 	}
 	return key, f.Close()
+}
+
+// expireEvery is how often the runner deletes the bodies past retention.
+const expireEvery = time.Hour
+
+// expireLoop deletes the bodies older than retention now and every
+// expireEvery until ctx ends.
+func expireLoop(ctx context.Context, expire func(context.Context, time.Time) (int, error), retention time.Duration, log *slog.Logger) {
+	t := time.NewTicker(expireEvery)
+	defer t.Stop()
+	for {
+		if n, err := expire(ctx, time.Now().Add(-retention)); err != nil && ctx.Err() == nil {
+			log.Warn("expire stored bodies", "err", err)
+		} else if n > 0 {
+			log.Info("expired stored bodies", "deleted", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // healthLoop runs the Connections health check every interval until ctx ends.

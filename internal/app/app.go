@@ -107,7 +107,7 @@ func (a *App) Manage() HTTPHandler {
 // queue, with the Group cap on Runs a minute.
 func (a *App) Hooks() http.Handler {
 	return &httpapi.Hooks{
-		Ingest: &ingest.Service{Store: a.d.Store, Queue: a.d.Queue, Limit: &ratelimit.Limits{Group: a.cfg.RunsPerMinute},
+		Ingest: &ingest.Service{Store: a.d.Store, Queue: a.d.Queue, Bodies: bodiesOrNil(a.d.Bodies), Limit: &ratelimit.Limits{Group: a.cfg.RunsPerMinute},
 			Secrets: vaultOrNil(a.d.Vault), Logger: a.d.Logger},
 		MaxBody:   a.cfg.MaxBody,
 		PublicURL: a.publicBase,
@@ -140,6 +140,15 @@ func vaultOrNil(v connect.Vault) manage.Vault {
 		return nil
 	}
 	return v
+}
+
+// bodiesOrNil returns b, or a nil interface when b is nil, so that the
+// ingress's nil check holds.
+func bodiesOrNil(b Bodies) ingest.Bodies {
+	if b == nil {
+		return nil
+	}
+	return b
 }
 
 // AppHooks receives apps' notifications to instant app triggers.
@@ -222,6 +231,9 @@ func (a *App) RunWorker() *worker.Worker {
 	steps := a.steps(&step.HTTP{Engine: egress.Engine{Client: a.httpClient(), Guard: a.cfg.Guard}}, a.appClient())
 	w := &worker.Worker{Store: a.d.Store, Steps: steps, Connections: conns, Schedules: a.d.Store, MaxReceives: a.cfg.MaxReceives, Lease: a.cfg.Lease,
 		Logger: a.d.Logger, Metrics: a.d.Metrics}
+	if a.d.Bodies != nil {
+		w.Bodies = a.d.Bodies
+	}
 	if a.d.Catalog != nil {
 		// App triggers' polls send their items' Jobs to the run queue.
 		p := &poll.Poller{Store: a.d.Store, Catalog: a.d.Catalog, Client: a.appClient(), Queue: a.d.Queue, Rejected: conns.Rejected,

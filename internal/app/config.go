@@ -35,7 +35,11 @@
 //	                              done; empty: a page of its own
 //	WIRESK_HTTP_ALLOW_CIDRS       private CIDRs steps, app calls and token requests
 //	                              may reach (default none)
-//	WIRESK_MAX_BODY_BYTES         webhook body limit (default 262144)
+//	WIRESK_BODY_BUCKET            S3 bucket of the webhook bodies too large for a queue
+//	                              message, stored by reference (trigger, worker; empty:
+//	                              none, and the trigger accepts at most 163840 bytes)
+//	WIRESK_MAX_BODY_BYTES         webhook body limit (default 6291456 with a body
+//	                              bucket, 163840 without; at most 6291456)
 //	WIRESK_GROUP_RUNS_PER_MINUTE  Runs each Group's webhooks may start a minute in
 //	                              one instance, 429 above (default 3000, 0: no cap)
 //	WIRESK_RUN_ONCE_WAIT          how long Run Once waits for its Run (default 25s)
@@ -61,6 +65,7 @@ import (
 	"wiresk/internal/egress"
 	"wiresk/internal/httpapi"
 	"wiresk/internal/ratelimit"
+	"wiresk/internal/run"
 	"wiresk/internal/template"
 )
 
@@ -106,7 +111,10 @@ type Config struct {
 	// notifications (worker); empty: instant triggers poll only.
 	NotifyBase string
 	// Guard decides where steps, app calls and token requests may go.
-	Guard         *egress.Guard
+	Guard *egress.Guard
+	// BodyBucket is the S3 bucket of the bodies stored by reference
+	// (trigger, worker); empty: none.
+	BodyBucket    string
 	MaxBody       int64
 	RunsPerMinute int
 	RunOnceWait   time.Duration
@@ -185,13 +193,23 @@ func Load(role Role, getenv func(string) string) (Config, error) {
 			cfg.MaxReceives = n
 		}
 	}
+	if role == Trigger || role == Worker {
+		cfg.BodyBucket = getenv("WIRESK_BODY_BUCKET")
+	}
 	switch role {
 	case Trigger:
 		cfg.MaxBody, cfg.RunsPerMinute = httpapi.DefaultMaxBody, ratelimit.DefaultPerMinute
+		if cfg.BodyBucket == "" {
+			// Without a body store only what a queue message carries.
+			cfg.MaxBody = run.InlineBodyMax
+		}
 		if v := getenv("WIRESK_MAX_BODY_BYTES"); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 1 || n > maxLambdaBody {
+			switch {
+			case err != nil || n < 1 || n > maxLambdaBody:
 				bad("WIRESK_MAX_BODY_BYTES=%q: want a number of bytes from 1 to %d (Lambda's payload limit)", v, maxLambdaBody)
+			case n > run.InlineBodyMax && cfg.BodyBucket == "":
+				bad("WIRESK_MAX_BODY_BYTES=%q: bodies over %d bytes are stored by reference, which needs WIRESK_BODY_BUCKET", v, run.InlineBodyMax)
 			}
 			cfg.MaxBody = n
 		}

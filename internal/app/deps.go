@@ -37,13 +37,24 @@ type Queue interface {
 	queue.VisibilityChanger
 }
 
+// Bodies is the body store as the functions use it: the trigger puts the
+// webhook bodies too large for a queue message, the worker gets them
+// (S3 in Lambda, the data directory locally).
+type Bodies interface {
+	ingest.Bodies
+	worker.Bodies
+}
+
 // Deps are the adapters an App runs on: DynamoDB, SQS and Secrets Manager
 // in Lambda (built by each function's main), the embedded ones locally and
 // in tests. A function uses only the fields its Role needs.
 type Deps struct {
-	Store   Store
-	Queue   Queue
-	Vault   connect.Vault
+	Store Store
+	Queue Queue
+	Vault connect.Vault
+	// Bodies keeps the webhook bodies stored by reference (trigger,
+	// worker); nil: bodies over run.InlineBodyMax are refused 413.
+	Bodies  Bodies
 	Catalog *catalog.Catalog
 	// StateKey returns the OAuth state key (connections, oauthcallback);
 	// it is called until it succeeds once.

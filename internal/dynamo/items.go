@@ -348,6 +348,17 @@ type requestItem struct {
 	Body       string `dynamodbav:"body,omitempty"`
 	BodyText   string `dynamodbav:"bodyText,omitempty"`
 	BodyBase64 []byte `dynamodbav:"bodyBase64,omitempty"`
+	// BodyTruncated: BodyText is the beginning of a body too large to
+	// record (no replay).
+	BodyTruncated bool `dynamodbav:"bodyTruncated,omitempty"`
+	// BodyRef names a body stored by reference.
+	BodyRef *bodyRefItem `dynamodbav:"bodyRef,omitempty"`
+}
+
+type bodyRefItem struct {
+	Key    string `dynamodbav:"key"`
+	Size   int64  `dynamodbav:"size"`
+	SHA256 string `dynamodbav:"sha256"`
 }
 
 type stepResultItem struct {
@@ -399,7 +410,10 @@ func (s *Store) toRunItem(r run.Run) (runItem, error) {
 	}
 	if mapKeysNonEmpty(r.Request.Headers) && mapKeysNonEmpty(r.Request.Query) {
 		it.Request = &requestItem{Method: r.Request.Method, Headers: r.Request.Headers, Query: r.Request.Query,
-			Body: string(r.Request.Body), BodyText: r.Request.BodyText, BodyBase64: r.Request.BodyBase64}
+			Body: string(r.Request.Body), BodyText: r.Request.BodyText, BodyBase64: r.Request.BodyBase64, BodyTruncated: r.Request.BodyTruncated}
+		if ref := r.Request.BodyRef; ref != nil {
+			it.Request.BodyRef = &bodyRefItem{Key: ref.Key, Size: ref.Size, SHA256: ref.SHA256}
+		}
 	} else {
 		b, err := json.Marshal(r.Request)
 		if err != nil {
@@ -446,7 +460,10 @@ func (i runItem) run() (run.Run, error) {
 		}
 	case i.Request != nil:
 		q := i.Request
-		r.Request = run.Request{Method: q.Method, Headers: q.Headers, Query: q.Query, BodyText: q.BodyText, BodyBase64: q.BodyBase64}
+		r.Request = run.Request{Method: q.Method, Headers: q.Headers, Query: q.Query, BodyText: q.BodyText, BodyBase64: q.BodyBase64, BodyTruncated: q.BodyTruncated}
+		if ref := q.BodyRef; ref != nil {
+			r.Request.BodyRef = &run.BodyRef{Key: ref.Key, Size: ref.Size, SHA256: ref.SHA256}
+		}
 		if q.Body != "" {
 			r.Request.Body = json.RawMessage(q.Body)
 		}

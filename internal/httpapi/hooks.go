@@ -18,8 +18,10 @@ import (
 	"wiresk/internal/wiresk"
 )
 
-// DefaultMaxBody is the default limit of a webhook body: 256 KiB.
-const DefaultMaxBody = 256 << 10
+// DefaultMaxBody is the default limit of a webhook body: 6 MiB, Lambda's
+// payload limit (API Gateway takes 10 MB). Bodies over run.InlineBodyMax
+// are stored by reference (ingest.Bodies) rather than sent in the Job.
+const DefaultMaxBody = 6 << 20
 
 // Ingest is the webhook use case the Hooks handler serves (ingest.Service).
 type Ingest interface {
@@ -125,7 +127,7 @@ func (h *Hooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if run.TooDeep(body, run.MaxBodyDepth) {
+	if run.WebhookTooDeep(body) {
 		writeError(w, r, log, errTooDeep)
 		return
 	}

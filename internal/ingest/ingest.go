@@ -32,10 +32,22 @@ type Limiter interface {
 	Allow(groupID, keyID string, keyPerMinute int, now time.Time) (ok bool, scope string, retryAfter time.Duration)
 }
 
+// Bodies stores the webhook bodies too large for a queue message
+// (run.InlineBodyMax), by reference. Put stores body under key (a
+// run.StoredBody key), replacing what was there, and returns only once it
+// is durably stored; an error means it may not be, and the webhook is then
+// refused with nothing enqueued.
+type Bodies interface {
+	Put(ctx context.Context, key string, body []byte) error
+}
+
 // Service accepts webhooks.
 type Service struct {
 	Store Lookup
 	Queue run.Enqueuer
+	// Bodies keeps the bodies over run.InlineBodyMax, which travel by
+	// reference (nil: such webhooks are refused 413).
+	Bodies Bodies
 	// Limit caps the Runs each key's and each Group's webhooks start (nil:
 	// no cap).
 	Limit Limiter
@@ -102,7 +114,10 @@ func (s *Service) Check(ctx context.Context, presentedKey, routingKey string) (t
 }
 
 // Enqueue sends the Job for an accepted webhook (req without body, and the
-// raw body) and returns its Run id. An
+// raw body) and returns its Run id. A body the queue message cannot carry
+// (over run.InlineBodyMax, or a Job over run.MaxJobBytes) is put in Bodies
+// first, under run.StoredBody's key, and the Job carries its reference; if
+// that Put fails nothing is enqueued (unavailable, 503). An
 // idempotencyKey makes retries of one delivery map to the same Run id (the
 // worker creates that Run once). Refusals, with nothing enqueued: invalid
 // for a Wiresk-Hop header that is not a count, loop_detected (508) past
@@ -132,17 +147,43 @@ func (s *Service) Enqueue(ctx context.Context, route trigger.Route, key *apikey.
 				Message: who + " started its allowance of Runs for now; nothing was accepted, retry after the Retry-After seconds"}
 		}
 	}
-	job := run.Job{GroupID: route.GroupID, FlowID: route.FlowID, TriggerID: route.TriggerID, APIKeyID: keyID, Mode: run.ModeWebhook, Request: req, Body: body, ReceivedAt: now}
+	job := run.Job{GroupID: route.GroupID, FlowID: route.FlowID, TriggerID: route.TriggerID, APIKeyID: keyID, Mode: run.ModeWebhook, Request: req, ReceivedAt: now}
 	if idempotencyKey != "" {
 		job.RunID = run.IdempotentID(route.TriggerID, idempotencyKey)
 	} else {
 		job.RunID = run.NewID(now)
 	}
-	body, err := json.Marshal(&job)
-	if err != nil {
-		return "", err
+	// The common case costs one encoding and no store call: the body
+	// inline, the message under the queue's limit.
+	var msg []byte
+	if len(body) <= run.InlineBodyMax {
+		job.Body = body
+		m, err := json.Marshal(&job)
+		if err != nil {
+			return "", err
+		}
+		if len(m) <= run.MaxJobBytes {
+			msg = m
+		}
+		job.Body = nil
 	}
-	if _, err := s.Queue.Send(ctx, body, map[string]string{"runId": job.RunID, "groupId": job.GroupID}); err != nil {
+	if msg == nil {
+		if s.Bodies == nil {
+			return "", errNoBodyStore
+		}
+		ref := run.StoredBody(job.GroupID, job.RunID, body)
+		if err := s.Bodies.Put(ctx, ref.Key, body); err != nil {
+			s.log(ctx, "store body failed", err)
+			return "", errBodyStoreDown
+		}
+		job.Request.BodyRef = &ref
+		m, err := json.Marshal(&job)
+		if err != nil {
+			return "", err
+		}
+		msg = m
+	}
+	if _, err := s.Queue.Send(ctx, msg, map[string]string{"runId": job.RunID, "groupId": job.GroupID}); err != nil {
 		s.log(ctx, "enqueue failed", err)
 		return "", errQueueDown
 	}
@@ -158,6 +199,10 @@ var (
 	errBadHop      = wiresk.Errorf(wiresk.EInvalid, "the Wiresk-Hop header must be a count of Flow hops (a non-negative integer)")
 	errLoop        = wiresk.Errorf(wiresk.ELoopDetected, "this webhook was sent by a chain of more than %d Flows triggering each other (Wiresk-Hop); it looks like a loop, so nothing was accepted", run.MaxHops)
 	errQueueDown   = wiresk.Errorf(wiresk.EUnavailable, "the webhook could not be queued; nothing was accepted, retry later")
+	// errBodyStoreDown: a body too large for the queue message could not
+	// be stored by reference.
+	errBodyStoreDown = wiresk.Errorf(wiresk.EUnavailable, "the webhook's body could not be stored; nothing was accepted, retry later")
+	errNoBodyStore   = wiresk.Errorf(wiresk.ETooLarge, "the request body is over the %d bytes this ingress accepts without a body store", run.InlineBodyMax)
 )
 
 func (s *Service) now() time.Time {

@@ -1,6 +1,9 @@
 package run
 
-import "bytes"
+import (
+	"bytes"
+	"unicode/utf8"
+)
 
 // MaxBodyDepth bounds how deeply arrays and objects may nest in a JSON
 // body the product accepts (webhooks, Run Once samples, management
@@ -52,4 +55,14 @@ func TooDeep(b []byte, max int) bool {
 		}
 	}
 	return false
+}
+
+// WebhookTooDeep reports whether a webhook body is refused for its
+// nesting: TooDeep past MaxBodyDepth, for a body that is UTF-8 text. A
+// binary body (not UTF-8) is kept and shown as base64, never parsed, so its
+// bytes are not counted: a few MiB of random bytes holds brackets enough
+// to look deeply nested. The UTF-8 check runs only on a body TooDeep
+// refuses, so it costs nothing on the common path.
+func WebhookTooDeep(b []byte) bool {
+	return TooDeep(b, MaxBodyDepth) && utf8.Valid(b)
 }

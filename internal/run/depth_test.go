@@ -30,3 +30,18 @@ func TestTooDeep(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookTooDeepSparesBinaryBodies: brackets in random bytes are not
+// nesting; the same brackets in text still are.
+func TestWebhookTooDeepSparesBinaryBodies(t *testing.T) {
+	binary := append([]byte{0xff, 0xfe}, []byte(strings.Repeat("[", run.MaxBodyDepth+1))...)
+	if run.WebhookTooDeep(binary) {
+		t.Error("a binary body with 65 brackets was refused")
+	}
+	if !run.WebhookTooDeep([]byte(strings.Repeat("[", run.MaxBodyDepth+1))) {
+		t.Error("65 nested arrays of text were accepted")
+	}
+	if run.WebhookTooDeep([]byte(strings.Repeat("[", run.MaxBodyDepth))) {
+		t.Error("64 nested arrays were refused")
+	}
+}

@@ -8,7 +8,9 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -76,6 +78,83 @@ type Request struct {
 	// BodyTruncated says the body was too large to record whole: BodyText
 	// holds its beginning, and the Run cannot be replayed.
 	BodyTruncated bool `json:"bodyTruncated,omitempty"`
+	// BodyRef names a body too large for a queue message, stored by
+	// reference (StoredBody): Body, BodyText and BodyBase64 are then empty
+	// in the Job and in the recorded Run, and the worker reads the bytes
+	// from the body store.
+	BodyRef *BodyRef `json:"bodyRef,omitempty"`
+}
+
+// BodyRef is a request body stored by reference: its key in the body store,
+// its size in bytes and its SHA-256 (lower-case hex), which the worker
+// checks the bytes it reads against.
+type BodyRef struct {
+	Key    string `json:"key"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// InlineBodyMax is the largest body a Job carries inline: base64 makes 160
+// KiB about 214 KiB of JSON, which with the headers and query leaves the
+// message under MaxJobBytes. A larger body is stored by reference.
+const InlineBodyMax = 160 << 10
+
+// MaxJobBytes is the largest Job message sent inline: SQS takes at most
+// 256 KiB, message attributes included, and this leaves them room.
+const MaxJobBytes = 240 << 10
+
+// BodyKeyPrefix starts the key of every body stored by reference; the S3
+// bucket's lifecycle rule expires objects under it.
+const BodyKeyPrefix = "bodies/"
+
+// StoredBody returns the reference of body as the Run runID of groupID
+// stores it: the key is bodies/<groupId>/<runId>/<sha256>, so a delivery
+// retried with the same Idempotency-Key (the same Run id) and the same
+// bytes writes the same object again, and one with other bytes never
+// overwrites the first.
+func StoredBody(groupID, runID string, body []byte) BodyRef {
+	sum := sha256.Sum256(body)
+	h := hex.EncodeToString(sum[:])
+	return BodyRef{Key: BodyKeyPrefix + groupID + "/" + runID + "/" + h, Size: int64(len(body)), SHA256: h}
+}
+
+// ValidBodyKey reports whether key has the form StoredBody gives:
+// bodies/ and three non-empty segments of ASCII letters, digits, '_' and
+// '-'. The body stores refuse any other key, so that no key can name a
+// file outside the local store's folder.
+func ValidBodyKey(key string) bool {
+	rest, ok := strings.CutPrefix(key, BodyKeyPrefix)
+	if !ok || len(key) > 512 {
+		return false
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) != 3 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" {
+			return false
+		}
+		for _, c := range p {
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Check reports whether body is the one ref names: an error says how it
+// differs (size or digest).
+func (ref BodyRef) Check(body []byte) error {
+	if int64(len(body)) != ref.Size {
+		return fmt.Errorf("the stored body %s has %d bytes, want %d", ref.Key, len(body), ref.Size)
+	}
+	sum := sha256.Sum256(body)
+	if hex.EncodeToString(sum[:]) != ref.SHA256 {
+		return fmt.Errorf("the stored body %s does not match its SHA-256 %s", ref.Key, ref.SHA256)
+	}
+	return nil
 }
 
 // dropped lists the request headers that carry credentials.
@@ -103,6 +182,7 @@ func CaptureRequest(method string, h http.Header, q url.Values) Request {
 
 // SetBody stores body in the field that keeps it byte for byte: the
 // recorded Run replays, and templates read, the bytes that were received.
+// BodyRef is left as it is.
 func (r *Request) SetBody(body []byte) {
 	r.Body, r.BodyText, r.BodyBase64 = nil, "", nil
 	switch {
@@ -206,7 +286,9 @@ type Job struct {
 	Mode      Mode   `json:"mode"`
 	ReplayOf  string `json:"replayOf,omitempty"`
 	// Request holds the method, headers and query; Body the raw body
-	// (base64 in the message), so that the ingress need not parse it.
+	// (base64 in the message), so that the ingress need not parse it. A
+	// body over InlineBodyMax travels by reference instead
+	// (Request.BodyRef), Body empty.
 	Request    Request   `json:"request"`
 	Body       []byte    `json:"body,omitempty"`
 	ReceivedAt time.Time `json:"receivedAt"`
@@ -246,7 +328,8 @@ func ScheduleJobInput(groupID, flowID, triggerID string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// TriggerRequest returns the Request with its body, as the Run records it.
+// TriggerRequest returns the Request with its body, as the Run records it;
+// a body stored by reference stays a reference (Request.BodyRef).
 func (j Job) TriggerRequest() Request {
 	r := j.Request
 	if j.Body != nil {

@@ -72,10 +72,22 @@ type Connections interface {
 	Rejected(ctx context.Context, groupID, connectionID string) (connection.Status, error)
 }
 
+// Bodies reads the webhook bodies the ingress stored by reference
+// (run.BodyRef). Get returns the body stored under key: an error wrapping
+// wiresk.ErrNotFound when there is none (expired, or never stored), an
+// invalid_request *wiresk.Error for a malformed key, and any other error
+// for a failure worth retrying.
+type Bodies interface {
+	Get(ctx context.Context, key string) ([]byte, error)
+}
+
 // Worker executes Jobs.
 type Worker struct {
 	Store Store
 	Steps Steps
+	// Bodies holds the bodies of Jobs that carry a reference instead
+	// (Request.BodyRef); without it such Jobs fail.
+	Bodies Bodies
 	// Connections authenticates steps that name a Connection; without it
 	// such steps fail.
 	Connections Connections
@@ -274,6 +286,26 @@ func (w *Worker) Execute(ctx context.Context, job run.Job, receiveCount int) err
 	compiled, err := flow.Compile(f, w.Steps)
 	if err != nil {
 		return w.finish(ctx, &r, fmt.Errorf("flow %s is not valid: %w", f.ID, err))
+	}
+	// A body stored by reference is read on every delivery: the Run
+	// records the reference, and the steps see the bytes.
+	if ref := trigger.BodyRef; ref != nil {
+		body, permanent, err := w.body(ctx, *ref)
+		switch {
+		case err != nil && (permanent || receiveCount >= w.maxReceives()):
+			ferr := w.finish(ctx, &r, err)
+			if permanent {
+				return ferr
+			}
+			return errors.Join(ferr, err)
+		case err != nil:
+			r.Status, r.Error = run.Queued, fmt.Sprintf("delivery %d of %d: %s; will retry", receiveCount, w.maxReceives(), err)
+			if uerr := w.Store.UpdateRun(ctx, fit(r)); uerr != nil {
+				return fmt.Errorf("update run: %w", uerr)
+			}
+			return err
+		}
+		trigger.SetBody(body)
 	}
 	if !created {
 		if err := w.Store.UpdateRun(ctx, fit(r)); err != nil {
@@ -483,6 +515,28 @@ func jobContext(ctx context.Context, job run.Job) context.Context {
 	return logctx.IDs(ctx, logctx.RunID, job.RunID, logctx.GroupID, job.GroupID, logctx.FlowID, job.FlowID, logctx.TriggerID, job.TriggerID)
 }
 
+// body reads the body ref names and checks its size and SHA-256. A body
+// that is gone, malformed or not the one sent is a permanent failure (no
+// redelivery brings it back); any other error is worth retrying.
+func (w *Worker) body(ctx context.Context, ref run.BodyRef) (body []byte, permanent bool, err error) {
+	if w.Bodies == nil {
+		return nil, false, fmt.Errorf("the request body (%d bytes) is stored by reference, and this worker has no body store (WIRESK_BODY_BUCKET)", ref.Size)
+	}
+	body, err = w.Bodies.Get(ctx, ref.Key)
+	switch {
+	case errors.Is(err, wiresk.ErrNotFound):
+		return nil, true, fmt.Errorf("the request body (%d bytes, sha256 %s) is no longer in the body store: stored bodies expire with the Runs' retention, after which a Run cannot run or be replayed", ref.Size, ref.SHA256)
+	case wiresk.ErrorCode(err) == wiresk.EInvalid:
+		return nil, true, fmt.Errorf("the request body's reference is not valid: %s", wiresk.ErrorMessage(err))
+	case err != nil:
+		return nil, false, fmt.Errorf("read the request body from the body store: %w", err)
+	}
+	if err := ref.Check(body); err != nil {
+		return nil, true, fmt.Errorf("the request body in the body store is not the one received: %w", err)
+	}
+	return body, false, nil
+}
+
 // authenticate returns ctx carrying the credential of the step's
 // Connection, if it names one, and the credential's secret texts.
 func (w *Worker) authenticate(ctx context.Context, groupID string, s flow.Step) (context.Context, []string, error) {
@@ -602,7 +656,8 @@ const MaxRunBytes = 300 << 10
 // fit returns r as it can be recorded: when it is over MaxRunBytes, the
 // largest step inputs and outputs are replaced by previews, and if that is
 // not enough the request body is cut to a preview and marked
-// bodyTruncated (such a Run cannot be replayed).
+// bodyTruncated (such a Run cannot be replayed). A body stored by reference
+// is not in the record: its reference (Request.BodyRef) always is.
 func fit(r run.Run) run.Run {
 	size := jsonSize(r)
 	if size <= MaxRunBytes {
@@ -630,7 +685,7 @@ func fit(r run.Run) run.Run {
 		}
 		size = smaller
 	}
-	if size > MaxRunBytes {
+	if size > MaxRunBytes && len(r.Request.RawBody()) > 0 {
 		raw := r.Request.RawBody()
 		cut := raw[:min(len(raw), 16<<10)]
 		for !utf8.Valid(cut) {

@@ -1,7 +1,8 @@
 // Package emulator starts the real local emulators the AWS adapters' contract
-// suites run against (design §4): Amazon DynamoDB Local and goaws (SQS). The
-// Makefile fetches them into .cache/ (`make emulators`); tests start each on a
-// free loopback port and stop it when they end. A missing emulator fails the
+// suites run against (design §4): Amazon DynamoDB Local and goaws (SQS),
+// which the Makefile fetches into .cache/ (`make emulators`), and gofakes3
+// (S3), a Go module served in the test process. Tests start each on a free
+// loopback port and stop it when they end. A missing emulator fails the
 // test with instructions; it never skips.
 package emulator
 

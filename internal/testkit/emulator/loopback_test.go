@@ -43,6 +43,7 @@ func TestEmulatorsListenOnLoopbackOnly(t *testing.T) {
 	}{
 		{"DynamoDB Local", DynamoDB},
 		{"goaws", GoAWS},
+		{"S3 (gofakes3)", S3},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
