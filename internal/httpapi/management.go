@@ -371,6 +371,9 @@ type TriggerView struct {
 }
 
 func (m *Management) triggerView(t trigger.HTTPTrigger) TriggerView {
+	if t.APIKeyIDs == nil {
+		t.APIKeyIDs = []string{} // a trigger authenticated by signature: none, never null
+	}
 	return TriggerView{HTTPTrigger: t, URL: m.public + HooksPrefix + t.RoutingKey}
 }
 

@@ -74,8 +74,14 @@ func signedTrigger(t *testing.T, s *system, tok, flowID string, body map[string]
 	if r.Status != http.StatusCreated {
 		t.Fatalf("create signed trigger: %d %s", r.Status, r.Body)
 	}
-	var tr struct{ ID, RoutingKey string }
+	var tr struct {
+		ID, RoutingKey string
+		APIKeyIDs      []string
+	}
 	r.decode(t, &tr)
+	if body["auth"] == "signature" && (tr.APIKeyIDs == nil || len(tr.APIKeyIDs) != 0) {
+		t.Fatalf("a signature trigger's apiKeyIds = %v in %s, want []", tr.APIKeyIDs, r.Body)
+	}
 	return tr.ID, tr.RoutingKey
 }
 
