@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -72,19 +73,7 @@ func TestAcceptedWebhookCostsOneReadAndOneSend(t *testing.T) {
 	q := sqsqueue.New(sq, queueURL, dlqURL)
 
 	ev := readEvent(t, "trigger-webhook.json")
-	key := ev.Headers["x-api-key"]
-	now := time.Now().UTC()
-	if err := store.CreateAPIKey(ctx, apikey.Key{ID: "key_sample", GroupID: "grp_sample", Name: "HubSpot", Hash: apikey.HashOf(key), CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.CreateFlow(ctx, flow.Flow{ID: "flw_sample", GroupID: "grp_sample", Name: "New contact", Enabled: true, Version: 1, CreatedAt: now, UpdatedAt: now,
-		Steps: []flow.Step{{ID: "notify", App: "http", Method: "request", Input: map[string]any{"url": "https://crm.example/contacts"}}}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.CreateTrigger(ctx, trigger.HTTPTrigger{ID: "trg_sample", GroupID: "grp_sample", FlowID: "flw_sample",
-		RoutingKey: ev.PathParameters["routingKey"], APIKeyIDs: []string{"key_sample"}, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
+	seedSample(t, store, ev, "New contact", []flow.Step{{ID: "notify", App: "http", Method: "request", Input: map[string]any{"url": "https://crm.example/contacts"}}})
 	ddbOps.take()
 	sqsOps.take()
 
@@ -115,6 +104,7 @@ func TestAcceptedWebhookCostsOneReadAndOneSend(t *testing.T) {
 	sqsOps.take()
 
 	// A mistyped key is refused before any AWS call.
+	key := ev.Headers["x-api-key"]
 	last := "x"
 	if key[len(key)-1] == 'x' {
 		last = "y"
@@ -129,5 +119,22 @@ func TestAcceptedWebhookCostsOneReadAndOneSend(t *testing.T) {
 	}
 	if got := append(ddbOps.take(), sqsOps.take()...); len(got) != 0 {
 		t.Errorf("a mistyped key cost AWS calls %v, want none", got)
+	}
+}
+
+// seedSample stores the API key, an enabled Flow of steps named flowName,
+// and the HTTP trigger that events/trigger-webhook.json (ev) uses.
+func seedSample(t *testing.T, store *dynamo.Store, ev events.APIGatewayV2HTTPRequest, flowName string, steps []flow.Step) {
+	t.Helper()
+	ctx, now := context.Background(), time.Now().UTC()
+	if err := store.CreateAPIKey(ctx, apikey.Key{ID: "key_sample", GroupID: "grp_sample", Name: "HubSpot", Hash: apikey.HashOf(ev.Headers["x-api-key"]), CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateFlow(ctx, flow.Flow{ID: "flw_sample", GroupID: "grp_sample", Name: flowName, Enabled: true, Version: 1, CreatedAt: now, UpdatedAt: now, Steps: steps}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateTrigger(ctx, trigger.HTTPTrigger{ID: "trg_sample", GroupID: "grp_sample", FlowID: "flw_sample",
+		RoutingKey: ev.PathParameters["routingKey"], APIKeyIDs: []string{"key_sample"}, CreatedAt: now}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
-	"wiresk/internal/apikey"
 	"wiresk/internal/dynamo"
 	"wiresk/internal/flow"
 	"wiresk/internal/run"
@@ -25,7 +24,6 @@ import (
 	"wiresk/internal/sqsqueue"
 	"wiresk/internal/testkit/blobtest"
 	"wiresk/internal/testkit/emulator"
-	"wiresk/internal/trigger"
 )
 
 // TestFiveMiBBinaryEventIsStoredInS3: the trigger function's handler, on
@@ -57,19 +55,7 @@ func TestFiveMiBBinaryEventIsStoredInS3(t *testing.T) {
 	q := sqsqueue.New(sq, queueURL, dlqURL)
 
 	ev := readEvent(t, "trigger-webhook.json")
-	key := ev.Headers["x-api-key"]
-	now := time.Now().UTC()
-	if err := store.CreateAPIKey(ctx, apikey.Key{ID: "key_sample", GroupID: "grp_sample", Name: "HubSpot", Hash: apikey.HashOf(key), CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.CreateFlow(ctx, flow.Flow{ID: "flw_sample", GroupID: "grp_sample", Name: "Files", Enabled: true, Version: 1, CreatedAt: now, UpdatedAt: now,
-		Steps: []flow.Step{{ID: "forward", App: "http", Method: "request", Input: map[string]any{"method": "POST", "url": "https://files.example/in", "forwardTriggerBody": true}}}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.CreateTrigger(ctx, trigger.HTTPTrigger{ID: "trg_sample", GroupID: "grp_sample", FlowID: "flw_sample",
-		RoutingKey: ev.PathParameters["routingKey"], APIKeyIDs: []string{"key_sample"}, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
+	seedSample(t, store, ev, "Files", []flow.Step{{ID: "forward", App: "http", Method: "request", Input: map[string]any{"method": "POST", "url": "https://files.example/in", "forwardTriggerBody": true}}})
 	// The configuration as the template gives it.
 	cfg, err := loadConfig(func(k string) string {
 		return map[string]string{"WIRESK_TABLE": "wiresk-test", "WIRESK_QUEUE_URL": queueURL, "WIRESK_SECRET_PREFIX": "wiresk/test", "WIRESK_BODY_BUCKET": "wiresk-bodies"}[k]
