@@ -73,20 +73,12 @@ func countFiles(t *testing.T, dir string) int {
 // as the API shows it, and the replay; it returns the body's key.
 func bigBody(t *testing.T, r *runner) string {
 	tg := newRawTarget(t)
-	var k struct{ ID, Key string }
-	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/api-keys", map[string]any{"name": "big"}, &k)
-	var f struct{ ID string }
-	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{
-		"name": "Relay a file",
-		"steps": []any{
-			map[string]any{"id": "forward", "app": "http", "method": "request", "input": map[string]any{
-				"method": "POST", "url": tg.URL + "/forward", "forwardTriggerBody": true}},
-			map[string]any{"id": "size", "app": "http", "method": "request", "input": map[string]any{
-				"method": "POST", "url": tg.URL + "/size", "body": map[string]any{"base64Length": "{{ len(trigger.rawBody) }}", "encoding": "{{ trigger.rawBodyEncoding }}"}}},
-		},
-	}, &f)
-	var tr struct{ URL string }
-	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/http-triggers", map[string]any{"apiKeyIds": []string{k.ID}}, &tr)
+	k, tr := keyedFlow(t, r, "Relay a file", []any{
+		map[string]any{"id": "forward", "app": "http", "method": "request", "input": map[string]any{
+			"method": "POST", "url": tg.URL + "/forward", "forwardTriggerBody": true}},
+		map[string]any{"id": "size", "app": "http", "method": "request", "input": map[string]any{
+			"method": "POST", "url": tg.URL + "/size", "body": map[string]any{"base64Length": "{{ len(trigger.rawBody) }}", "encoding": "{{ trigger.rawBodyEncoding }}"}}},
+	})
 
 	body := blobtest.Random(2026, 5<<20)
 	sum := sha256.Sum256(body)

@@ -63,22 +63,14 @@ func (tg *rawTarget) last(t *testing.T, path string, n int) rawCall {
 // each on the runner it starts.
 func rawBodies(t *testing.T, r *runner) {
 	tg := newRawTarget(t)
-	var k struct{ ID, Key string }
-	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/api-keys", map[string]any{"name": "raw"}, &k)
-	var f struct{ ID string }
-	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{
-		"name": "Relay",
-		"steps": []any{
-			map[string]any{"id": "forward", "app": "http", "method": "request", "input": map[string]any{
-				"method": "POST", "url": tg.URL + "/forward", "forwardTriggerBody": true}},
-			map[string]any{"id": "describe", "app": "http", "method": "request", "input": map[string]any{
-				"method": "POST", "url": tg.URL + "/describe", "body": map[string]any{
-					"raw": "{{ trigger.rawBody }}", "encoding": "{{ trigger.rawBodyEncoding }}", "contentType": "{{ trigger.contentType }}",
-					"parsed": "{{ trigger.body }}", "tags": "{{ trigger.form.tag }}"}}},
-		},
-	}, &f)
-	var tr struct{ URL string }
-	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/http-triggers", map[string]any{"apiKeyIds": []string{k.ID}}, &tr)
+	k, tr := keyedFlow(t, r, "Relay", []any{
+		map[string]any{"id": "forward", "app": "http", "method": "request", "input": map[string]any{
+			"method": "POST", "url": tg.URL + "/forward", "forwardTriggerBody": true}},
+		map[string]any{"id": "describe", "app": "http", "method": "request", "input": map[string]any{
+			"method": "POST", "url": tg.URL + "/describe", "body": map[string]any{
+				"raw": "{{ trigger.rawBody }}", "encoding": "{{ trigger.rawBodyEncoding }}", "contentType": "{{ trigger.contentType }}",
+				"parsed": "{{ trigger.body }}", "tags": "{{ trigger.form.tag }}"}}},
+	})
 
 	binary := make([]byte, 64<<10)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -161,4 +153,15 @@ func rawBodies(t *testing.T, r *runner) {
 		tg.calls = map[string][]rawCall{}
 		tg.mu.Unlock()
 	}
+}
+
+// keyedFlow makes an API key, a Flow of steps and an HTTP trigger that
+// accepts the key, as a user would; it returns the key and the trigger.
+func keyedFlow(t *testing.T, r *runner, name string, steps []any) (k struct{ ID, Key string }, tr struct{ URL string }) {
+	t.Helper()
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/api-keys", map[string]any{"name": name}, &k)
+	var f struct{ ID string }
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows", map[string]any{"name": name, "steps": steps}, &f)
+	r.mustCall(t, 201, "POST", "/v1/groups/grp_dev/flows/"+f.ID+"/http-triggers", map[string]any{"apiKeyIds": []string{k.ID}}, &tr)
+	return k, tr
 }
